@@ -1,0 +1,29 @@
+import type { StageSchema } from './types.js';
+
+export const LINEAR_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+
+export const loraSchema: StageSchema = {
+  kind: 'lora',
+  description: 'Wraps target linear layers in LoRA adapters, as Hugging Face PEFT does: W x + (alpha/r) B A dropout(x).',
+  'x-version': 1,
+  type: 'object',
+  properties: {
+    model: { type: 'string', 'x-ref': ['model'], description: 'The model stage whose layers to adapt.' },
+    r: { type: 'integer', minimum: 1, default: 8, description: 'Rank of the adapter matrices A [r, in] and B [out, r].' },
+    alpha: { type: 'number', exclusiveMinimum: 0, default: 8, description: 'lora_alpha: the update is scaled by alpha / r (alpha / sqrt(r) with use_rslora).' },
+    target_modules: {
+      oneOf: [
+        { type: 'array', items: { type: 'string', enum: LINEAR_MODULES }, minItems: 1 },
+        { const: 'all-linear' },
+      ],
+      default: ['q_proj', 'v_proj'],
+      description: 'Linear layers to adapt by name (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj), or all-linear.',
+    },
+    dropout: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0, description: "lora_dropout: dropout on the adapter's input (A's input only)." },
+    bias: { type: 'string', enum: ['none', 'all', 'lora_only'], default: 'none', description: 'Which biases are trained: none, all, or those of adapted layers (lora_only).' },
+    use_rslora: { type: 'boolean', default: false, description: 'Rank-stabilized LoRA: scale by alpha / sqrt(r) instead of alpha / r.' },
+    seed: { type: 'integer', minimum: 0, 'x-inherit': 'seed', description: 'Seed for the kaiming-uniform init of A; defaults to the pipeline seed.' },
+  },
+  required: ['model'],
+  additionalProperties: false,
+};

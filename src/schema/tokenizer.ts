@@ -1,0 +1,33 @@
+import type { StageSchema } from './types.js';
+
+export const tokenizerSchema: StageSchema = {
+  kind: 'tokenizer',
+  description: 'Tokenizes prompt/response pairs into input ids and labels (prompt tokens masked with -100).',
+  'x-version': 1,
+  type: 'object',
+  properties: {
+    input: { type: 'string', 'x-ref': ['preprocess'], description: 'The preprocess stage whose examples to tokenize.' },
+    vocab: {
+      type: 'string',
+      'x-path': 'file',
+      description: "Hugging Face tokenizer.json to load (usually the model's). Give either vocab or train.",
+    },
+    train: {
+      type: 'object',
+      properties: {
+        vocab_size: { type: 'integer', minimum: 32, default: 4096, description: 'Vocabulary size of the trained BPE tokenizer.' },
+        min_frequency: { type: 'integer', minimum: 1, default: 2, description: 'Minimum pair frequency for a merge.' },
+      },
+      additionalProperties: false,
+      description: 'Train a byte-level BPE tokenizer on the input examples instead of loading one.',
+    },
+    max_length: { type: 'integer', minimum: 2, default: 512, description: 'Maximum tokens per example (checked against the model context).' },
+    truncation: { type: 'boolean', default: true, description: 'Truncate examples longer than max_length; when false they are dropped and counted.' },
+    add_bos: { type: 'boolean', default: true, description: 'Prepend the tokenizer BOS token when it has one.' },
+    add_eos: { type: 'boolean', default: true, description: 'Append the EOS token after the response so the model learns to stop.' },
+    train_on_inputs: { type: 'boolean', default: false, description: 'Compute the loss on prompt tokens too (labels are -100 on the prompt by default).' },
+    packing: { type: 'boolean', default: false, description: 'Pack several short examples into each max_length sequence.' },
+  },
+  required: ['input'],
+  additionalProperties: false,
+};
