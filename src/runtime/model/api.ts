@@ -1,0 +1,47 @@
+import type * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * The contract between the model code (config, weights, Llama forward, LoRA) and its users
+ * (trainer, generate, score, export). Shapes in comments: B batch, T time, V vocabulary.
+ */
+
+/** A named weight as read from safetensors: always upcast to float32 on load. */
+export interface HostTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** Weights by Hugging Face name, e.g. `model.layers.0.self_attn.q_proj.weight`. */
+export type WeightMap = Map<string, HostTensor>;
+
+export interface LoraSettings {
+  r: number;
+  alpha: number;
+  /** Module names such as q_proj; `all-linear` already expanded. */
+  targetModules: string[];
+  dropout: number;
+  bias: 'none' | 'all' | 'lora_only';
+  useRslora: boolean;
+  seed: number;
+}
+
+export interface ForwardOptions {
+  /** Enables LoRA dropout. */
+  training?: boolean;
+  /** Seed for this step's dropout masks (deterministic training). */
+  dropoutSeed?: number;
+}
+
+export interface CausalLM {
+  readonly config: import('./config.js').LlamaConfig;
+  /** ids [B, T] int32 → logits [B, T, V]. */
+  forward(ids: tf.Tensor2D, opts?: ForwardOptions): tf.Tensor3D;
+  /**
+   * Mean next-token cross-entropy over positions whose label is not -100.
+   * `labels` [B, T] are aligned with `ids` (HF convention: the shift happens inside).
+   */
+  loss(ids: tf.Tensor2D, labels: tf.Tensor2D, opts?: ForwardOptions): tf.Scalar;
+  /** Exactly what the optimizer sees: the adapter parameters (and trainable biases), by PEFT name. */
+  adapterParams(): Map<string, tf.Variable>;
+  dispose(): void;
+}
