@@ -1,0 +1,224 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FtcError } from '../../errors.js';
+import type { HostTensor } from './api.js';
+import type { LlamaConfig } from './config.js';
+import { readSafetensors, writeSafetensors } from './safetensors.js';
+
+/**
+ * LoRA adapters on disk exactly as Hugging Face PEFT saves them, so `PeftModel.from_pretrained(base, dir)`
+ * loads ours and we load theirs: adapter_config.json + adapter_model.safetensors with keys
+ * `base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight` ([r, in]) and `...lora_B.weight` ([out, r]).
+ */
+
+export const ATTENTION_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj'] as const;
+export const MLP_MODULES = ['gate_proj', 'up_proj', 'down_proj'] as const;
+/** Every linear layer of a Llama block, in forward order; what PEFT's `all-linear` selects (lm_head excluded). */
+export const LINEAR_MODULES: readonly string[] = [...ATTENTION_MODULES, ...MLP_MODULES];
+
+/** The sub-module a linear layer sits in: `self_attn` or `mlp`; undefined for a name that is not one. */
+export function moduleParent(module: string): 'self_attn' | 'mlp' | undefined {
+  if ((ATTENTION_MODULES as readonly string[]).includes(module)) return 'self_attn';
+  if ((MLP_MODULES as readonly string[]).includes(module)) return 'mlp';
+  return undefined;
+}
+
+/** Path of a layer's linear module inside the base model, e.g. `model.layers.0.self_attn.q_proj`. */
+export function modulePath(layer: number, module: string): string {
+  const parent = moduleParent(module);
+  if (!parent) throw new Error(`not a Llama linear module: ${module}`);
+  return `model.layers.${layer}.${parent}.${module}`;
+}
+
+/** PEFT's saved key for a LoRA matrix, e.g. `base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight`. */
+export function peftKey(layer: number, module: string, matrix: 'lora_A' | 'lora_B'): string {
+  return `base_model.model.${modulePath(layer, module)}.${matrix}.weight`;
+}
+
+/** PEFT's saved key for a trained bias (bias = all | lora_only). */
+export function peftBiasKey(layer: number, module: string): string {
+  return `base_model.model.${modulePath(layer, module)}.bias`;
+}
+
+const KEY_RE = /^base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.(lora_A\.weight|lora_B\.weight|bias)$/;
+
+/** Parses a saved PEFT key; undefined for keys that are not a Llama LoRA matrix or bias. */
+export function parsePeftKey(key: string): { layer: number; module: string; part: 'lora_A' | 'lora_B' | 'bias' } | undefined {
+  // In memory PEFT names carry the adapter name (`lora_A.default.weight`); the saved form drops it.
+  const m = KEY_RE.exec(key.replace(/\.(lora_[AB])\.default\.weight$/, '.$1.weight'));
+  if (!m || moduleParent(m[3]!) !== m[2]) return undefined;
+  return { layer: Number(m[1]), module: m[3]!, part: m[4] === 'bias' ? 'bias' : (m[4]!.slice(0, 6) as 'lora_A' | 'lora_B') };
+}
+
+/** [in, out] features of a linear module for a model config. */
+export function moduleDims(c: LlamaConfig, module: string): { in: number; out: number } {
+  const q = c.numAttentionHeads * c.headDim;
+  const kv = c.numKeyValueHeads * c.headDim;
+  switch (module) {
+    case 'q_proj': return { in: c.hiddenSize, out: q };
+    case 'k_proj': case 'v_proj': return { in: c.hiddenSize, out: kv };
+    case 'o_proj': return { in: q, out: c.hiddenSize };
+    case 'gate_proj': case 'up_proj': return { in: c.hiddenSize, out: c.intermediateSize };
+    case 'down_proj': return { in: c.intermediateSize, out: c.hiddenSize };
+    default: throw new Error(`not a Llama linear module: ${module}`);
+  }
+}
+
+export interface AdapterConfig {
+  r: number;
+  alpha: number;
+  dropout: number;
+  targetModules: string[];
+  bias: 'none' | 'all' | 'lora_only';
+  useRslora: boolean;
+  /** `base_model_name_or_path`: the model directory or hub id the adapter was trained on. */
+  baseModel: string;
+}
+
+/**
+ * adapter_config.json as PEFT's LoraConfig.save_pretrained writes it (sorted keys, indent 2).
+ * The field set is the one PEFT has accepted since 0.10; newer PEFT fills its newer fields with defaults,
+ * while older PEFT would reject unknown ones, so none are added.
+ */
+export function adapterConfigJson(c: AdapterConfig): string {
+  const json: Record<string, unknown> = {
+    alpha_pattern: {},
+    auto_mapping: null,
+    base_model_name_or_path: c.baseModel,
+    bias: c.bias,
+    fan_in_fan_out: false,
+    inference_mode: true,
+    init_lora_weights: true,
+    layer_replication: null,
+    layers_pattern: null,
+    layers_to_transform: null,
+    loftq_config: {},
+    lora_alpha: c.alpha,
+    lora_dropout: c.dropout,
+    megatron_config: null,
+    megatron_core: 'megatron.core',
+    modules_to_save: null,
+    peft_type: 'LORA',
+    r: c.r,
+    rank_pattern: {},
+    revision: null,
+    target_modules: c.targetModules,
+    task_type: 'CAUSAL_LM',
+    use_dora: false,
+    use_rslora: c.useRslora,
+  };
+  return JSON.stringify(json, null, 2);
+}
+
+/** Writes adapter_config.json and adapter_model.safetensors (float32, `format: pt` metadata as PEFT writes). */
+export function saveAdapter(dir: string, params: Map<string, HostTensor>, config: AdapterConfig): void {
+  const tensors = new Map<string, HostTensor & { dtype: 'F32' }>();
+  for (const [name, t] of params) {
+    const parsed = parsePeftKey(name);
+    if (!parsed) throw new Error(`not a PEFT LoRA parameter name: ${name}`);
+    const key = parsed.part === 'bias' ? peftBiasKey(parsed.layer, parsed.module) : peftKey(parsed.layer, parsed.module, parsed.part);
+    tensors.set(key, { shape: t.shape, data: t.data, dtype: 'F32' });
+  }
+  mkdirSync(dir, { recursive: true });
+  writeSafetensors(join(dir, 'adapter_model.safetensors'), tensors, { format: 'pt' });
+  const tmp = join(dir, `adapter_config.json.tmp-${process.pid}`);
+  writeFileSync(tmp, adapterConfigJson(config));
+  renameSync(tmp, join(dir, 'adapter_config.json'));
+}
+
+/**
+ * Reads a PEFT LoRA adapter (ours or Python peft's) and checks it: a LORA config ftc can run, every key
+ * a LoRA matrix of a target module with A [r, in] and B [out, r] in pairs, and, given the base model's
+ * config, dimensions and layer indices that fit it.
+ */
+export function loadAdapter(dir: string, model?: LlamaConfig): { config: AdapterConfig; tensors: Map<string, HostTensor> } {
+  const cfgFile = join(dir, 'adapter_config.json');
+  const weightsFile = join(dir, 'adapter_model.safetensors');
+  for (const f of [cfgFile, weightsFile]) {
+    if (!existsSync(f)) {
+      throw new FtcError('E_ADAPTER_MISSING', `adapter directory ${dir} has no ${f.slice(dir.length + 1)}`, { file: f },
+        'an adapter directory holds adapter_config.json and adapter_model.safetensors (PEFT format)');
+    }
+  }
+  const config = parseAdapterConfig(cfgFile);
+  const tensors = readSafetensors(weightsFile);
+  const bad = (code: string, msg: string): FtcError => new FtcError(code, msg, { file: weightsFile }, 'the adapter does not match its adapter_config.json or base model');
+
+  const pairs = new Map<string, { A?: number[]; B?: number[]; layer: number; module: string }>();
+  for (const [key, t] of tensors) {
+    const p = parsePeftKey(key);
+    if (!p) throw bad('E_ADAPTER_KEYS', `unexpected tensor "${key}"; expected PEFT LoRA keys like ${peftKey(0, 'q_proj', 'lora_A')}`);
+    if (!config.targetModules.includes(p.module)) {
+      throw bad('E_ADAPTER_KEYS', `tensor "${key}" adapts ${p.module}, which is not in target_modules [${config.targetModules.join(', ')}]`);
+    }
+    if (model && p.layer >= model.numHiddenLayers) throw bad('E_ADAPTER_KEYS', `tensor "${key}" is for layer ${p.layer} but the model has ${model.numHiddenLayers} layers`);
+    const dims = model ? moduleDims(model, p.module) : undefined;
+    if (p.part === 'bias') {
+      if (config.bias === 'none') throw bad('E_ADAPTER_KEYS', `tensor "${key}" is a bias but adapter_config.json says bias "none"`);
+      if (t.shape.length !== 1 || (dims && t.shape[0] !== dims.out)) throw bad('E_ADAPTER_SHAPE', `bias "${key}" has shape [${t.shape}], expected [${dims?.out ?? 'out'}]`);
+      continue;
+    }
+    const entry = pairs.get(`${p.layer}.${p.module}`) ?? { layer: p.layer, module: p.module };
+    const [rows, cols] = t.shape;
+    if (p.part === 'lora_A') {
+      if (t.shape.length !== 2 || rows !== config.r || (dims && cols !== dims.in)) {
+        throw bad('E_ADAPTER_SHAPE', `"${key}" has shape [${t.shape}], expected [${config.r}, ${dims?.in ?? 'in'}] (r = ${config.r})`);
+      }
+      entry.A = t.shape;
+    } else {
+      if (t.shape.length !== 2 || cols !== config.r || (dims && rows !== dims.out)) {
+        throw bad('E_ADAPTER_SHAPE', `"${key}" has shape [${t.shape}], expected [${dims?.out ?? 'out'}, ${config.r}] (r = ${config.r})`);
+      }
+      entry.B = t.shape;
+    }
+    pairs.set(`${p.layer}.${p.module}`, entry);
+  }
+  for (const e of pairs.values()) {
+    if (!e.A || !e.B) {
+      throw bad('E_ADAPTER_KEYS', `${modulePath(e.layer, e.module)} has ${e.A ? 'lora_A' : 'lora_B'} but no ${e.A ? 'lora_B' : 'lora_A'}`);
+    }
+  }
+  if (pairs.size === 0) throw bad('E_ADAPTER_KEYS', 'the adapter holds no LoRA matrices');
+  return { config, tensors };
+}
+
+function parseAdapterConfig(file: string): AdapterConfig {
+  let j: Record<string, unknown>;
+  try {
+    j = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new FtcError('E_ADAPTER_CONFIG_INVALID', `adapter_config.json is not valid JSON: ${(e as Error).message}`, { file });
+  }
+  const bad = (field: string, why: string): FtcError =>
+    new FtcError('E_ADAPTER_CONFIG_INVALID', `adapter_config.json field "${field}" ${why}`, { file }, 'ftc loads PEFT LoRA adapters for causal LMs');
+  if (typeof j !== 'object' || j === null || Array.isArray(j)) throw bad('(root)', 'must be a JSON object');
+  if (j.peft_type !== 'LORA') throw bad('peft_type', `is ${JSON.stringify(j.peft_type)}; only "LORA" is supported`);
+  const r = j.r;
+  if (typeof r !== 'number' || !Number.isInteger(r) || r < 1) throw bad('r', `must be a positive integer, found ${JSON.stringify(r)}`);
+  const alpha = j.lora_alpha ?? 8;
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha)) throw bad('lora_alpha', `must be a number, found ${JSON.stringify(alpha)}`);
+  const dropout = j.lora_dropout ?? 0;
+  if (typeof dropout !== 'number' || dropout < 0 || dropout >= 1) throw bad('lora_dropout', `must be in [0, 1), found ${JSON.stringify(dropout)}`);
+  let targets = j.target_modules;
+  if (targets === 'all-linear') targets = [...LINEAR_MODULES];
+  if (!Array.isArray(targets) || targets.length === 0 || !targets.every((t) => typeof t === 'string')) {
+    throw bad('target_modules', `must be a non-empty list of module names, found ${JSON.stringify(targets)}`);
+  }
+  const unknown = (targets as string[]).filter((t) => !moduleParent(t));
+  if (unknown.length > 0) throw bad('target_modules', `names ${unknown.join(', ')}; Llama linear modules are ${LINEAR_MODULES.join(', ')}`);
+  const bias = j.bias ?? 'none';
+  if (bias !== 'none' && bias !== 'all' && bias !== 'lora_only') throw bad('bias', `must be none, all or lora_only, found ${JSON.stringify(bias)}`);
+  if (j.use_dora === true) throw bad('use_dora', 'is true; DoRA adapters are not supported');
+  if (j.fan_in_fan_out === true) throw bad('fan_in_fan_out', 'is true; Llama linear layers are never fan_in_fan_out');
+  for (const f of ['rank_pattern', 'alpha_pattern'] as const) {
+    const v = j[f];
+    if (v && typeof v === 'object' && Object.keys(v).length > 0) throw bad(f, 'is not empty; per-module ranks and alphas are not supported');
+  }
+  const useRslora = j.use_rslora ?? false;
+  if (typeof useRslora !== 'boolean') throw bad('use_rslora', `must be true or false, found ${JSON.stringify(useRslora)}`);
+  return {
+    r, alpha, dropout, bias, useRslora,
+    targetModules: targets as string[],
+    baseModel: typeof j.base_model_name_or_path === 'string' ? j.base_model_name_or_path : '',
+  };
+}
