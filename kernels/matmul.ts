@@ -1,0 +1,146 @@
+// SIMD matrix multiply for the tfjs wasm backend, compiled by AssemblyScript (`npm run build:kernels`).
+//
+// The module imports the backend's own memory and never allocates: every pointer is a byte offset into
+// that memory, chosen by the caller (src/runtime/kernels/batch-matmul.ts). It must keep no static data,
+// since any data segment would be written over the backend's heap at instantiation.
+//
+// C[M,N] = op(A)[M,K] · op(B)[K,N] runs in two steps:
+//   packB   copies op(B) into column panels of NR = 8 floats, k-major, so the inner loop reads one
+//           contiguous stream whatever B's layout (this is where transposeB is absorbed);
+//   matmul  walks 4×8 register tiles of C: 8 f32x4 accumulators, each k step loads two vectors of the
+//           panel and splats one element of each of the 4 rows of op(A). op(A) is addressed through two
+//           byte strides, so transposeA costs nothing but a different stride.
+
+const NR: i32 = 8;
+const MR: i32 = 4;
+
+/** Packs op(B) ([K,N]; stored [N,K] when transposed) into ceil(N/8) panels of K×8 floats, zero-padded. */
+export function packB(b: usize, K: i32, N: i32, transposed: bool, dst: usize): void {
+  const kStride: usize = transposed ? 4 : <usize>N << 2;   // bytes between op(B)[k,n] and op(B)[k+1,n]
+  const nStride: usize = transposed ? <usize>K << 2 : 4;   // bytes between op(B)[k,n] and op(B)[k,n+1]
+  for (let n0: i32 = 0; n0 < N; n0 += NR) {
+    const cols = min(NR, N - n0);
+    const colBase = b + <usize>n0 * nStride;
+    if (cols == NR && !transposed) {
+      // Rows of B are contiguous: two vector copies per k.
+      let src = colBase;
+      for (let k: i32 = 0; k < K; k++) {
+        v128.store(dst, v128.load(src));
+        v128.store(dst, v128.load(src, 16), 16);
+        src += kStride;
+        dst += 32;
+      }
+    } else if (cols == NR) {
+      // Transposed: 8 sequential streams (one per output column), gathered 4 k at a time.
+      for (let c: i32 = 0; c < NR; c++) {
+        let src = colBase + <usize>c * nStride;
+        let out = dst + (<usize>c << 2);
+        for (let k: i32 = 0; k < K; k++) {
+          store<f32>(out, load<f32>(src));
+          src += 4;
+          out += 32;
+        }
+      }
+      dst += <usize>K * 32;
+    } else {
+      for (let k: i32 = 0; k < K; k++) {
+        for (let c: i32 = 0; c < NR; c++) {
+          const v: f32 = c < cols ? load<f32>(colBase + <usize>k * kStride + <usize>c * nStride) : 0;
+          store<f32>(dst + (<usize>c << 2), v);
+        }
+        dst += 32;
+      }
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function storeRow(c: usize, lo: v128, hi: v128, cols: i32, tile: usize): void {
+  if (cols == NR) {
+    v128.store(c, lo);
+    v128.store(c, hi, 16);
+  } else {
+    v128.store(tile, lo);
+    v128.store(tile, hi, 16);
+    for (let j: i32 = 0; j < cols; j++) store<f32>(c + (<usize>j << 2), load<f32>(tile + (<usize>j << 2)));
+  }
+}
+
+/** One 4×8 tile of C: rows at a (stride sAi), k stride sAk; panel bp; writes `cols` valid columns. */
+// @ts-ignore: decorator
+@inline
+function tile4x8(a: usize, sAi: usize, sAk: usize, bp: usize, K: i32, c: usize, ldc: usize, cols: i32, tile: usize): void {
+  let a0 = a;
+  let a1 = a + sAi;
+  let a2 = a1 + sAi;
+  let a3 = a2 + sAi;
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let k: i32 = 0; k < K; k++) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let x = v128.load32_splat(a0);
+    c00 = f32x4.add(c00, f32x4.mul(x, b0));
+    c01 = f32x4.add(c01, f32x4.mul(x, b1));
+    x = v128.load32_splat(a1);
+    c10 = f32x4.add(c10, f32x4.mul(x, b0));
+    c11 = f32x4.add(c11, f32x4.mul(x, b1));
+    x = v128.load32_splat(a2);
+    c20 = f32x4.add(c20, f32x4.mul(x, b0));
+    c21 = f32x4.add(c21, f32x4.mul(x, b1));
+    x = v128.load32_splat(a3);
+    c30 = f32x4.add(c30, f32x4.mul(x, b0));
+    c31 = f32x4.add(c31, f32x4.mul(x, b1));
+    a0 += sAk;
+    a1 += sAk;
+    a2 += sAk;
+    a3 += sAk;
+    bp += 32;
+  }
+  storeRow(c, c00, c01, cols, tile);
+  storeRow(c + ldc, c10, c11, cols, tile);
+  storeRow(c + 2 * ldc, c20, c21, cols, tile);
+  storeRow(c + 3 * ldc, c30, c31, cols, tile);
+}
+
+/** One 1×8 tile, for the rows left over when M is not a multiple of 4. */
+// @ts-ignore: decorator
+@inline
+function tile1x8(a: usize, sAk: usize, bp: usize, K: i32, c: usize, cols: i32, tile: usize): void {
+  let lo = f32x4.splat(0), hi = f32x4.splat(0);
+  for (let k: i32 = 0; k < K; k++) {
+    const x = v128.load32_splat(a);
+    lo = f32x4.add(lo, f32x4.mul(x, v128.load(bp)));
+    hi = f32x4.add(hi, f32x4.mul(x, v128.load(bp, 16)));
+    a += sAk;
+    bp += 32;
+  }
+  storeRow(c, lo, hi, cols, tile);
+}
+
+/**
+ * C[M,N] (row-major at c) = op(A) · packed op(B). op(A)[i,k] lives at a + i*sAi + k*sAk (bytes).
+ * `rowBlock` rows of A are swept against every panel before moving on, so they stay in cache.
+ * `tile` is 32 bytes of scratch for the partial last panel.
+ */
+export function matmul(a: usize, sAi: usize, sAk: usize, packed: usize, c: usize, M: i32, N: i32, K: i32, rowBlock: i32, tile: usize): void {
+  const ldc: usize = <usize>N << 2;
+  const panelBytes: usize = <usize>K * 32;
+  for (let i0: i32 = 0; i0 < M; i0 += rowBlock) {
+    const i1 = min(M, i0 + rowBlock);
+    for (let n0: i32 = 0; n0 < N; n0 += NR) {
+      const cols = min(NR, N - n0);
+      const bp = packed + <usize>(n0 / NR) * panelBytes;
+      let i = i0;
+      for (; i + MR <= i1; i += MR) {
+        tile4x8(a + <usize>i * sAi, sAi, sAk, bp, K, c + <usize>i * ldc + (<usize>n0 << 2), ldc, cols, tile);
+      }
+      for (; i < i1; i++) {
+        tile1x8(a + <usize>i * sAi, sAk, bp, K, c + <usize>i * ldc + (<usize>n0 << 2), cols, tile);
+      }
+    }
+  }
+}

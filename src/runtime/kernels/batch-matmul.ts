@@ -1,0 +1,135 @@
+/**
+ * BatchMatMul for the wasm backend on the SIMD kernels of kernels/matmul.ts.
+ *
+ * Semantics are tfjs's: out[..., M, N] = op(a)[..., M, K] · op(b)[..., K, N] where op transposes the last
+ * two dims when asked, and the leading (batch) dims broadcast numpy-style. Inputs are read in place and
+ * the output is allocated by the backend (`makeOutput`), so the result is an ordinary wasm tensor.
+ */
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { kernelsFor, type WasmBackendLike } from './wasm-module.js';
+
+/** Rows of op(A) swept against all of B's panels at once: ~128 KiB of A, so it stays in L2. */
+const A_BLOCK_BYTES = 128 * 1024;
+/** Scratch for the partial last column panel (8 floats), after the packed panels. */
+const TILE_BYTES = 32;
+
+export interface MatmulShape {
+  M: number;
+  N: number;
+  K: number;
+  /** Leading dims of the output after broadcasting. */
+  batchShape: number[];
+  /** For each output batch, the flat batch index into a and into b. */
+  aBatch: Int32Array;
+  bBatch: Int32Array;
+}
+
+/** Resolves shapes and batch broadcasting; throws (an internal invariant: tfjs's op checks first). */
+export function matmulShape(aShape: number[], bShape: number[], transposeA: boolean, transposeB: boolean): MatmulShape {
+  const ra = aShape.length;
+  const rb = bShape.length;
+  if (ra < 2 || rb < 2) throw new Error(`BatchMatMul needs rank >= 2, got [${aShape}] and [${bShape}]`);
+  const M = transposeA ? aShape[ra - 1] : aShape[ra - 2];
+  const K = transposeA ? aShape[ra - 2] : aShape[ra - 1];
+  const Kb = transposeB ? bShape[rb - 1] : bShape[rb - 2];
+  const N = transposeB ? bShape[rb - 2] : bShape[rb - 1];
+  if (K !== Kb) throw new Error(`BatchMatMul inner dims differ: [${aShape}] · [${bShape}]`);
+  const outerA = aShape.slice(0, -2);
+  const outerB = bShape.slice(0, -2);
+  const rank = Math.max(outerA.length, outerB.length);
+  const batchShape: number[] = [];
+  for (let d = 0; d < rank; d++) {
+    const da = outerA[d - (rank - outerA.length)] ?? 1;
+    const db = outerB[d - (rank - outerB.length)] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new Error(`BatchMatMul batch dims do not broadcast: [${aShape}] · [${bShape}]`);
+    }
+    batchShape.push(Math.max(da, db));
+  }
+  const total = batchShape.reduce((x, y) => x * y, 1);
+  const aBatch = new Int32Array(total);
+  const bBatch = new Int32Array(total);
+  // Walk output batches in row-major order, carrying each input's flat index via its own strides
+  // (stride 0 on a broadcast dim).
+  const strides = (outer: number[]) => {
+    const s = new Array<number>(rank).fill(0);
+    let acc = 1;
+    for (let d = outer.length - 1; d >= 0; d--) {
+      s[d + rank - outer.length] = outer[d] === 1 ? 0 : acc;
+      acc *= outer[d];
+    }
+    return s;
+  };
+  const sa = strides(outerA);
+  const sb = strides(outerB);
+  const index = new Array<number>(rank).fill(0);
+  for (let t = 0; t < total; t++) {
+    let ia = 0;
+    let ib = 0;
+    for (let d = 0; d < rank; d++) {
+      ia += index[d] * sa[d];
+      ib += index[d] * sb[d];
+    }
+    aBatch[t] = ia;
+    bBatch[t] = ib;
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++index[d] < batchShape[d]) break;
+      index[d] = 0;
+    }
+  }
+  return { M, N, K, batchShape, aBatch, bBatch };
+}
+
+/**
+ * Computes op(a)·op(b) into a new backend tensor. Both inputs must be float32 wasm tensors.
+ * Scratch for B's packed panels comes from the backend's allocator and is freed before returning.
+ */
+export function wasmBatchMatMul(backend: WasmBackendLike, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo {
+  const { M, N, K, batchShape, aBatch, bBatch } = matmulShape(a.shape, b.shape, transposeA, transposeB);
+  const out = backend.makeOutput([...batchShape, M, N], 'float32');
+  const batches = aBatch.length;
+  if (M * N * batches === 0) return out;
+  const cBase = backend.getMemoryOffset(out.dataId);
+  if (K === 0) {
+    backend.wasm.HEAPF32.fill(0, cBase >>> 2, (cBase >>> 2) + batches * M * N);
+    return out;
+  }
+  const kernels = kernelsFor(backend);
+  const aBase = backend.getMemoryOffset(a.dataId);
+  const bBase = backend.getMemoryOffset(b.dataId);
+  // op(A)[i,k] at a + i*sAi + k*sAk: transposeA only swaps the strides.
+  const sAi = transposeA ? 4 : K * 4;
+  const sAk = transposeA ? M * 4 : 4;
+  const rowBlock = Math.max(4, Math.floor(A_BLOCK_BYTES / (K * 4) / 4) * 4);
+  const packedBytes = K * Math.ceil(N / 8) * 32;
+  // Allocating may grow the heap: pointers stay valid (only the buffer object changes), and the kernel
+  // instance holds the Memory, not a buffer, so nothing has to be re-read here.
+  const scratch = backend.wasm._malloc(packedBytes + TILE_BYTES) >>> 0;
+  if (scratch === 0) throw new Error(`wasm BatchMatMul: cannot allocate ${packedBytes} bytes of scratch`);
+  try {
+    // One shared B with A not transposed: A's batches are consecutive rows of one [batches*M, K] matrix.
+    const sharedB = batches > 1 && !transposeA && bBatch.every((x) => x === bBatch[0]) && isIdentity(aBatch);
+    if (sharedB) {
+      kernels.packB(bBase + bBatch[0] * K * N * 4, K, N, transposeB ? 1 : 0, scratch);
+      kernels.matmul(aBase, sAi, sAk, scratch, cBase, batches * M, N, K, rowBlock, scratch + packedBytes);
+      return out;
+    }
+    let packedIndex = -1;
+    for (let t = 0; t < batches; t++) {
+      if (bBatch[t] !== packedIndex) {
+        kernels.packB(bBase + bBatch[t] * K * N * 4, K, N, transposeB ? 1 : 0, scratch);
+        packedIndex = bBatch[t];
+      }
+      kernels.matmul(aBase + aBatch[t] * M * K * 4, sAi, sAk, scratch, cBase + t * M * N * 4, M, N, K, rowBlock,
+        scratch + packedBytes);
+    }
+    return out;
+  } finally {
+    backend.wasm._free(scratch);
+  }
+}
+
+function isIdentity(xs: Int32Array): boolean {
+  for (let i = 0; i < xs.length; i++) if (xs[i] !== i) return false;
+  return true;
+}

@@ -1,0 +1,81 @@
+/**
+ * Fast matmul kernels for the tfjs wasm backend (issue 5, "Attention at kernel speed").
+ *
+ * `installWasmKernels()` replaces the wasm backend's BatchMatMul (and the unfused case of _FusedMatMul)
+ * with the SIMD kernels of kernels/matmul.ts. Everything that multiplies matrices goes through those two
+ * kernels, including the gradients tfjs-core derives for them (matMul's gradient is matMul with
+ * transposes), so autodiff runs on the fast path without any change to model code.
+ * The built-in kernels stay registered behind ours as the fallback for inputs we do not take
+ * (non-float32 dtypes, fused bias/activation) and are restored by `uninstallWasmKernels()`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { wasmBatchMatMul } from './batch-matmul.js';
+import { backendMemory, compileKernels, kernelsFor, type WasmBackendLike } from './wasm-module.js';
+
+export interface InstallResult {
+  installed: boolean;
+  /** Why nothing was installed (another backend, kernels not built...). */
+  reason?: string;
+}
+
+interface MatMulArgs {
+  inputs: { a: TensorInfo; b: TensorInfo; bias?: TensorInfo | null; preluActivationWeights?: TensorInfo | null };
+  backend: unknown;
+  attrs: { transposeA: boolean; transposeB: boolean; activation?: string };
+}
+
+const TAKEN = [tf.BatchMatMul, tf._FusedMatMul] as const;
+/** The built-in configs we replaced, by kernel name; empty when nothing is installed. */
+const builtins = new Map<string, KernelConfig>();
+
+/** True when our kernels currently serve BatchMatMul on the wasm backend. */
+export function wasmKernelsInstalled(): boolean {
+  return builtins.size > 0;
+}
+
+/** Installs the SIMD matmul kernels on the active wasm backend; idempotent; a no-op elsewhere. */
+export function installWasmKernels(): InstallResult {
+  if (tf.getBackend() !== 'wasm') {
+    return { installed: false, reason: `the active backend is ${tf.getBackend()}, not wasm` };
+  }
+  if (builtins.size > 0) return { installed: true };
+  const backend = tf.backend() as unknown as WasmBackendLike;
+  if (!backendMemory(backend)) return { installed: false, reason: 'the wasm backend exposes no wasm Memory' };
+  try {
+    compileKernels();
+    kernelsFor(backend);
+  } catch (e) {
+    return { installed: false, reason: (e as Error).message };
+  }
+  for (const name of TAKEN) {
+    const builtin = tf.getKernel(name, 'wasm');
+    if (!builtin) continue;
+    builtins.set(name, builtin);
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: replacement(builtin) });
+  }
+  return { installed: true };
+}
+
+/** Restores the built-in kernels (benchmarks compare against them; tests restore a clean state). */
+export function uninstallWasmKernels(): void {
+  for (const [name, builtin] of builtins) {
+    tf.unregisterKernel(name, 'wasm');
+    // The built-in's setupFunc already ran when the backend started; its cwrap handle is still live.
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: builtin.kernelFunc });
+  }
+  builtins.clear();
+}
+
+function replacement(builtin: KernelConfig): KernelFunc {
+  return ((args: MatMulArgs) => {
+    const { a, b, bias, preluActivationWeights } = args.inputs;
+    const { transposeA, transposeB, activation } = args.attrs;
+    const plain = bias == null && preluActivationWeights == null && (activation == null || activation === 'linear');
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || !plain) {
+      return builtin.kernelFunc(args as unknown as Parameters<KernelFunc>[0]);
+    }
+    return wasmBatchMatMul(args.backend as WasmBackendLike, a, b, transposeA, transposeB);
+  }) as unknown as KernelFunc;
+}

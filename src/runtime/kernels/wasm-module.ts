@@ -1,0 +1,79 @@
+/**
+ * Loads the AssemblyScript matmul kernels (kernels/matmul.ts, built by `npm run build:kernels` to
+ * dist/kernels/matmul.wasm) and instantiates them over the wasm backend's own linear memory, so the
+ * kernels read tensors and write outputs where the backend keeps them: nothing is copied.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+// The project's lib (ES2022, no DOM) does not declare WebAssembly; these are the parts used here.
+interface WasmMemory { readonly buffer: ArrayBuffer }
+type WasmModule = object;
+interface WasmApi {
+  Memory: abstract new (...args: never[]) => WasmMemory;
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule, imports: object) => { exports: Record<string, unknown> };
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+/** The exports of kernels/matmul.ts; every pointer is a byte offset into the backend's memory. */
+export interface MatmulExports {
+  packB(b: number, K: number, N: number, transposed: number, dst: number): void;
+  matmul(a: number, sAi: number, sAk: number, packed: number, c: number,
+    M: number, N: number, K: number, rowBlock: number, tile: number): void;
+}
+
+/** What the kernels need from tfjs-backend-wasm's BackendWasm (its Emscripten module and heap). */
+export interface WasmBackendLike {
+  wasm: {
+    _malloc(bytes: number): number;
+    _free(ptr: number): void;
+    HEAPF32: Float32Array;
+    asm?: { memory?: WasmMemory };
+    wasmMemory?: WasmMemory;
+  };
+  getMemoryOffset(dataId: object): number;
+  makeOutput(shape: number[], dtype: 'float32'): { dataId: object; shape: number[]; dtype: 'float32' };
+}
+
+// dist/src/runtime/kernels/ → dist/kernels/: the build writes the .wasm beside the compiled tree.
+const WASM_URL = new URL('../../../kernels/matmul.wasm', import.meta.url);
+
+let compiled: WasmModule | undefined;
+let bound: { memory: WasmMemory; exports: MatmulExports } | undefined;
+
+/** The backend's WasmMemory: Emscripten exports it as `asm.memory` (older) or `wasmMemory`. */
+export function backendMemory(backend: WasmBackendLike): WasmMemory | undefined {
+  const wasm = backend.wasm as WasmBackendLike['wasm'] | undefined;
+  const memory = wasm?.asm?.memory ?? wasm?.wasmMemory;
+  return memory instanceof WA.Memory ? memory : undefined;
+}
+
+/** Compiles the kernel module once; throws with the path when the build has not produced it. */
+export function compileKernels(): WasmModule {
+  if (!compiled) {
+    const path = fileURLToPath(WASM_URL);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch {
+      throw new Error(`wasm kernels not built: ${path} is missing (run \`npm run build:kernels\`)`);
+    }
+    compiled = new WA.Module(bytes);
+  }
+  return compiled;
+}
+
+/**
+ * The kernels bound to this backend's memory. Re-instantiates when the backend was re-created with a
+ * new memory; memory growth keeps the same Memory object, so offsets and the instance stay valid.
+ */
+export function kernelsFor(backend: WasmBackendLike): MatmulExports {
+  const memory = backendMemory(backend);
+  if (!memory) throw new Error('wasm backend exposes no WasmMemory');
+  if (!bound || bound.memory !== memory) {
+    const instance = new WA.Instance(compileKernels(), { env: { memory } });
+    bound = { memory, exports: instance.exports as unknown as MatmulExports };
+  }
+  return bound.exports;
+}
