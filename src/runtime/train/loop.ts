@@ -1,0 +1,322 @@
+import * as tf from '../tf.js';
+import { FtcError } from '../../errors.js';
+import type { CausalLM } from '../model/api.js';
+import type { Progress, StageLogger } from '../stage.js';
+import { BatchPlan, mixSeed, sequentialBatches, type Batch, type ExampleSource } from './batches.js';
+import type { CheckpointDir, TrainerSnapshot } from './checkpoint.js';
+import { MetricsLog } from './metrics.js';
+import { AdamW } from './optimizer.js';
+import { makeSchedule, type ScheduleKind } from './schedule.js';
+
+/** The trainer stage's parameters, in the loop's own words (schema names in comments). */
+export interface TrainConfig {
+  batchSize: number; // batch_size
+  gradAccum: number; // grad_accum
+  epochs: number; // epochs (may be fractional)
+  maxSteps?: number; // max_steps: overrides epochs
+  lr: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number; // adam_epsilon
+  scheduler: ScheduleKind;
+  warmupSteps: number;
+  warmupRatio: number;
+  maxGradNorm: number; // 0: no clipping
+  logEvery: number;
+  evalEvery: number; // 0: at epoch ends only
+  saveEvery: number; // 0: no checkpoints
+  patience: number; // early_stopping_patience, 0: never
+  seed: number;
+}
+
+export interface TrainInputs {
+  model: CausalLM;
+  train: ExampleSource;
+  eval?: ExampleSource;
+  padId: number;
+  config: TrainConfig;
+  log?: StageLogger;
+  metrics?: MetricsLog;
+  checkpoints?: CheckpointDir;
+  /** Continue from the newest complete checkpoint, if there is one. */
+  resume?: boolean;
+  /** Return right after this step (and its checkpoint), as if the process had been killed. For tests. */
+  haltAfterStep?: number;
+}
+
+export type StopReason = 'completed' | 'early-stopping' | 'halted';
+
+export interface TrainResult {
+  steps: number;
+  totalSteps: number;
+  stopReason: StopReason;
+  resumedFrom?: number;
+  metrics: MetricsLog;
+  lastEvalLoss?: number;
+  bestEvalLoss?: number;
+  seconds: { train: number; eval: number };
+}
+
+/**
+ * The training loop, one optimizer step per iteration:
+ * lr → forward/backward → clip → step → log → eval/checkpoint → stop.
+ * (Eval and checkpoint come after the step so that a checkpoint at step N holds exactly the state
+ * after N updates, the state `--resume` continues from.)
+ *
+ * Host syncs happen only at log steps, evaluations and checkpoints; between them the loss is
+ * summed on the device. A NaN or infinite loss is detected at the next sync, before anything is
+ * saved, so the last checkpoint on disk is always a good one.
+ */
+export async function train(inp: TrainInputs): Promise<TrainResult> {
+  const { model, config: cfg } = inp;
+  const metrics = inp.metrics ?? new MetricsLog();
+  const params = model.adapterParams();
+  const paramByVarName = new Map([...params].map(([peftName, v]) => [v.name, peftName]));
+  const varList = [...params.values()];
+  const plan = new BatchPlan(inp.train, { batchSize: cfg.batchSize, gradAccum: cfg.gradAccum, seed: cfg.seed, padId: inp.padId });
+  const totalSteps = cfg.maxSteps ?? Math.max(1, Math.ceil(cfg.epochs * plan.stepsPerEpoch));
+  const lrAt = makeSchedule({ kind: cfg.scheduler, lr: cfg.lr, totalSteps, warmupSteps: cfg.warmupSteps, warmupRatio: cfg.warmupRatio });
+  const optimizer = new AdamW(params, { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weightDecay });
+  const hasEval = inp.eval !== undefined && inp.eval.count > 0;
+  if (cfg.patience > 0 && !hasEval) inp.log?.warn('early_stopping_patience is set but there is no eval split; early stopping is off');
+
+  let step = 0;
+  let early = { best: null as number | null, bad: 0 };
+  let pending = { lossSum: tf.scalar(0) as tf.Scalar, steps: 0, tokens: 0 };
+  let lastGradNorm: tf.Scalar = tf.scalar(0);
+  let resumedFrom: number | undefined;
+  const seconds = { train: 0, eval: 0 };
+
+  // Resume: parameters, optimizer moments, data position, history and pending sums, as saved.
+  const snapshot = inp.resume ? await inp.checkpoints?.latest() : undefined;
+  if (snapshot) {
+    restore(snapshot);
+    resumedFrom = step;
+    inp.log?.info(`resuming from checkpoint step ${step}`);
+  } else {
+    metrics.reset([]);
+  }
+
+  const evaluate = (): { loss: number; ppl: number } => {
+    const t0 = performance.now();
+    const loss = evalLoss(model, inp.eval!, cfg.batchSize, inp.padId);
+    seconds.eval += (performance.now() - t0) / 1000;
+    if (!Number.isFinite(loss)) throw nonFinite('eval loss', loss, step);
+    const record = { step, epoch: round(plan.epochProgress), eval_loss: loss, eval_ppl: Math.exp(loss) };
+    metrics.add(record);
+    inp.log?.info(`step ${step}: eval_loss ${loss.toFixed(4)} eval_ppl ${record.eval_ppl.toFixed(2)}`);
+    return { loss, ppl: record.eval_ppl };
+  };
+  let lastEval: number | undefined = metrics.evalLosses().at(-1);
+  let stopReason: StopReason = 'completed';
+  // A baseline eval before the first update, so the curve shows where training started.
+  if (hasEval && !snapshot) lastEval = trackEarlyStop(evaluate().loss);
+
+  const bar: Progress | undefined = inp.log?.progress('train', totalSteps);
+  let fields: Record<string, string | number> = {};
+  let windowStart = performance.now();
+  const t0 = performance.now();
+
+  while (step < totalSteps) {
+    // ── lr ──
+    const lr = lrAt(step);
+
+    // ── forward/backward ── token-weighted over the micro-batches, so accumulation matches one big batch.
+    const { micros, epochEnd } = plan.nextStep();
+    const stepTokens = micros.reduce((n, b) => n + b.lossTokens, 0);
+    let grads: Record<string, tf.Tensor> = {};
+    let stepLoss: tf.Scalar = tf.scalar(0);
+    micros.forEach((batch, i) => {
+      if (batch.lossTokens === 0) return;
+      const weight = batch.lossTokens / stepTokens;
+      const dropoutSeed = mixSeed(cfg.seed, step, i);
+      const { value, grads: g } = tf.tidy(() => {
+        const [ids, labels] = toTensors(batch);
+        return tf.variableGrads(() => tf.mul(model.loss(ids, labels, { training: true, dropoutSeed }), weight) as tf.Scalar, varList);
+      });
+      grads = addInto(grads, g);
+      const sum = tf.add(stepLoss, value) as tf.Scalar;
+      stepLoss.dispose();
+      value.dispose();
+      stepLoss = sum;
+    });
+    pending.tokens += micros.reduce((n, b) => n + b.inputTokens, 0);
+
+    // ── clip ── by global norm, as torch.nn.utils.clip_grad_norm_ (the norm before clipping is logged).
+    const gradNorm = globalNorm(Object.values(grads));
+    if (cfg.maxGradNorm > 0 && Object.keys(grads).length > 0) {
+      const clipped = tf.tidy(() => {
+        const scale = tf.minimum(1, tf.div(cfg.maxGradNorm, tf.add(gradNorm, 1e-6)));
+        return Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, scale)]));
+      });
+      disposeAll(grads);
+      grads = clipped;
+    }
+
+    // ── step ──
+    optimizer.step(byPeftName(grads, paramByVarName), lr);
+    disposeAll(grads);
+    step += 1;
+    pending.lossSum = replaced(pending.lossSum, tf.add(pending.lossSum, stepLoss) as tf.Scalar);
+    pending.steps += 1;
+    stepLoss.dispose();
+    lastGradNorm.dispose();
+    lastGradNorm = gradNorm;
+
+    // ── log ── the one regular host sync: every log_every steps (and at the last step).
+    const evalNow = hasEval && (epochEnd || (cfg.evalEvery > 0 && step % cfg.evalEvery === 0) || step === totalSteps);
+    const saveNow = inp.checkpoints !== undefined && cfg.saveEvery > 0 && step % cfg.saveEvery === 0;
+    if (step % cfg.logEvery === 0 || step === totalSteps || saveNow) {
+      const loss = pending.lossSum.dataSync()[0]! / pending.steps; // host sync
+      const norm = lastGradNorm.dataSync()[0]!; // host sync
+      if (!Number.isFinite(loss)) throw nonFinite('training loss', loss, step);
+      if (step % cfg.logEvery === 0 || step === totalSteps) {
+        const now = performance.now();
+        const tokensPerS = pending.tokens / Math.max(1e-9, (now - windowStart) / 1000);
+        metrics.add({ step, epoch: round(plan.epochProgress), loss, lr, grad_norm: norm, tokens_per_s: round(tokensPerS) });
+        fields = { loss: loss.toFixed(4), lr: lr.toExponential(2), 'tok/s': Math.round(tokensPerS) };
+        pending.lossSum = replaced(pending.lossSum, tf.scalar(0));
+        pending.steps = 0;
+        pending.tokens = 0;
+        windowStart = now;
+      }
+    }
+    bar?.update(step, fields);
+
+    // ── eval/checkpoint ──
+    if (evalNow) lastEval = trackEarlyStop(evaluate().loss);
+    if (saveNow) await save();
+
+    // ── stop ──
+    if (cfg.patience > 0 && early.bad >= cfg.patience) {
+      stopReason = 'early-stopping';
+      inp.log?.info(`early stopping at step ${step}: eval loss has not improved for ${early.bad} evaluations`);
+      break;
+    }
+    if (inp.haltAfterStep !== undefined && step >= inp.haltAfterStep) {
+      stopReason = 'halted';
+      break;
+    }
+  }
+  bar?.done();
+  seconds.train = (performance.now() - t0) / 1000 - seconds.eval;
+  pending.lossSum.dispose();
+  lastGradNorm.dispose();
+  optimizer.dispose();
+  return { steps: step, totalSteps, stopReason, resumedFrom, metrics, lastEvalLoss: lastEval, bestEvalLoss: early.best ?? undefined, seconds };
+
+  function trackEarlyStop(loss: number): number {
+    if (early.best === null || loss < early.best) early = { best: loss, bad: 0 };
+    else early.bad += 1;
+    return loss;
+  }
+
+  async function save(): Promise<void> {
+    // Host sync, deliberate: parameters, moments and the pending loss sum go to disk.
+    const adapter = new Map([...params].map(([name, v]) => [name, { shape: [...v.shape], data: v.dataSync() as Float32Array }]));
+    const dir = await inp.checkpoints!.save({
+      step,
+      seed: cfg.seed,
+      data: plan.position,
+      optimizer: optimizer.state(),
+      adapter,
+      history: metrics.records,
+      early,
+      pending: { lossSum: pending.lossSum.dataSync()[0]!, steps: pending.steps, tokens: pending.tokens },
+    });
+    inp.log?.info(`checkpoint step ${step} → ${dir}`);
+  }
+
+  function restore(s: TrainerSnapshot): void {
+    if (s.seed !== cfg.seed) {
+      throw new FtcError('E_RESUME_MISMATCH', `the checkpoint was trained with seed ${s.seed}, this run uses ${cfg.seed}`, undefined, 'resume with the same settings, or delete the checkpoints directory to start over');
+    }
+    for (const [name, v] of params) {
+      const saved = s.adapter.get(name);
+      if (!saved || saved.shape.join(',') !== v.shape.join(',')) {
+        throw new FtcError('E_RESUME_MISMATCH', `the checkpoint's adapter has no tensor ${name} of shape [${v.shape}]`, undefined, 'the LoRA settings changed since the checkpoint; delete the checkpoints directory to start over');
+      }
+      const t = tf.tensor(saved.data, saved.shape, 'float32');
+      v.assign(t);
+      t.dispose();
+    }
+    optimizer.loadState(s.optimizer);
+    plan.position = s.data;
+    step = s.step;
+    early = { ...s.early };
+    metrics.reset(s.history);
+    pending.lossSum.dispose();
+    pending = { lossSum: tf.scalar(s.pending.lossSum), steps: s.pending.steps, tokens: s.pending.tokens };
+  }
+}
+
+/** Mean loss per counted token over a whole split, no dropout: one host sync at the end. */
+export function evalLoss(model: CausalLM, source: ExampleSource, batchSize: number, padId: number): number {
+  let sum: tf.Scalar = tf.scalar(0);
+  let tokens = 0;
+  for (const batch of sequentialBatches(source, batchSize, padId)) {
+    if (batch.lossTokens === 0) continue;
+    const next = tf.tidy(() => {
+      const [ids, labels] = toTensors(batch);
+      return tf.add(sum, tf.mul(model.loss(ids, labels, { training: false }), batch.lossTokens)) as tf.Scalar;
+    });
+    sum.dispose();
+    sum = next;
+    tokens += batch.lossTokens;
+  }
+  const total = sum.dataSync()[0]!; // host sync: the eval result
+  sum.dispose();
+  return tokens > 0 ? total / tokens : NaN;
+}
+
+function toTensors(b: Batch): [tf.Tensor2D, tf.Tensor2D] {
+  return [tf.tensor2d(b.ids, [b.rows, b.cols], 'int32'), tf.tensor2d(b.labels, [b.rows, b.cols], 'int32')];
+}
+
+/** √(Σ‖g‖²) over every gradient, on the device. */
+export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
+  if (grads.length === 0) return tf.scalar(0);
+  return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
+}
+
+function addInto(acc: Record<string, tf.Tensor>, g: tf.NamedTensorMap): Record<string, tf.Tensor> {
+  for (const [k, t] of Object.entries(g)) {
+    const prev = acc[k];
+    if (prev) {
+      acc[k] = tf.add(prev, t);
+      prev.dispose();
+      t.dispose();
+    } else {
+      acc[k] = t;
+    }
+  }
+  return acc;
+}
+
+function byPeftName(grads: Record<string, tf.Tensor>, names: Map<string, string>): Record<string, tf.Tensor> {
+  return Object.fromEntries(Object.entries(grads).map(([varName, g]) => [names.get(varName) ?? varName, g]));
+}
+
+function disposeAll(ts: Record<string, tf.Tensor>): void {
+  for (const t of Object.values(ts)) t.dispose();
+}
+
+/** Disposes `old` and returns `next`: for device accumulators that live across steps. */
+function replaced<T extends tf.Tensor>(old: T, next: T): T {
+  old.dispose();
+  return next;
+}
+
+function nonFinite(what: string, value: number, step: number): FtcError {
+  return new FtcError(
+    'E_TRAIN_NONFINITE',
+    `${what} became ${value} at or before step ${step}; training stopped (the last checkpoint on disk was taken before this and is kept)`,
+    undefined,
+    'lower lr, raise warmup or set max_grad_norm; then rerun with --resume to continue from the last checkpoint',
+  );
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}
