@@ -1,0 +1,24 @@
+import type { FileNode, StageNode } from '../ast.js';
+import type { ValidationContext } from './context.js';
+import { customTemplateNeedsPrompts, duplicateKeys, knownKind, requiredKeys, unknownKeys, vocabXorTrain } from './checks-keys.js';
+import { duplicateStageNames, pipelineHeader, referenceCycles, references, unusedStages } from './checks-graph.js';
+import { maxLengthWithinContext, modelConfigReadable, paths, targetModulesInModel } from './checks-files.js';
+import { checkValues } from './schema-values.js';
+
+export type Check<N> = (node: N, ctx: ValidationContext) => void;
+
+/**
+ * Every validation rule, keyed by the node it looks at. Adding a rule is one line here.
+ * `*` runs on every block (the header included); a kind's list runs on blocks of that kind.
+ * Stage checks run before file checks: `unusedStages` reads what `references` recorded.
+ */
+export const stageChecks: Readonly<Record<string, readonly Check<StageNode>[]>> = {
+  '*': [knownKind, unknownKeys, duplicateKeys, requiredKeys, checkValues, references, paths],
+  preprocess: [customTemplateNeedsPrompts],
+  tokenizer: [vocabXorTrain],
+  model: [modelConfigReadable],
+  lora: [targetModulesInModel],
+  trainer: [maxLengthWithinContext],
+};
+
+export const fileChecks: readonly Check<FileNode>[] = [pipelineHeader, duplicateStageNames, referenceCycles, unusedStages];
