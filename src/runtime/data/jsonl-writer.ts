@@ -16,7 +16,11 @@ export class JsonlWriter {
   }
 
   async write(value: unknown): Promise<void> {
-    const line = JSON.stringify(value) + '\n';
+    await this.writeLine(JSON.stringify(value) + '\n');
+  }
+
+  /** Appends an already serialized line (ending in a newline). */
+  async writeLine(line: string): Promise<void> {
     this.parts.push(line);
     this.size += line.length;
     this.count++;

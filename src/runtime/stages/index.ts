@@ -1,5 +1,7 @@
 import { FtcError } from '../../errors.js';
 import type { StageImpl } from '../stage.js';
+import { dataStage } from './data.js';
+import { preprocessStage } from './preprocess.js';
 // One import per stage kind; each stage file exports its StageImpl. Stage authors add their line
 // here and their entry to `builtin` below (data, preprocess, tokenizer, model, lora, trainer, export).
 
@@ -15,7 +17,7 @@ export function makeRegistry(impls: readonly StageImpl[]): StageRegistry {
   return map;
 }
 
-const builtin: StageImpl[] = [];
+const builtin: StageImpl[] = [dataStage, preprocessStage];
 
 export const stageRegistry: StageRegistry = makeRegistry(builtin);
 
