@@ -19,14 +19,28 @@ async function readIfExists(file: string): Promise<string | undefined> {
   return fsp.readFile(file, 'utf8').catch(() => undefined);
 }
 
+/**
+ * Renames tmp over target. A directory cannot be renamed over a non-empty one, so the old one
+ * is moved aside first; when another `ftc run` puts its copy in between (ENOTEMPTY/EEXIST),
+ * we move that one aside too and try again.
+ */
 async function replaceAtomically(tmp: string, target: string): Promise<void> {
-  const old = `${target}.old-${randomBytes(4).toString('hex')}`;
-  const hadOld = await fsp.rename(target, old).then(() => true, (e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') return false;
-    throw e;
-  });
-  await fsp.rename(tmp, target);
-  if (hadOld) await fsp.rm(old, { recursive: true, force: true });
+  for (let attempt = 0; ; attempt++) {
+    const old = `${target}.old-${randomBytes(4).toString('hex')}`;
+    const hadOld = await fsp.rename(target, old).then(() => true, (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return false;
+      throw e;
+    });
+    try {
+      await fsp.rename(tmp, target);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || attempt >= 20) throw e;
+    } finally {
+      if (hadOld) await fsp.rm(old, { recursive: true, force: true });
+    }
+  }
 }
 
 /** Returns true when it wrote the output, false when the output was already up to date. */
