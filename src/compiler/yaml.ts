@@ -17,7 +17,7 @@ export function parseYaml(text: string, file: string): { ast: FileNode; diagnost
   const lines = new LineCounter();
   const cst = [...new Parser(lines.addNewLine).parse(text)];
   const docs = [...new Composer({ uniqueKeys: false, lineCounter: lines }).compose(cst)];
-  const r = new YamlReader(file, lines);
+  const r = new YamlReader(file, lines, text);
   const comments: Comment[] = [];
   collectComments(cst, (offset, source) => comments.push({ text: source.replace(/\s+$/, ''), range: r.range(offset, offset + source.length) }));
   const stages: StageNode[] = [];
@@ -29,6 +29,7 @@ export function parseYaml(text: string, file: string): { ast: FileNode; diagnost
   }
   if (docs.length > 1) r.report('a pipeline file holds one YAML document', r.range(docs[1].range[0], docs[1].range[1]), 'E0003');
   if (docs[0]) stages.push(...r.readRoot(docs[0]));
+  coverTrailingComments(stages, comments, r.rootKeyLines);
   return { ast: { file, stages, comments }, diagnostics: r.diagnostics.sort((a, b) => a.line - b.line || a.column - b.column) };
 }
 
@@ -37,9 +38,12 @@ const FT_NUMBER = /^-?\d(?:_?\d)*(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?$/;
 
 class YamlReader {
   readonly diagnostics: Diagnostic[] = [];
+  /** Lines of the top-level keys (`pipeline:`, `stages:`), which end whatever stage came before. */
+  readonly rootKeyLines: number[] = [];
   constructor(
     private readonly file: string,
     private readonly lines: LineCounter,
+    private readonly text: string,
   ) {}
 
   range(start: number, end: number): SourceRange {
@@ -50,7 +54,11 @@ class YamlReader {
 
   nodeRange(n: Node | Pair['key']): SourceRange {
     const r = (n as Node | null)?.range;
-    return r ? this.range(r[0], r[1]) : { line: 1, column: 1, endLine: 1, endColumn: 1 };
+    if (!r) return { line: 1, column: 1, endLine: 1, endColumn: 1 };
+    // Block collections end where the next node starts; a range should end at its last character.
+    let end = r[1];
+    while (end > r[0] + 1 && /\s/.test(this.text[end - 1])) end--;
+    return this.range(r[0], end);
   }
 
   report(message: string, range: SourceRange, code = 'E0003', severity: Diagnostic['severity'] = 'error'): void {
@@ -66,12 +74,20 @@ class YamlReader {
     }
     const stages: StageNode[] = [];
     for (const pair of root.items) {
+      this.rootKeyLines.push(this.nodeRange(pair.key as Node).line);
       const key = this.keyText(pair);
       if (key === 'pipeline') {
         const header = this.readHeader(pair);
         if (header) stages.push(header);
       } else if (key === 'stages') {
-        if (isMap(pair.value)) for (const p of pair.value.items) stages.push(...this.readStage(p));
+        if (isMap(pair.value)) {
+          const before = stages.length;
+          for (const p of pair.value.items) stages.push(...this.readStage(p));
+          // comments right above `stages:` lead the first stage, as they would above it in .ft
+          const first = stages[before];
+          const keyRange = this.nodeRange(pair.key as Node);
+          if (first) first.range = { ...first.range, line: keyRange.line, column: keyRange.column };
+        }
         else if (pair.value !== null) this.report("'stages' is a mapping from stage name to stage", this.nodeRange(pair.value as Node));
       } else if (key !== undefined) {
         this.report(`unknown top-level key '${key}': a pipeline has 'pipeline' and 'stages'`, this.nodeRange(pair.key as Node));
@@ -179,6 +195,24 @@ class YamlReader {
     const v = pair.value ? this.nodeRange(pair.value as Node) : k;
     return { line: k.line, column: k.column, endLine: v.endLine, endColumn: v.endColumn };
   }
+}
+
+/**
+ * Comments indented under a stage after its last entry belong to the stage (in .ft they sit
+ * before its '}'); stretch the stage's range over them so that `convert --to ft` keeps them inside.
+ */
+function coverTrailingComments(stages: StageNode[], comments: Comment[], rootKeyLines: number[]): void {
+  stages.forEach((stage, i) => {
+    const start = stage.kind === 'pipeline' ? stage.kindRange : stage.nameRange;
+    const bound = Math.min(stages[i + 1]?.range.line ?? Infinity, ...rootKeyLines.filter((l) => l > start.line));
+    let last: number | undefined;
+    for (const c of comments) {
+      if (c.range.line <= stage.range.endLine || c.range.line >= bound) continue;
+      if (c.range.column <= start.column) break;
+      last = c.range.line;
+    }
+    if (last !== undefined) stage.range = { ...stage.range, endLine: last + 1, endColumn: 1 };
+  });
 }
 
 /** Comments live in YAML's concrete syntax tree as tokens of type 'comment'; walk it for them all. */
