@@ -1,7 +1,14 @@
 import type { Command } from 'commander';
+import { register as cache } from './cache.js';
 import { register as initModel } from './init-model.js';
+import { register as run } from './run.js';
+import { register as fmt } from './fmt.js';
+import { register as convert } from './convert.js';
+import { register as check } from './check.js';
+import { register as plan } from './plan.js';
+import { register as graph } from './graph.js';
 
 /** Each command lives in its own file and adds itself to the program. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [initModel];
+export const commands: RegisterCommand[] = [initModel, run, cache, fmt, convert, check, plan, graph];
