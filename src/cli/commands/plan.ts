@@ -1,0 +1,49 @@
+import { Option, type Command } from 'commander';
+import { hasErrors, planHash, planPipeline } from '../../compiler/index.js';
+import type { JsonValue, Plan } from '../../compiler/ir.js';
+import { collect, compileForCli } from '../compile-files.js';
+import { printDiagnostics } from '../diagnostics-print.js';
+
+/**
+ * The JSON form of a plan, one object per stage in execution order. The runtime adds `status` and
+ * `reasons` (from the lock file) by extending this one function.
+ */
+export function planJson(plan: Plan): { planHash: string; stages: { [k: string]: JsonValue }[] } {
+  return {
+    planHash: planHash(plan),
+    stages: plan.stages.map((s) => ({ name: s.name, kind: s.kind, key: s.key, inputs: s.inputs, params: s.params })),
+  };
+}
+
+/** Human form: each stage, its key, and its resolved parameters (defaults filled in). */
+export function planText(plan: Plan): string {
+  const lines = [`pipeline ${plan.pipeline} (seed ${plan.seed}), plan ${planHash(plan).slice(0, 12)}`];
+  plan.stages.forEach((s, i) => {
+    lines.push('', `${i + 1}. ${s.kind} ${s.name}  key ${s.key.slice(0, 12)}${s.inputs.length ? `  <- ${s.inputs.join(', ')}` : ''}`);
+    const width = Math.max(...Object.keys(s.params).map((k) => k.length));
+    for (const [k, v] of Object.entries(s.params)) lines.push(`     ${k.padEnd(width)} = ${JSON.stringify(v)}`);
+  });
+  return lines.join('\n') + '\n';
+}
+
+/** `ftc plan FILE`: stages in execution order with resolved parameters and cache keys. */
+export function register(program: Command): void {
+  program
+    .command('plan')
+    .description('Show the stages in execution order with their resolved parameters and cache keys')
+    .argument('<file>', 'pipeline file')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--set <stage.key=value>', 'override a value (repeatable)', collect, [])
+    .action(async (file: string, o: { format: 'text' | 'json'; set: string[] }) => {
+      const compiled = compileForCli([file], o.set);
+      if (!compiled) return;
+      const r = compiled.results[0]!;
+      if (r.diagnostics.length) process.stderr.write(printDiagnostics(r.diagnostics, compiled.sources, 'text'));
+      if (hasErrors(r.diagnostics) || !r.ir) {
+        process.exitCode = 1;
+        return;
+      }
+      const plan = await planPipeline(r.ir);
+      process.stdout.write(o.format === 'json' ? JSON.stringify(planJson(plan), null, 2) + '\n' : planText(plan));
+    });
+}

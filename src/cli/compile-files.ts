@@ -1,0 +1,34 @@
+import { compileFile, OVERRIDE_FILE, type CompileResult } from '../compiler/index.js';
+import { isFtcError } from '../errors.js';
+import { formatError } from './output.js';
+import type { Sources } from './diagnostics-print.js';
+
+/** `--set` is repeatable: each occurrence adds one override. */
+export const collect = (v: string, acc: string[]): string[] => [...acc, v];
+
+export interface Compiled {
+  results: (CompileResult & { file: string })[];
+  sources: Sources;
+}
+
+/**
+ * Compiles each file for a command. A file that cannot be read is a usage error: it is printed
+ * and undefined comes back, with exit code 2 set (ftc's convention: 0 ok, 1 errors in the input, 2 usage).
+ */
+export function compileForCli(files: readonly string[], overrides: readonly string[], checkFiles = true): Compiled | undefined {
+  const sources = new Map<string, string>([[OVERRIDE_FILE, overrides.join('\n')]]);
+  const results: Compiled['results'] = [];
+  for (const file of files) {
+    try {
+      const r = compileFile(file, { overrides, checkFiles });
+      sources.set(file, r.text);
+      results.push({ ...r, file });
+    } catch (e) {
+      if (!isFtcError(e)) throw e;
+      process.stderr.write(formatError(e) + '\n');
+      process.exitCode = 2;
+      return undefined;
+    }
+  }
+  return { results, sources };
+}
