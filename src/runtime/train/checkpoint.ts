@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WeightMap } from '../model/api.js';
+import { loadAdapter, saveAdapter, type AdapterConfig } from '../model/peft.js';
 import { readSafetensors, writeSafetensors } from '../model/safetensors.js';
 import type { DataPosition } from './batches.js';
 import type { MetricsRecord } from './metrics.js';
@@ -34,6 +35,11 @@ export interface TrainerSnapshot {
 export interface AdapterFiles {
   save(dir: string, tensors: WeightMap): void | Promise<void>;
   load(dir: string): WeightMap | Promise<WeightMap>;
+}
+
+/** The adapter as PEFT writes it, so any checkpoint directory also loads in Python peft. */
+export function peftAdapterFiles(config: AdapterConfig): AdapterFiles {
+  return { save: (dir, tensors) => saveAdapter(dir, tensors, config), load: (dir) => loadAdapter(dir).tensors };
 }
 
 const STATE = 'trainer_state.json';

@@ -131,9 +131,11 @@ export async function train(inp: TrainInputs): Promise<TrainResult> {
       if (batch.lossTokens === 0) return;
       const weight = batch.lossTokens / stepTokens;
       const dropoutSeed = mixSeed(cfg.seed, step, i);
+      // The weight scales the gradients after the tape, not the loss inside it: the same sum, one op fewer to differentiate.
       const { value, grads: g } = tf.tidy(() => {
         const [ids, labels] = toTensors(batch);
-        return tf.variableGrads(() => tf.mul(model.loss(ids, labels, { training: true, dropoutSeed }), weight) as tf.Scalar, varList);
+        const out = tf.variableGrads(() => model.loss(ids, labels, { training: true, dropoutSeed }), varList);
+        return { value: tf.mul(out.value, weight), grads: Object.fromEntries(Object.entries(out.grads).map(([k, t]) => [k, tf.mul(t, weight)])) };
       });
       grads = addInto(grads, g);
       const sum = tf.add(stepLoss, value) as tf.Scalar;
@@ -145,14 +147,7 @@ export async function train(inp: TrainInputs): Promise<TrainResult> {
 
     // ── clip ── by global norm, as torch.nn.utils.clip_grad_norm_ (the norm before clipping is logged).
     const gradNorm = globalNorm(Object.values(grads));
-    if (cfg.maxGradNorm > 0 && Object.keys(grads).length > 0) {
-      const clipped = tf.tidy(() => {
-        const scale = tf.minimum(1, tf.div(cfg.maxGradNorm, tf.add(gradNorm, 1e-6)));
-        return Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, scale)]));
-      });
-      disposeAll(grads);
-      grads = clipped;
-    }
+    if (cfg.maxGradNorm > 0) grads = clipByNorm(grads, gradNorm, cfg.maxGradNorm);
 
     // ── step ──
     optimizer.step(byPeftName(grads, paramByVarName), lr);
@@ -278,6 +273,16 @@ function toTensors(b: Batch): [tf.Tensor2D, tf.Tensor2D] {
 export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
   if (grads.length === 0) return tf.scalar(0);
   return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
+}
+
+/** Scales every gradient by min(1, max / (norm + 1e-6)) as torch does; disposes the unclipped ones. */
+export function clipByNorm(grads: Record<string, tf.Tensor>, norm: tf.Scalar, maxNorm: number): Record<string, tf.Tensor> {
+  const clipped = tf.tidy(() => {
+    const scale = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6)));
+    return Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, scale)]));
+  });
+  disposeAll(grads);
+  return clipped;
 }
 
 function addInto(acc: Record<string, tf.Tensor>, g: tf.NamedTensorMap): Record<string, tf.Tensor> {
