@@ -213,6 +213,7 @@ function parseRopeScaling(
 }
 
 function tokenIds(v: unknown, field: string, bad: (f: string, w: string) => FtcError): number[] {
+  if (v === undefined || v === null) throw bad(field, 'is required (this architecture has no default)');
   const list = Array.isArray(v) ? v : [v];
   if (list.length === 0 || !list.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0)) {
     throw bad(field, `must be a token id (a non-negative integer) or a list of them, found ${JSON.stringify(v)}`);
