@@ -1,0 +1,128 @@
+import { FtcError } from '../../errors.js';
+import * as tf from '../tf.js';
+import type { LoraSettings, WeightMap } from './api.js';
+import type { LlamaConfig } from './config.js';
+import { LINEAR_NAMES, type DecoderLayer, type Linear, type LinearName, type LlamaModules } from './llama.js';
+import { kaimingUniformA, LoraLinear } from './lora.js';
+import { FrozenLinear } from './matmul.js';
+import { modulePath, peftBiasKey } from './peft.js';
+import { Prng } from './prng.js';
+import { expectedWeightShapes, isOptionalWeight } from './weights.js';
+
+/** The device-side model: frozen modules, the LoRA wrappers in it, and every trainable Variable by PEFT name. */
+export interface BuiltModel {
+  modules: LlamaModules;
+  adapters: Map<string, LoraLinear>; // by PEFT module path
+  params: Map<string, tf.Variable>; // lora_A/lora_B (stored transposed) and trained biases, by PEFT key
+}
+
+/**
+ * Uploads host weights into frozen tensors (plus the transposed copies the fast path reads) and wraps
+ * the target modules in LoRA. A weight that is missing or mis-shaped, or a target module the model does not
+ * have, is an FtcError naming it.
+ */
+export function buildModel(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings): BuiltModel {
+  checkWeights(config, weights);
+  const targets = lora ? resolveTargets(lora.targetModules) : new Set<LinearName>();
+  const rng = new Prng(lora?.seed ?? 0);
+  const adapters = new Map<string, LoraLinear>();
+  const params = new Map<string, tf.Variable>();
+  const upload = (name: string): tf.Tensor => {
+    const w = weights.get(name)!;
+    return tf.tensor(w.data, w.shape, 'float32');
+  };
+
+  const layers: DecoderLayer[] = [];
+  let moduleIndex = 0;
+  for (let i = 0; i < config.numHiddenLayers; i++) {
+    const linear = {} as Record<LinearName, Linear>;
+    for (const name of LINEAR_NAMES) {
+      const path = modulePath(i, name);
+      const hasBias = weights.has(`${path}.bias`);
+      const adapted = targets.has(name);
+      const trainBias = hasBias && (lora?.bias === 'all' || (lora?.bias === 'lora_only' && adapted));
+      let bias: tf.Tensor1D | undefined;
+      if (hasBias) {
+        const b = upload(`${path}.bias`) as tf.Tensor1D;
+        // PEFT trains only biases the base already has; it never adds one.
+        bias = trainBias ? tf.variable(b, true, peftBiasKey(i, name)) : b;
+        if (trainBias) {
+          b.dispose();
+          params.set(peftBiasKey(i, name), bias as tf.Variable);
+        }
+      }
+      const base = FrozenLinear.fromWeight(upload(`${path}.weight`) as tf.Tensor2D, bias);
+      if (adapted && lora) {
+        const peftPath = `base_model.model.${path}`;
+        const a = new LoraLinear(base, peftPath, lora, kaimingUniformA(rng, lora.r, base.inFeatures), moduleIndex);
+        adapters.set(peftPath, a);
+        params.set(`${peftPath}.lora_A.weight`, a.aT);
+        params.set(`${peftPath}.lora_B.weight`, a.bT);
+        linear[name] = a;
+      } else {
+        linear[name] = base;
+      }
+      moduleIndex++;
+    }
+    layers.push({
+      inputNorm: upload(`model.layers.${i}.input_layernorm.weight`) as tf.Tensor1D,
+      postNorm: upload(`model.layers.${i}.post_attention_layernorm.weight`) as tf.Tensor1D,
+      linear,
+    });
+  }
+
+  const embed = upload('model.embed_tokens.weight') as tf.Tensor2D; // [V, E]
+  const tied = config.tieWordEmbeddings || !weights.has('lm_head.weight');
+  const lmHead = tied ? FrozenLinear.fromWeight(embed) : FrozenLinear.fromWeight(upload('lm_head.weight') as tf.Tensor2D);
+  const modules: LlamaModules = { config, embed, layers, norm: upload('model.norm.weight') as tf.Tensor1D, lmHead };
+  return { modules, adapters, params };
+}
+
+/** Frees every tensor of the model, tied embeddings once. */
+export function disposeModel(m: BuiltModel): void {
+  const { modules } = m;
+  for (const layer of modules.layers) {
+    tf.dispose([layer.inputNorm, layer.postNorm]);
+    for (const l of Object.values(layer.linear)) {
+      if (l instanceof LoraLinear) {
+        l.dispose();
+        l.base.dispose();
+      } else l.dispose();
+    }
+  }
+  if (modules.lmHead.w !== modules.embed) modules.lmHead.w.dispose();
+  tf.dispose([modules.lmHead.wT, modules.embed, modules.norm]);
+}
+
+/** `all-linear` or a list of module names; anything else is an error listing what the model has. */
+function resolveTargets(names: string[]): Set<LinearName> {
+  if (names.includes('all-linear')) return new Set(LINEAR_NAMES);
+  const unknown = names.filter((n) => !(LINEAR_NAMES as readonly string[]).includes(n));
+  if (unknown.length > 0) {
+    throw new FtcError(
+      'E_LORA_UNKNOWN_MODULE',
+      `target_modules ${unknown.map((n) => JSON.stringify(n)).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not a linear module of this model`,
+      undefined,
+      `the model's linear modules are ${LINEAR_NAMES.join(', ')} (or all-linear)`,
+    );
+  }
+  if (names.length === 0) throw new FtcError('E_LORA_UNKNOWN_MODULE', 'target_modules is empty', undefined, `choose from ${LINEAR_NAMES.join(', ')}`);
+  return new Set(names as LinearName[]);
+}
+
+/** Every tensor the config needs, with the right shape, before anything is uploaded. */
+function checkWeights(config: LlamaConfig, weights: WeightMap): void {
+  const problems: string[] = [];
+  for (const [name, shape] of expectedWeightShapes(config)) {
+    const w = weights.get(name);
+    if (!w) {
+      if (!isOptionalWeight(name, config)) problems.push(`missing ${name} (expected [${shape}])`);
+    } else if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i]) || w.data.length !== shape.reduce((a, b) => a * b, 1)) {
+      problems.push(`${name}: expected [${shape}], found [${w.shape}]`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new FtcError('E_MODEL_WEIGHTS_MISMATCH', `weights do not match config.json:\n  ${problems.slice(0, 20).join('\n  ')}`, undefined,
+      'the weights belong to a different model than config.json describes');
+  }
+}

@@ -1,0 +1,159 @@
+import * as tf from '../tf.js';
+import { attention } from './attention.js';
+import type { LlamaConfig } from './config.js';
+import type { FrozenLinear } from './matmul.js';
+import type { LoraLinear } from './lora.js';
+
+/**
+ * The Llama decoder (Touvron et al. 2023; Hugging Face's LlamaForCausalLM), in forward order.
+ * Shapes: B batch, T new positions, S = past + T positions, E hidden, H query heads, KV key/value heads,
+ * D head_dim, F intermediate, V vocabulary, N = B·T rows of the flattened batch.
+ *
+ * Every linear layer is one plain 2-D product on [N, in] (see matmul.ts for why); frozen weights are
+ * plain tensors, never Variables, so autodiff reaches only the adapters.
+ */
+
+export const LINEAR_NAMES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+export type LinearName = (typeof LINEAR_NAMES)[number];
+
+/** A linear layer: frozen, or frozen plus a LoRA adapter. */
+export type Linear = FrozenLinear | LoraLinear;
+
+export interface DecoderLayer {
+  inputNorm: tf.Tensor1D; // [E] input_layernorm
+  postNorm: tf.Tensor1D; // [E] post_attention_layernorm
+  linear: Record<LinearName, Linear>;
+}
+
+export interface LlamaModules {
+  config: LlamaConfig;
+  embed: tf.Tensor2D; // [V, E] embed_tokens
+  layers: DecoderLayer[];
+  norm: tf.Tensor1D; // [E] final norm
+  lmHead: FrozenLinear; // [E] → [V]; shares embed's tensor when the embeddings are tied
+}
+
+/** Keys and values of one layer for every position so far, after rotary embedding: [B, KV, S, D]. */
+export interface LayerCache {
+  k: tf.Tensor4D;
+  v: tf.Tensor4D;
+}
+
+export interface DecodeOptions {
+  training?: boolean;
+  dropoutSeed?: number;
+  /** Earlier positions' keys/values; with it, `ids` continue the cached sequence. */
+  past?: LayerCache[];
+  /** Return this call's keys/values (past + new) for the next call. */
+  keepCache?: boolean;
+}
+
+/** ids [B, T] → final hidden states [N, E] (after the last RMSNorm), plus the updated cache if asked. */
+export function decode(m: LlamaModules, ids: tf.Tensor2D, opts: DecodeOptions = {}): { hidden: tf.Tensor2D; cache?: LayerCache[] } {
+  const [b, t] = ids.shape;
+  const offset = opts.past ? opts.past[0].k.shape[2] : 0;
+  const rope = ropeTables(m.config, offset, t);
+  let x = tf.gather(m.embed, tf.reshape(ids, [b * t])) as tf.Tensor2D; // [N, E]
+  const cache: LayerCache[] = [];
+  m.layers.forEach((layer, i) => {
+    const ctx = { training: opts.training ?? false, seed: (opts.dropoutSeed ?? 0) * 1009 + i };
+    const out = decoderLayer(m.config, layer, x, b, t, rope, ctx, opts.past?.[i]);
+    x = out.x;
+    if (opts.keepCache) cache.push(out.cache);
+  });
+  tf.dispose([rope.cos, rope.sin]);
+  const hidden = rmsNorm(x, m.norm, m.config.rmsNormEps); // [N, E]
+  return opts.keepCache ? { hidden, cache } : { hidden };
+}
+
+/** Final hidden [N, E] → logits [N, V]. */
+export function lmHead(m: LlamaModules, hidden: tf.Tensor2D): tf.Tensor2D {
+  return m.lmHead.apply(hidden);
+}
+
+interface Ctx {
+  training: boolean;
+  seed: number;
+}
+
+/** One pre-norm block: x + attn(norm(x)), then x + mlp(norm(x)). */
+function decoderLayer(
+  c: LlamaConfig,
+  layer: DecoderLayer,
+  x: tf.Tensor2D, // [N, E]
+  b: number,
+  t: number,
+  rope: Rope,
+  ctx: Ctx,
+  past?: LayerCache,
+): { x: tf.Tensor2D; cache: LayerCache } {
+  const { numAttentionHeads: h, numKeyValueHeads: kv, headDim: d } = c;
+  const lin = (name: LinearName, input: tf.Tensor2D, k: number): tf.Tensor2D => applyLinear(layer.linear[name], input, ctx, k);
+
+  // Self-attention.
+  const hAttn = rmsNorm(x, layer.inputNorm, c.rmsNormEps); // [N, E]
+  const q = applyRope(tf.reshape(lin('q_proj', hAttn, 0), [b, t, h, d]), rope); // [B, T, H, D]
+  const kNew = applyRope(tf.reshape(lin('k_proj', hAttn, 1), [b, t, kv, d]), rope); // [B, T, KV, D]
+  const vNew = tf.reshape(lin('v_proj', hAttn, 2), [b, t, kv, d]); // [B, T, KV, D]
+  let k = tf.transpose(kNew, [0, 2, 1, 3]) as tf.Tensor4D; // [B, KV, T, D]
+  let v = tf.transpose(vNew, [0, 2, 1, 3]) as tf.Tensor4D; // [B, KV, T, D]
+  if (past) {
+    k = tf.concat([past.k, k], 2); // [B, KV, S, D]
+    v = tf.concat([past.v, v], 2); // [B, KV, S, D]
+  }
+  const heads = attention(tf.transpose(q, [0, 2, 1, 3]) as tf.Tensor4D, k, v); // [B, H, T, D]
+  const merged = tf.reshape(tf.transpose(heads, [0, 2, 1, 3]), [b * t, h * d]) as tf.Tensor2D; // [N, H·D]
+  x = tf.add(x, lin('o_proj', merged, 3)); // [N, E]
+
+  // SwiGLU MLP: down(silu(gate(x)) ⊙ up(x)).
+  const hMlp = rmsNorm(x, layer.postNorm, c.rmsNormEps); // [N, E]
+  const gate = lin('gate_proj', hMlp, 4); // [N, F]
+  const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), lin('up_proj', hMlp, 5)); // [N, F]
+  x = tf.add(x, lin('down_proj', act as tf.Tensor2D, 6)); // [N, E]
+  return { x, cache: { k, v } };
+}
+
+function applyLinear(m: Linear, x: tf.Tensor2D, ctx: Ctx, moduleIndex: number): tf.Tensor2D {
+  return 'aT' in m ? m.apply(x, ctx.training, ctx.seed * 7 + moduleIndex) : m.apply(x);
+}
+
+/** RMSNorm: x / √(mean(x²) + ε) · weight, over the last axis. */
+export function rmsNorm(x: tf.Tensor2D, weight: tf.Tensor1D, eps: number): tf.Tensor2D {
+  const meanSquare = tf.mean(tf.square(x), -1, true); // [N, 1]
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(meanSquare, eps))), weight);
+}
+
+/** cos and signed sin [1, T, 1, D] for positions offset..offset+T−1 (divided by the linear scaling factor). */
+interface Rope {
+  cos: tf.Tensor4D;
+  sin: tf.Tensor4D;
+}
+
+/**
+ * Rotary tables in Hugging Face's layout: frequency i of D/2 serves dims i and i + D/2
+ * (emb = cat(freqs, freqs)). `sin` carries rotate_half's sign: −sin on the first half, +sin on the second,
+ * so rotate(x) = x·cos + cat(x₂, x₁)·sin.
+ */
+function ropeTables(c: LlamaConfig, offset: number, t: number): Rope {
+  const d = c.headDim;
+  const half = d / 2;
+  const factor = c.ropeScaling?.factor ?? 1;
+  const cos = new Float32Array(t * d);
+  const sin = new Float32Array(t * d);
+  for (let p = 0; p < t; p++) {
+    const pos = (offset + p) / factor;
+    for (let i = 0; i < half; i++) {
+      const angle = pos / Math.pow(c.ropeTheta, (2 * i) / d);
+      cos[p * d + i] = cos[p * d + half + i] = Math.cos(angle);
+      sin[p * d + i] = -Math.sin(angle);
+      sin[p * d + half + i] = Math.sin(angle);
+    }
+  }
+  return { cos: tf.tensor4d(cos, [1, t, 1, d]), sin: tf.tensor4d(sin, [1, t, 1, d]) };
+}
+
+/** x [B, T, heads, D] → x·cos + rotate_half(x)·sin, with rotate_half's sign folded into `sin`. */
+function applyRope(x: tf.Tensor, rope: Rope): tf.Tensor4D {
+  const [x1, x2] = tf.split(x, 2, -1); // 2 × [B, T, heads, D/2]
+  return tf.add(tf.mul(x, rope.cos), tf.mul(tf.concat([x2, x1], -1), rope.sin)) as tf.Tensor4D;
+}

@@ -1,0 +1,76 @@
+import * as tf from '../tf.js';
+import type { HostTensor, LoraSettings } from './api.js';
+import { FrozenLinear, matMul2d } from './matmul.js';
+import { deriveSeed, Prng } from './prng.js';
+
+/**
+ * LoRA as Hugging Face PEFT defines it (LoraLayer):
+ *
+ *     y = base(x) + scaling · B(A(dropout(x)))      scaling = alpha / r   (alpha / √r with use_rslora)
+ *
+ * A [r, in] starts kaiming-uniform with a = √5 (bound = √(6 / ((1 + a²) · fan_in)) = 1 / √in), B [out, r]
+ * starts at zero, so the adapted model starts equal to the base. Dropout applies to A's input only.
+ *
+ * For the fast path both are stored transposed — `aT` [in, r], `bT` [r, out] — so the update is two plain
+ * 2-D products (x aT) bT. The tf.Variables the optimizer sees are these transposed ones; PEFT's [r, in] /
+ * [out, r] orientation appears only in `exportAdapter`/`importAdapter` (lora-map.ts).
+ */
+export class LoraLinear {
+  readonly aT: tf.Variable<tf.Rank.R2>;
+  readonly bT: tf.Variable<tf.Rank.R2>;
+  readonly scaling: number;
+
+  constructor(
+    readonly base: FrozenLinear,
+    /** PEFT's module path, e.g. `base_model.model.model.layers.0.self_attn.q_proj`. */
+    readonly peftName: string,
+    readonly settings: LoraSettings,
+    /** Host-side init of A in PEFT's orientation [r, in], from the model's seeded stream. */
+    aInit: Float32Array,
+    /** Distinguishes this module's dropout masks from every other module's. */
+    private readonly moduleIndex: number,
+  ) {
+    const { r } = settings;
+    this.scaling = settings.useRslora ? settings.alpha / Math.sqrt(r) : settings.alpha / r;
+    this.aT = tf.variable(tf.tidy(() => tf.transpose(tf.tensor2d(aInit, [r, base.inFeatures]))), true, `${peftName}.lora_A.weight`); // [in, r]
+    this.bT = tf.variable(tf.zeros([r, base.outFeatures]), true, `${peftName}.lora_B.weight`); // [r, out]
+  }
+
+  /** x [N, in] → [N, out]. */
+  apply(x: tf.Tensor2D, training: boolean, dropoutSeed: number): tf.Tensor2D {
+    const p = this.settings.dropout;
+    const xd = training && p > 0 ? dropout(x, p, deriveSeed(dropoutSeed, this.moduleIndex)) : x;
+    const update = matMul2d(matMul2d(xd, this.aT), this.bT); // [N,in]×[in,r] → [N,r]×[r,out]
+    return tf.add(this.base.apply(x), tf.mul(update, this.scaling));
+  }
+
+  dispose(): void {
+    this.aT.dispose();
+    this.bT.dispose();
+  }
+}
+
+/** Inverted dropout (torch.nn.Dropout): zero with probability p, scale survivors by 1 / (1 − p). */
+function dropout(x: tf.Tensor2D, p: number, seed: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const keep = tf.cast(tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, 'float32', seed), p), 'float32');
+    return tf.mul(x, tf.mul(keep, 1 / (1 - p)));
+  });
+}
+
+/** kaiming_uniform_(a=√5) on a [r, in] matrix, drawn row-major from `rng`: U(−1/√in, 1/√in). */
+export function kaimingUniformA(rng: Prng, r: number, inFeatures: number): Float32Array {
+  const a = Math.sqrt(5);
+  const bound = Math.sqrt(6 / ((1 + a * a) * inFeatures));
+  const out = new Float32Array(r * inFeatures);
+  for (let i = 0; i < out.length; i++) out[i] = rng.uniform(-bound, bound);
+  return out;
+}
+
+/** Host copy of a variable, transposed back to PEFT's orientation when it is a 2-D adapter matrix. */
+export function toPeftHost(v: tf.Variable, transposed: boolean): HostTensor {
+  const t = transposed ? tf.transpose(v) : v;
+  const out: HostTensor = { shape: t.shape.slice(), data: new Float32Array(t.dataSync()) }; // host sync: export only; a copy, never the backend buffer
+  if (t !== v) t.dispose();
+  return out;
+}
