@@ -21,6 +21,7 @@ import type { AdamWState } from './optimizer.js';
 export interface TrainerSnapshot {
   step: number;
   seed: number;
+  runKey?: string;
   data: DataPosition;
   optimizer: AdamWState;
   /** Adapter parameters by PEFT name. */
@@ -62,7 +63,7 @@ export class CheckpointDir {
       for (const [name, t] of Object.entries(byName)) moments.set(`${which}.${name}`, { ...t, dtype: 'F32' });
     }
     writeSafetensors(join(tmp, OPTIMIZER), moments);
-    const state = { step: s.step, seed: s.seed, data: s.data, optimizer_step: s.optimizer.step, history: s.history, early: s.early, pending: s.pending };
+    const state = { step: s.step, seed: s.seed, run_key: s.runKey, data: s.data, optimizer_step: s.optimizer.step, history: s.history, early: s.early, pending: s.pending };
     writeFileSync(join(tmp, STATE), JSON.stringify(state, null, 1));
     rmSync(final, { recursive: true, force: true });
     renameSync(tmp, final);
@@ -91,7 +92,7 @@ export class CheckpointDir {
 
   async load(dir: string): Promise<TrainerSnapshot> {
     const state = JSON.parse(readFileSync(join(dir, STATE), 'utf8')) as {
-      step: number; seed: number; data: DataPosition; optimizer_step: number;
+      step: number; seed: number; run_key?: string; data: DataPosition; optimizer_step: number;
       history: MetricsRecord[]; early: TrainerSnapshot['early']; pending: TrainerSnapshot['pending'];
     };
     const optimizer: AdamWState = { step: state.optimizer_step, m: {}, v: {} };
@@ -101,6 +102,6 @@ export class CheckpointDir {
       optimizer[which][key.slice(dot + 1)] = { shape: t.shape, data: t.data };
     }
     const adapter = await this.adapter.load(dir);
-    return { step: state.step, seed: state.seed, data: state.data, optimizer, adapter, history: state.history, early: state.early, pending: state.pending };
+    return { step: state.step, seed: state.seed, runKey: state.run_key, data: state.data, optimizer, adapter, history: state.history, early: state.early, pending: state.pending };
   }
 }

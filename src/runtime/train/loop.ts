@@ -1,6 +1,6 @@
 import * as tf from '../tf.js';
 import { FtcError } from '../../errors.js';
-import type { CausalLM } from '../model/api.js';
+import type { CausalLM, WeightMap } from '../model/api.js';
 import type { Progress, StageLogger } from '../stage.js';
 import { BatchPlan, mixSeed, sequentialBatches, type Batch, type ExampleSource } from './batches.js';
 import type { CheckpointDir, TrainerSnapshot } from './checkpoint.js';
@@ -31,7 +31,7 @@ export interface TrainConfig {
 }
 
 export interface TrainInputs {
-  model: CausalLM;
+  model: CausalLM & AdapterIO;
   train: ExampleSource;
   eval?: ExampleSource;
   padId: number;
@@ -41,6 +41,8 @@ export interface TrainInputs {
   checkpoints?: CheckpointDir;
   /** Continue from the newest complete checkpoint, if there is one. */
   resume?: boolean;
+  /** Identifies the run's settings (the trainer stage's cache key); a checkpoint from other settings is not resumed. */
+  runKey?: string;
   /** Return right after this step (and its checkpoint), as if the process had been killed. For tests. */
   haltAfterStep?: number;
 }
@@ -209,10 +211,11 @@ export async function train(inp: TrainInputs): Promise<TrainResult> {
 
   async function save(): Promise<void> {
     // Host sync, deliberate: parameters, moments and the pending loss sum go to disk.
-    const adapter = new Map([...params].map(([name, v]) => [name, { shape: [...v.shape], data: v.dataSync() as Float32Array }]));
+    const adapter = adapterHost(model);
     const dir = await inp.checkpoints!.save({
       step,
       seed: cfg.seed,
+      runKey: inp.runKey,
       data: plan.position,
       optimizer: optimizer.state(),
       adapter,
@@ -227,15 +230,10 @@ export async function train(inp: TrainInputs): Promise<TrainResult> {
     if (s.seed !== cfg.seed) {
       throw new FtcError('E_RESUME_MISMATCH', `the checkpoint was trained with seed ${s.seed}, this run uses ${cfg.seed}`, undefined, 'resume with the same settings, or delete the checkpoints directory to start over');
     }
-    for (const [name, v] of params) {
-      const saved = s.adapter.get(name);
-      if (!saved || saved.shape.join(',') !== v.shape.join(',')) {
-        throw new FtcError('E_RESUME_MISMATCH', `the checkpoint's adapter has no tensor ${name} of shape [${v.shape}]`, undefined, 'the LoRA settings changed since the checkpoint; delete the checkpoints directory to start over');
-      }
-      const t = tf.tensor(saved.data, saved.shape, 'float32');
-      v.assign(t);
-      t.dispose();
+    if (inp.runKey !== undefined && s.runKey !== undefined && s.runKey !== inp.runKey) {
+      throw new FtcError('E_RESUME_MISMATCH', 'the newest checkpoint was written by a run with different settings (its stage key differs)', undefined, 'resume with the settings it was started with, or run without --resume to start over');
     }
+    setAdapterHost(model, s.adapter);
     optimizer.loadState(s.optimizer);
     plan.position = s.data;
     step = s.step;
@@ -243,6 +241,39 @@ export async function train(inp: TrainInputs): Promise<TrainResult> {
     metrics.reset(s.history);
     pending.lossSum.dispose();
     pending = { lossSum: tf.scalar(s.pending.lossSum), steps: s.pending.steps, tokens: s.pending.tokens };
+  }
+}
+
+/**
+ * The model's adapter in PEFT orientation (A [r, in], B [out, r]) on the host. A model that stores its
+ * matrices transposed for speed offers exportAdapter/importAdapter; otherwise the variables are PEFT-shaped.
+ */
+interface AdapterIO {
+  exportAdapter?(): WeightMap;
+  importAdapter?(tensors: WeightMap): void;
+}
+
+export function adapterHost(model: CausalLM & AdapterIO): WeightMap {
+  if (model.exportAdapter) return model.exportAdapter();
+  // Host sync, deliberate: checkpoints and the final adapter.
+  return new Map([...model.adapterParams()].map(([name, v]) => [name, { shape: [...v.shape], data: v.dataSync() as Float32Array }]));
+}
+
+export function setAdapterHost(model: CausalLM & AdapterIO, tensors: WeightMap): void {
+  for (const [name, v] of model.adapterParams()) {
+    if (!tensors.has(name)) {
+      throw new FtcError('E_RESUME_MISMATCH', `the checkpoint's adapter has no tensor ${name}`, undefined, 'the LoRA settings changed since the checkpoint; run without --resume to start over');
+    }
+  }
+  if (model.importAdapter) return model.importAdapter(tensors);
+  for (const [name, v] of model.adapterParams()) {
+    const saved = tensors.get(name)!;
+    if (saved.shape.join(',') !== v.shape.join(',')) {
+      throw new FtcError('E_RESUME_MISMATCH', `the checkpoint's ${name} has shape [${saved.shape}], the model's [${v.shape}]`, undefined, 'the LoRA settings changed since the checkpoint; run without --resume to start over');
+    }
+    const t = tf.tensor(saved.data, saved.shape, 'float32');
+    v.assign(t);
+    t.dispose();
   }
 }
 
