@@ -1,5 +1,6 @@
 import type { JsonValue, Plan } from '../compiler/ir.js';
-import { lockStage, sortDeep, type LockFile, type LockStage } from './lockfile.js';
+import { ArtifactCache, defaultCacheDir } from './cache.js';
+import { lockStage, readLock, sortDeep, type LockFile, type LockStage } from './lockfile.js';
 
 /**
  * Why each stage of a plan will run, in words a user understands, found by comparing the plan
@@ -111,6 +112,16 @@ export async function explainPlan(plan: Plan, lock: LockFile | undefined, inCach
     out.push({ name: stage.name, status: cached ? 'cached' : 'run', reasons: cached ? [] : dedupe(reasons) });
   }
   return out;
+}
+
+/**
+ * Explains a plan against the lock file beside the pipeline and its cache, for `ftc plan`.
+ * The cache check is sizes-only (cheap, and it changes nothing); `ftc run` verifies checksums.
+ */
+export async function explainAgainstDisk(plan: Plan, pipeline: { file: string; dir: string }, opts: ExplainOptions = {}): Promise<StageExplanation[]> {
+  const lock = await readLock(pipeline.file);
+  const cache = new ArtifactCache(defaultCacheDir(pipeline.dir), () => undefined);
+  return explainPlan(plan, lock, async (key) => (await cache.check(key, false)).status === 'hit', opts);
 }
 
 function dedupe(xs: string[]): string[] {

@@ -3,23 +3,33 @@ import { hasErrors, planHash, planPipeline } from '../../compiler/index.js';
 import type { JsonValue, Plan } from '../../compiler/ir.js';
 import { collect, compileForCli } from '../compile-files.js';
 import { printDiagnostics } from '../diagnostics-print.js';
+import { explainAgainstDisk, type StageExplanation } from '../../runtime/explain.js';
 
 /**
  * The JSON form of a plan, one object per stage in execution order. The runtime adds `status` and
  * `reasons` (from the lock file) by extending this one function.
  */
-export function planJson(plan: Plan): { planHash: string; stages: { [k: string]: JsonValue }[] } {
+export function planJson(plan: Plan, explained?: readonly StageExplanation[]): { planHash: string; stages: { [k: string]: JsonValue }[] } {
   return {
     planHash: planHash(plan),
-    stages: plan.stages.map((s) => ({ name: s.name, kind: s.kind, key: s.key, inputs: s.inputs, params: s.params })),
+    stages: plan.stages.map((s, i) => ({
+      name: s.name,
+      kind: s.kind,
+      key: s.key,
+      inputs: s.inputs,
+      params: s.params,
+      ...(explained ? { status: explained[i]!.status, reasons: explained[i]!.reasons } : {}),
+    })),
   };
 }
 
 /** Human form: each stage, its key, and its resolved parameters (defaults filled in). */
-export function planText(plan: Plan): string {
+export function planText(plan: Plan, explained?: readonly StageExplanation[]): string {
   const lines = [`pipeline ${plan.pipeline} (seed ${plan.seed}), plan ${planHash(plan).slice(0, 12)}`];
   plan.stages.forEach((s, i) => {
-    lines.push('', `${i + 1}. ${s.kind} ${s.name}  key ${s.key.slice(0, 12)}${s.inputs.length ? `  <- ${s.inputs.join(', ')}` : ''}`);
+    const e = explained?.[i];
+    lines.push('', `${i + 1}. ${s.kind} ${s.name}  key ${s.key.slice(0, 12)}${s.inputs.length ? `  <- ${s.inputs.join(', ')}` : ''}${e ? `  [${e.status}]` : ''}`);
+    for (const reason of e?.reasons ?? []) lines.push(`     will run: ${reason}`);
     const width = Math.max(...Object.keys(s.params).map((k) => k.length));
     for (const [k, v] of Object.entries(s.params)) lines.push(`     ${k.padEnd(width)} = ${JSON.stringify(v)}`);
   });
@@ -30,7 +40,7 @@ export function planText(plan: Plan): string {
 export function register(program: Command): void {
   program
     .command('plan')
-    .description('Show the stages in execution order with their resolved parameters and cache keys')
+    .description('Show the stages in execution order with their resolved parameters, cache keys, and whether each is cached or why it will run (against FILE.lock and the cache)')
     .argument('<file>', 'pipeline file')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--set <stage.key=value>', 'override a value (repeatable)', collect, [])
@@ -44,6 +54,7 @@ export function register(program: Command): void {
         return;
       }
       const plan = await planPipeline(r.ir);
-      process.stdout.write(o.format === 'json' ? JSON.stringify(planJson(plan), null, 2) + '\n' : planText(plan));
+      const explained = await explainAgainstDisk(plan, r.ir);
+      process.stdout.write(o.format === 'json' ? JSON.stringify(planJson(plan, explained), null, 2) + '\n' : planText(plan, explained));
     });
 }
