@@ -1,8 +1,7 @@
-import { statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { StageNode } from '../ast.js';
 import { LINEAR_MODULES } from '../../schema/lora.js';
-import { readConfig, type ValidationContext } from './context.js';
+import { readConfig, safeStat, type ValidationContext } from './context.js';
 
 const label = (s: StageNode): string => `${s.kind} '${s.name}'`;
 
@@ -15,7 +14,7 @@ export function paths(stage: StageNode, ctx: ValidationContext): void {
     const written = e.value.value;
     if (isAbsolute(written)) ctx.warning('W0301', e.value.range, `${label(stage)}: ${e.key} is an absolute path; a path relative to the pipeline file keeps the pipeline portable.`);
     const abs = ctx.resolvePath(written);
-    const st = statSync(abs, { throwIfNoEntry: false });
+    const st = safeStat(abs);
     if (!st) ctx.error('E0301', e.value.range, `${label(stage)}: ${e.key} "${written}" does not exist (looked for ${abs}); paths are relative to the pipeline file's directory.`);
     else if (want === 'dir' && !st.isDirectory()) ctx.error('E0302', e.value.range, `${label(stage)}: ${e.key} "${written}" is a file, but a directory is expected.`);
     else if (want === 'file' && !st.isFile()) ctx.error('E0303', e.value.range, `${label(stage)}: ${e.key} "${written}" is a directory, but a file is expected.`);
@@ -27,7 +26,7 @@ export function modelConfigReadable(stage: StageNode, ctx: ValidationContext): v
   const p = ctx.entry(stage, 'path')?.value;
   if (!ctx.checkFiles || p?.type !== 'string') return;
   const dir = ctx.resolvePath(p.value);
-  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return; // reported by `paths`
+  if (!safeStat(dir)?.isDirectory()) return; // reported by `paths`
   const read = readConfig(join(dir, 'config.json'));
   if (read.ok) return;
   if (read.missing) ctx.error('E0304', p.range, `${label(stage)}: "${p.value}" has no config.json; a model directory is in Hugging Face layout (config.json + model.safetensors).`);

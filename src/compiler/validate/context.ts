@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { EntryNode, FileNode, StageNode } from '../ast.js';
 import type { Diagnostic, Severity, SourceRange } from '../diagnostics.js';
@@ -86,9 +86,18 @@ export type ConfigRead = { ok: true; config: Record<string, unknown> } | { ok: f
 // The language server validates on every keystroke: read each config.json once per (size, mtime).
 const configCache = new Map<string, { stamp: string; read: ConfigRead }>();
 
+/** stat that never throws: ENOENT, ENOTDIR (a path through a file), EACCES... all mean "not usable here". */
+export function safeStat(path: string): Stats | undefined {
+  try {
+    return statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reads a JSON object from disk; never throws (a user's file may be missing or malformed). */
 export function readConfig(path: string): ConfigRead {
-  const st = statSync(path, { throwIfNoEntry: false });
+  const st = safeStat(path);
   if (!st || !st.isFile()) return { ok: false, missing: true, reason: 'missing' };
   const stamp = `${st.size}:${st.mtimeMs}`;
   const hit = configCache.get(path);
