@@ -6,7 +6,7 @@ import type { Diagnostic, SourceRange } from './diagnostics.js';
  * Comments go to their own token group so that the parser ignores them while `fmt` keeps them.
  */
 
-export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\n\f\uFEFF]+/, group: Lexer.SKIPPED });
+export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\n\f\uFEFF]+/, group: Lexer.SKIPPED, line_breaks: true });
 export const Comment = createToken({ name: 'Comment', pattern: /#[^\n\r]*/, group: 'comments', label: 'comment' });
 
 /** Identifiers may carry '-' and '.' after the first char so enum members like `all-linear` stay one token. */
