@@ -2,6 +2,7 @@ import { FtcError } from '../../errors.js';
 import type { StageImpl } from '../stage.js';
 import { dataStage } from './data.js';
 import { preprocessStage } from './preprocess.js';
+import { tokenizerStage } from './tokenizer.js';
 // One import per stage kind; each stage file exports its StageImpl. Stage authors add their line
 // here and their entry to `builtin` below (data, preprocess, tokenizer, model, lora, trainer, export).
 
@@ -17,7 +18,7 @@ export function makeRegistry(impls: readonly StageImpl[]): StageRegistry {
   return map;
 }
 
-const builtin: StageImpl[] = [dataStage, preprocessStage];
+const builtin: StageImpl[] = [dataStage, preprocessStage, tokenizerStage];
 
 export const stageRegistry: StageRegistry = makeRegistry(builtin);
 

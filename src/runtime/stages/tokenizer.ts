@@ -1,0 +1,150 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Encoding } from 'tokenizers';
+import { FtcError } from '../../errors.js';
+import { readJsonl } from '../data/jsonl.js';
+import type { StageContext, StageImpl, StageSummary } from '../stage.js';
+import { assemble, Packer, type AssembleOptions } from '../tokenize/assemble.js';
+import { DATASET_FORMAT, SplitWriter, writeMeta, type TokenDatasetMeta } from '../tokenize/dataset.js';
+import { loadTokenizerFile, trainTokenizer, type LoadedTokenizer } from '../tokenize/load.js';
+import { EVAL_FILE, TRAIN_FILE, type Example } from './preprocess.js';
+
+interface TokenizerParams {
+  input: string;
+  vocab?: string;
+  train?: { vocab_size?: number; min_frequency?: number };
+  max_length?: number;
+  truncation?: boolean;
+  add_bos?: boolean;
+  add_eos?: boolean;
+  train_on_inputs?: boolean;
+  packing?: boolean;
+}
+
+/** Examples per encodeBatch call: large enough to keep the Rust thread pool busy. */
+const BATCH = 2048;
+
+async function* examplesOf(file: string): AsyncGenerator<Example[]> {
+  let batch: Example[] = [];
+  if (!existsSync(file)) return;
+  for await (const item of readJsonl(file)) {
+    if (item.error !== undefined) throw new Error(`${file}:${item.row}: ${item.error}`); // verified artifact
+    batch.push(item.value as Example);
+    if (batch.length === BATCH) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length) yield batch;
+}
+
+async function obtainTokenizer(p: TokenizerParams, ctx: StageContext, trainFile: string): Promise<LoadedTokenizer> {
+  if ((p.vocab === undefined) === (p.train === undefined)) {
+    throw new FtcError(
+      'E_TOKENIZER_PARAMS',
+      `tokenizer \`${ctx.stage.name}\` needs exactly one of vocab (a tokenizer.json to load) or train { vocab_size = ... }`,
+      undefined,
+      'e.g. vocab = "models/tiny-llama/tokenizer.json"',
+    );
+  }
+  if (p.vocab !== undefined) return loadTokenizerFile(resolve(ctx.pipeline.dir, p.vocab), p.vocab);
+  const texts: string[] = [];
+  for await (const batch of examplesOf(trainFile)) for (const e of batch) texts.push(e.prompt + e.response);
+  ctx.log.info(`training a byte-level BPE tokenizer on ${texts.length} examples`);
+  return trainTokenizer(texts, p.train?.vocab_size ?? 4096, p.train?.min_frequency ?? 2);
+}
+
+/**
+ * Tokenizes the preprocess stage's splits into the binary dataset of tokenize/dataset.ts.
+ * Prompt and response are encoded separately (without the tokenizer's own special tokens),
+ * then assembled with BOS/EOS, label masking, truncation and optional packing. Batches are
+ * encoded by the Rust library while the previous batch is assembled.
+ */
+export const tokenizerStage: StageImpl = {
+  kind: 'tokenizer',
+  version: 1,
+  async run(ctx: StageContext): Promise<StageSummary> {
+    const p = ctx.stage.params as unknown as TokenizerParams;
+    const input = ctx.inputs[p.input];
+    if (!input) throw new Error(`tokenizer ${ctx.stage.name}: upstream artifact ${p.input} missing`);
+    const loaded = await obtainTokenizer(p, ctx, join(input.dir, TRAIN_FILE));
+    const { tokenizer, specials } = loaded;
+    const maxLength = p.max_length ?? 512;
+    const packed = p.packing ?? false;
+    const addBos = (p.add_bos ?? true) && specials.bos !== undefined;
+    if ((p.add_eos ?? true) && !specials.eos) ctx.log.warn('the tokenizer has no EOS token; examples end without one');
+    const base: AssembleOptions = {
+      maxLength,
+      truncation: p.truncation ?? true,
+      eosId: (p.add_eos ?? true) ? specials.eos?.id : undefined,
+      trainOnInputs: p.train_on_inputs ?? false,
+    };
+    let truncated = 0, tooLong = 0, noResponse = 0;
+    const progress = ctx.log.progress('tokenizing');
+    let done = 0;
+
+    const encode = async (batch: Example[]): Promise<[Example[], Encoding[]]> => {
+      const texts = batch.map((e) => e.prompt).concat(batch.map((e) => e.response));
+      return [batch, await tokenizer.encodeBatch(texts, { addSpecialTokens: false })];
+    };
+
+    const splits: TokenDatasetMeta['splits'] = {};
+    for (const [name, file] of [['train', TRAIN_FILE], ['eval', EVAL_FILE]] as const) {
+      const writer = new SplitWriter(ctx.outDir, name, packed);
+      const packer = packed ? new Packer(writer, maxLength) : undefined;
+      const take = ([batch, encodings]: [Example[], Encoding[]]) => {
+        for (let i = 0; i < batch.length; i++) {
+          // A chat template may already have written the BOS into the prompt text.
+          const bos = addBos && !batch[i].prompt.startsWith(specials.bos!.text) ? specials.bos!.id : undefined;
+          const ex = assemble(encodings[i].getIds(), encodings[batch.length + i].getIds(), { ...base, bosId: bos });
+          if ('drop' in ex) {
+            if (ex.drop === 'too_long') tooLong++;
+            else noResponse++;
+            continue;
+          }
+          if (ex.truncated) truncated++;
+          if (packer) packer.add(ex.ids, ex.labels);
+          else writer.add(ex.ids, ex.labels);
+        }
+        done += batch.length;
+        progress.update(done);
+      };
+      let pending: Promise<[Example[], Encoding[]]> | undefined;
+      for await (const batch of examplesOf(join(input.dir, file))) {
+        const next = encode(batch); // starts in the Rust pool while the previous batch is assembled
+        if (pending) take(await pending);
+        pending = next;
+      }
+      if (pending) take(await pending);
+      packer?.flush();
+      splits[name] = writer.close();
+    }
+    progress.done();
+
+    if (splits.train.examples === 0) {
+      throw new FtcError(
+        'E_TOKENIZER_EMPTY',
+        `tokenizer \`${ctx.stage.name}\`: no training examples left (${tooLong} longer than max_length = ${maxLength} with truncation off, ${noResponse} whose response did not fit)`,
+        undefined,
+        'raise max_length, or set truncation = true',
+      );
+    }
+    const meta: TokenDatasetMeta = {
+      format: DATASET_FORMAT,
+      vocab_size: tokenizer.getVocabSize(true),
+      bos_id: specials.bos?.id ?? null,
+      eos_id: specials.eos?.id ?? null,
+      pad_id: specials.pad?.id ?? null,
+      max_length: maxLength,
+      packed,
+      train_on_inputs: base.trainOnInputs,
+      splits,
+      tokenizer_sha256: loaded.sha256,
+    };
+    writeMeta(ctx.outDir, meta);
+    writeFileSync(join(ctx.outDir, 'tokenizer.json'), loaded.json);
+    const dropped = tooLong + noResponse;
+    if (dropped) ctx.log.warn(`dropped ${dropped} example${dropped === 1 ? '' : 's'}: ${tooLong} longer than max_length = ${maxLength}, ${noResponse} with no response tokens left after truncation`);
+    return { rows: splits.train.examples, tokens: splits.train.tokens, eval_rows: splits.eval.examples, truncated, dropped };
+  },
+};
