@@ -28,7 +28,7 @@ export function register(program: Command): void {
         return;
       }
       const corpus = o.corpus ? readCorpusTexts(resolve(o.corpus as string)) : defaultCorpus();
-      const config = initModel(dir, {
+      const { config, tokenizerVocab } = initModel(dir, {
         layers: o.layers as number,
         hidden: o.hidden as number,
         heads: o.heads as number,
@@ -45,6 +45,9 @@ export function register(program: Command): void {
       const params = c.numHiddenLayers * perLayer + c.vocabSize * c.hiddenSize * (c.tieWordEmbeddings ? 1 : 2) + c.hiddenSize;
       process.stdout.write(`wrote ${dir}: Llama, ${c.numHiddenLayers} layers, hidden ${c.hiddenSize}, ` +
         `${c.numAttentionHeads}/${c.numKeyValueHeads} heads, vocab ${c.vocabSize}, ${params.toLocaleString('en-US')} parameters\n`);
+      if (tokenizerVocab < c.vocabSize) {
+        process.stderr.write(`warning: the corpus filled only ${tokenizerVocab} of ${c.vocabSize} vocabulary entries; the rest stay unused (a larger --corpus fills them)\n`);
+      }
     });
 }
 

@@ -72,7 +72,7 @@ export function initWeights(config: LlamaConfig, seed: number): Map<string, Host
  * Writes the model directory. Files are built in a sibling temporary directory and renamed into place,
  * so an interrupted run leaves either nothing or a complete model.
  */
-export function initModel(dir: string, o: InitModelOptions): LlamaConfig {
+export function initModel(dir: string, o: InitModelOptions): { config: LlamaConfig; tokenizerVocab: number } {
   if (existsSync(dir) && readdirSync(dir).length > 0) {
     throw new FtcError('E_INIT_MODEL_EXISTS', `${dir} already exists and is not empty`, { file: dir },
       'pass --if-missing to keep an existing model, or choose another directory');
@@ -99,7 +99,8 @@ export function initModel(dir: string, o: InitModelOptions): LlamaConfig {
     rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  return config;
+  // A small corpus can run out of pairs to merge before the vocabulary is full: ids past the tokenizer's are then never used.
+  return { config, tokenizerVocab: Object.keys((JSON.parse(tokenizer) as { model: { vocab: object } }).model.vocab).length };
 }
 
 /**
