@@ -40,6 +40,11 @@ export function refEntries(stage: StageNode, ctx: ValidationContext): EntryNode[
 
 /** E0201 / E0202 / E0205: each reference names an existing stage of an accepted kind, as an identifier. */
 export function references(stage: StageNode, ctx: ValidationContext): void {
+  if (!ctx.schemaOf(stage)) {
+    // An unknown kind (already reported): whatever it names is used, so nothing cascades into W0201.
+    for (const e of stage.entries) if (e.value?.type === 'ident' && ctx.byName.has(e.value.name)) ctx.referenced.add(ctx.byName.get(e.value.name)!);
+    return;
+  }
   for (const e of refEntries(stage, ctx)) {
     const kinds = ctx.keySchema(stage, e.key)!['x-ref']!;
     const v = e.value!;
