@@ -30,6 +30,7 @@ export function parseYaml(text: string, file: string): { ast: FileNode; diagnost
   if (docs.length > 1) r.report('a pipeline file holds one YAML document', r.range(docs[1].range[0], docs[1].range[1]), 'E0003');
   if (docs[0]) stages.push(...r.readRoot(docs[0]));
   coverTrailingComments(stages, comments, r.rootKeyLines);
+  leadFromStagesKey(r.firstListedStage, comments, r.rootKeyLines);
   return { ast: { file, stages, comments }, diagnostics: r.diagnostics.sort((a, b) => a.line - b.line || a.column - b.column) };
 }
 
@@ -40,6 +41,8 @@ class YamlReader {
   readonly diagnostics: Diagnostic[] = [];
   /** Lines of the top-level keys (`pipeline:`, `stages:`), which end whatever stage came before. */
   readonly rootKeyLines: number[] = [];
+  /** The first stage under `stages:`: comments right above that key lead it (see `leadFromStagesKey`). */
+  firstListedStage: StageNode | undefined;
   constructor(
     private readonly file: string,
     private readonly lines: LineCounter,
@@ -83,10 +86,7 @@ class YamlReader {
         if (isMap(pair.value)) {
           const before = stages.length;
           for (const p of pair.value.items) stages.push(...this.readStage(p));
-          // comments right above `stages:` lead the first stage, as they would above it in .ft
-          const first = stages[before];
-          const keyRange = this.nodeRange(pair.key as Node);
-          if (first) first.range = { ...first.range, line: keyRange.line, column: keyRange.column };
+          this.firstListedStage = stages[before];
         }
         else if (pair.value !== null) this.report("'stages' is a mapping from stage name to stage", this.nodeRange(pair.value as Node));
       } else if (key !== undefined) {
@@ -213,6 +213,17 @@ function coverTrailingComments(stages: StageNode[], comments: Comment[], rootKey
     }
     if (last !== undefined) stage.range = { ...stage.range, endLine: last + 1, endColumn: 1 };
   });
+}
+
+/**
+ * Comments right above `stages:` sit, in .ft, right above the first stage: when nothing comes between
+ * the key and that stage, start the stage's range at the key so those comments stay attached to it.
+ */
+function leadFromStagesKey(first: StageNode | undefined, comments: Comment[], rootKeyLines: number[]): void {
+  if (!first) return;
+  const keyLine = Math.max(...rootKeyLines.filter((l) => l < first.range.line));
+  if (!Number.isFinite(keyLine) || comments.some((c) => c.range.line > keyLine && c.range.line < first.range.line)) return;
+  first.range = { ...first.range, line: keyLine, column: 1 };
 }
 
 /** Comments live in YAML's concrete syntax tree as tokens of type 'comment'; walk it for them all. */
