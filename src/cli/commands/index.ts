@@ -7,8 +7,9 @@ import { register as convert } from './convert.js';
 import { register as check } from './check.js';
 import { register as plan } from './plan.js';
 import { register as graph } from './graph.js';
+import { register as doctor } from './doctor.js';
 
 /** Each command lives in its own file and adds itself to the program. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [initModel, run, cache, fmt, convert, check, plan, graph];
+export const commands: RegisterCommand[] = [initModel, run, cache, fmt, convert, check, plan, graph, doctor];
