@@ -9,3 +9,8 @@
  * cpu backends `require`, so ESM and CJS users see one module instance.
  */
 export * from '@tensorflow/tfjs-core';
+
+// tfjs-core's CommonJS build registers no gradients (its dist/register_all_gradients is ESM with
+// extensionless imports that Node cannot load). The union package's Node bundle registers all of them
+// into the shared registry; importing it once here is what makes tf.grad/variableGrads work.
+import '@tensorflow/tfjs';

@@ -73,6 +73,7 @@ export function attentionPerHead(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D)
 function repeatKv(x: tf.Tensor4D, n: number): tf.Tensor4D {
   if (n === 1) return x;
   const [b, kv, s, d] = x.shape;
-  const tiled = tf.tile(tf.reshape(x, [b, kv, 1, s, d]), [1, 1, n, 1, 1]); // [B, KV, n, S, D]
+  // Rank 4, because tfjs has no tile gradient above rank 4.
+  const tiled = tf.tile(tf.reshape(x, [b, kv, 1, s * d]), [1, 1, n, 1]); // [B, KV, n, S·D]
   return tf.reshape(tiled, [b, kv * n, s, d]) as tf.Tensor4D;
 }

@@ -3,7 +3,7 @@ import * as tf from '../tf.js';
 import type { LoraSettings, WeightMap } from './api.js';
 import type { LlamaConfig } from './config.js';
 import { LINEAR_NAMES, type DecoderLayer, type Linear, type LinearName, type LlamaModules } from './llama.js';
-import { kaimingUniformA, LoraLinear } from './lora.js';
+import { kaimingUniformA, LoraLinear, variableOf } from './lora.js';
 import { FrozenLinear } from './matmul.js';
 import { modulePath, peftBiasKey } from './peft.js';
 import { Prng } from './prng.js';
@@ -45,11 +45,8 @@ export function buildModel(config: LlamaConfig, weights: WeightMap, lora?: LoraS
       if (hasBias) {
         const b = upload(`${path}.bias`) as tf.Tensor1D;
         // PEFT trains only biases the base already has; it never adds one.
-        bias = trainBias ? tf.variable(b, true, peftBiasKey(i, name)) : b;
-        if (trainBias) {
-          b.dispose();
-          params.set(peftBiasKey(i, name), bias as tf.Variable);
-        }
+        bias = trainBias ? variableOf(b) : b;
+        if (trainBias) params.set(peftBiasKey(i, name), bias as tf.Variable);
       }
       const base = FrozenLinear.fromWeight(upload(`${path}.weight`) as tf.Tensor2D, bias);
       if (adapted && lora) {

@@ -20,6 +20,8 @@ export class LoraLinear {
   readonly bT: tf.Variable<tf.Rank.R2>;
   readonly scaling: number;
 
+  // The Variables stay unnamed: tfjs names are global to the engine, and two models (a trainer worker and
+  // an eval copy, a test and its reference) must coexist. PEFT names live in CausalLM.adapterParams().
   constructor(
     readonly base: FrozenLinear,
     /** PEFT's module path, e.g. `base_model.model.model.layers.0.self_attn.q_proj`. */
@@ -32,8 +34,8 @@ export class LoraLinear {
   ) {
     const { r } = settings;
     this.scaling = settings.useRslora ? settings.alpha / Math.sqrt(r) : settings.alpha / r;
-    this.aT = tf.variable(tf.tidy(() => tf.transpose(tf.tensor2d(aInit, [r, base.inFeatures]))), true, `${peftName}.lora_A.weight`); // [in, r]
-    this.bT = tf.variable(tf.zeros([r, base.outFeatures]), true, `${peftName}.lora_B.weight`); // [r, out]
+    this.aT = variableOf(tf.tidy(() => tf.transpose(tf.tensor2d(aInit, [r, base.inFeatures])))); // [in, r]
+    this.bT = variableOf(tf.zeros([r, base.outFeatures])); // [r, out]
   }
 
   /** x [N, in] → [N, out]. */
@@ -48,6 +50,13 @@ export class LoraLinear {
     this.aT.dispose();
     this.bT.dispose();
   }
+}
+
+/** A trainable Variable holding `t`'s values; `t` itself is released. */
+export function variableOf<R extends tf.Rank>(t: tf.Tensor<R>): tf.Variable<R> {
+  const v = tf.variable(t, true);
+  t.dispose();
+  return v;
 }
 
 /** Inverted dropout (torch.nn.Dropout): zero with probability p, scale survivors by 1 / (1 − p). */
