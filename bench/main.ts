@@ -9,7 +9,9 @@ export interface Benchmark {
   run(args: { json: boolean; argv: string[] }): Promise<void>;
 }
 
-const benchmarks: Array<() => Promise<Benchmark>> = [];
+const benchmarks: Array<() => Promise<Benchmark>> = [
+  () => import('./data.js').then((m) => m.benchmark),
+];
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
