@@ -41,11 +41,11 @@ const INDENT = '  ';
 function printStage(stage: StageNode, comments: CommentCursor, out: string[]): void {
   const head = `${stage.kind} ${stage.name} {`;
   const headLine = headerLine(stage);
-  const headComment = stage.entries[0]?.range.line === headLine ? undefined : comments.trailing(headLine);
-  if (stage.entries.length === 0 && !headComment && !hasCommentBefore(comments, stage.range.endLine)) {
+  if (stage.entries.length === 0 && !hasCommentBefore(comments, stage.range.endLine)) {
     out.push(withComment(`${stage.kind} ${stage.name} {}`, comments.trailing(stage.range.endLine)));
     return;
   }
+  const headComment = stage.entries[0]?.range.line === headLine ? undefined : comments.trailing(headLine);
   out.push(withComment(head, headComment));
   printEntries(stage.entries, INDENT, comments, out);
   for (const c of comments.leading(stage.range.endLine)) out.push(INDENT + c.text);
