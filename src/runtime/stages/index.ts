@@ -3,6 +3,9 @@ import type { StageImpl } from '../stage.js';
 import { dataStage } from './data.js';
 import { preprocessStage } from './preprocess.js';
 import { tokenizerStage } from './tokenizer.js';
+import { modelStage } from './model.js';
+import { loraStage } from './lora.js';
+import { trainerStage } from './trainer.js';
 // One import per stage kind; each stage file exports its StageImpl. Stage authors add their line
 // here and their entry to `builtin` below (data, preprocess, tokenizer, model, lora, trainer, export).
 
@@ -18,7 +21,7 @@ export function makeRegistry(impls: readonly StageImpl[]): StageRegistry {
   return map;
 }
 
-const builtin: StageImpl[] = [dataStage, preprocessStage, tokenizerStage];
+const builtin: StageImpl[] = [dataStage, preprocessStage, tokenizerStage, modelStage, loraStage, trainerStage];
 
 export const stageRegistry: StageRegistry = makeRegistry(builtin);
 

@@ -1,0 +1,81 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { FtcError } from '../../errors.js';
+import type { LoraSettings } from '../model/api.js';
+import { loadLlamaConfig } from '../model/config.js';
+import { LINEAR_MODULES, moduleDims } from '../model/peft.js';
+import type { Artifact, StageContext, StageImpl, StageSummary } from '../stage.js';
+import { formatCount, MODEL_MANIFEST, type ModelManifest } from './model.js';
+
+/** The lora stage's artifact: the resolved settings and the model they apply to. */
+export const LORA_SETTINGS = 'lora.json';
+
+export interface LoraArtifact {
+  /** The base model's manifest (its `path` is relative to the pipeline's directory). */
+  model: ModelManifest;
+  settings: LoraSettings;
+  trainable_parameters: number;
+}
+
+interface LoraParams {
+  model: string;
+  r: number;
+  alpha: number;
+  target_modules: string[] | 'all-linear';
+  dropout: number;
+  bias: 'none' | 'all' | 'lora_only';
+  use_rslora: boolean;
+  seed?: number;
+}
+
+/**
+ * Resolves the LoRA settings against the model: `all-linear` becomes every linear layer of a block
+ * (PEFT leaves lm_head out), each target must be a linear layer the model has, and the trainable
+ * parameter count is reported. Nothing is trained here; the trainer builds the adapter from this.
+ */
+export const loraStage: StageImpl = {
+  kind: 'lora',
+  version: 1,
+  async run(ctx: StageContext): Promise<StageSummary> {
+    const p = ctx.stage.params as unknown as LoraParams;
+    const model = readModelManifest(ctx.inputs[p.model], ctx.stage.name);
+    const config = loadLlamaConfig(resolve(ctx.pipeline.dir, model.path));
+    const targets = p.target_modules === 'all-linear' ? [...LINEAR_MODULES] : [...p.target_modules];
+    const unknown = targets.filter((m) => !LINEAR_MODULES.includes(m));
+    if (unknown.length > 0) {
+      throw new FtcError('E_LORA_TARGET', `target_modules ${unknown.join(', ')} ${unknown.length === 1 ? 'is not a module' : 'are not modules'} of ${config.architecture}`,
+        { file: ctx.pipeline.file },
+        `the model's linear modules are: ${LINEAR_MODULES.join(', ')} (or all-linear)`);
+    }
+    let trainable = 0;
+    for (const m of targets) {
+      const { in: inF, out } = moduleDims(config, m);
+      if (p.r > Math.min(inF, out)) ctx.log.warn(`r = ${p.r} exceeds ${m}'s smaller dimension (${Math.min(inF, out)}); the update cannot use the full rank`);
+      trainable += p.r * (inF + out);
+    }
+    trainable *= config.numHiddenLayers;
+    const settings: LoraSettings = {
+      r: p.r,
+      alpha: p.alpha,
+      targetModules: targets,
+      dropout: p.dropout,
+      bias: p.bias,
+      useRslora: p.use_rslora,
+      seed: p.seed ?? ctx.pipeline.seed,
+    };
+    const artifact: LoraArtifact = { model, settings, trainable_parameters: trainable };
+    writeFileSync(join(ctx.outDir, LORA_SETTINGS), JSON.stringify(artifact, null, 2) + '\n');
+    const pct = model.parameters > 0 ? ` (${((100 * trainable) / model.parameters).toFixed(3)}% of ${formatCount(model.parameters)})` : '';
+    ctx.log.info(`LoRA r=${p.r} alpha=${p.alpha} on ${targets.join(', ')}: ${formatCount(trainable)} trainable parameters${pct}`);
+    return { trainable_parameters: trainable, modules: targets.join(',') };
+  },
+};
+
+export function readModelManifest(input: Artifact | undefined, stage: string): ModelManifest {
+  if (!input) throw new Error(`stage ${stage}: its model input was not provided by the executor`);
+  return JSON.parse(readFileSync(join(input.dir, MODEL_MANIFEST), 'utf8')) as ModelManifest;
+}
+
+export function readLoraArtifact(input: Artifact): LoraArtifact {
+  return JSON.parse(readFileSync(join(input.dir, LORA_SETTINGS), 'utf8')) as LoraArtifact;
+}

@@ -1,0 +1,183 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { FtcError } from '../../errors.js';
+import { initBackend, type BackendPreference } from '../backend.js';
+import { loadCausalLM } from '../model/causal-lm.js';
+import { saveAdapter, type AdapterConfig } from '../model/peft.js';
+import type { StageContext, StageImpl, StageSummary } from '../stage.js';
+import { readTokenDataset } from '../tokenize/dataset.js';
+import { CheckpointDir, peftAdapterFiles } from '../train/checkpoint.js';
+import { adapterHost, train, type TrainConfig } from '../train/loop.js';
+import { MetricsLog } from '../train/metrics.js';
+import { lossCurveSvg } from '../train/plot.js';
+import { reportHtml } from '../train/report.js';
+import { readLoraArtifact } from './lora.js';
+
+interface TrainerParams {
+  model: string;
+  data: string;
+  batch_size: number;
+  epochs: number;
+  max_steps?: number;
+  lr: number;
+  weight_decay: number;
+  adam_beta1: number;
+  adam_beta2: number;
+  adam_epsilon: number;
+  scheduler: TrainConfig['scheduler'];
+  warmup_steps: number;
+  warmup_ratio: number;
+  grad_accum: number;
+  max_grad_norm: number;
+  precision: 'fp32' | 'fp16' | 'bf16';
+  log_every: number;
+  eval_every: number;
+  save_every: number;
+  early_stopping_patience: number;
+  output: string;
+  seed?: number;
+}
+
+/**
+ * Trains the LoRA adapter on the tokenizer stage's examples and writes, into the artifact:
+ * adapter_config.json + adapter_model.safetensors (PEFT format), metrics.jsonl, loss.svg, report.html.
+ * Checkpoints go to `<output>/checkpoints` beside the pipeline, outside the cache, so a killed run
+ * can continue with `ftc run --resume`.
+ */
+export const trainerStage: StageImpl = {
+  kind: 'trainer',
+  version: 1,
+  async run(ctx: StageContext): Promise<StageSummary> {
+    const p = ctx.stage.params as unknown as TrainerParams;
+    const started = performance.now();
+    const warnings: string[] = [];
+    const warn = (m: string) => {
+      warnings.push(m);
+      ctx.log.warn(m);
+    };
+
+    // Inputs: the LoRA settings (which name the base model) and the token dataset.
+    const loraInput = ctx.inputs[p.model];
+    if (!loraInput || loraInput.kind !== 'lora') {
+      throw new FtcError('E_TRAINER_NO_ADAPTER', `trainer ${ctx.stage.name}: model = ${p.model} is a ${loraInput?.kind ?? 'missing'} stage, which has nothing to train`,
+        { file: ctx.pipeline.file }, `add a lora stage (lora adapter { model = ${p.model} ... }) and point the trainer's model at it`);
+    }
+    const lora = readLoraArtifact(loraInput);
+    const modelDir = resolve(ctx.pipeline.dir, lora.model.path);
+    const dataset = readTokenDataset(ctx.inputs[p.data]!.dir);
+    const trainSplit = dataset.split('train');
+    const evalSplit = dataset.split('eval');
+    checkDatasetFitsModel(dataset.meta, lora.model, p.data, lora.model.path, ctx.pipeline.file);
+    if (trainSplit.count === 0) {
+      throw new FtcError('E_TRAINER_NO_DATA', `the tokenizer stage ${p.data} produced no training examples`, { file: ctx.pipeline.file },
+        'check the data and preprocess stages (and max_length/truncation)');
+    }
+
+    // Backend and precision.
+    const backend = await initBackend((ctx.options.backend ?? ctx.pipeline.settings.backend ?? 'auto') as BackendPreference);
+    if (p.precision !== 'fp32') {
+      // TensorFlow.js has no float16/bfloat16 tensors on any backend it runs in Node.
+      warn(`precision ${p.precision} is not available on the ${backend.name} backend; trained in fp32 instead`);
+    }
+
+    const model = loadCausalLM(modelDir, { lora: lora.settings });
+    const adapterConfig: AdapterConfig = { ...lora.settings, baseModel: lora.model.path };
+    const outputDir = resolve(ctx.pipeline.dir, p.output);
+    const checkpoints = new CheckpointDir(join(outputDir, 'checkpoints'), peftAdapterFiles(adapterConfig));
+    if (!ctx.options.resume && checkpoints.steps().length > 0) {
+      warn(`starting over: the checkpoints in ${join(p.output, 'checkpoints')} from an earlier run are replaced (use --resume to continue from them)`);
+      rmSync(checkpoints.root, { recursive: true, force: true });
+    }
+    const metrics = new MetricsLog(join(ctx.outDir, 'metrics.jsonl'));
+    const config = trainConfig(p, ctx.pipeline.seed);
+    try {
+      const result = await train({
+        model,
+        train: trainSplit,
+        eval: evalSplit.count > 0 ? evalSplit : undefined,
+        padId: dataset.meta.pad_id ?? dataset.meta.eos_id ?? 0,
+        config,
+        log: ctx.log,
+        metrics,
+        checkpoints,
+        resume: ctx.options.resume,
+        runKey: ctx.stage.key,
+      });
+      if (evalSplit.count === 0) warn('the dataset has no eval split: no eval loss or perplexity was computed (set eval_split in the preprocess stage)');
+
+      // The adapter, in PEFT format, plus what the user reads: metrics, plot, report.
+      saveAdapter(ctx.outDir, adapterHost(model), adapterConfig);
+      writeFileSync(join(ctx.outDir, 'loss.svg'), lossCurveSvg(metrics.records, `${ctx.pipeline.name} · ${ctx.stage.name}`));
+      const total = (performance.now() - started) / 1000;
+      writeFileSync(join(ctx.outDir, 'report.html'), reportHtml({
+        pipeline: ctx.pipeline.name,
+        stage: ctx.stage.name,
+        backend: `${backend.name} (${backend.tried.find((t) => t.ok)?.reason ?? ''})`,
+        config: { ...p, seed: config.seed, total_steps: result.totalSteps, resumed_from: result.resumedFrom },
+        model: { base_model: lora.model.path, architecture: lora.model.architecture, parameters: lora.model.parameters, ...lora.settings, trainable_parameters: lora.trainable_parameters },
+        records: metrics.records,
+        timings: { total: round(total), training: round(result.seconds.train), evaluation: round(result.seconds.eval) },
+        stopReason: result.stopReason === 'early-stopping' ? `early stopping (patience ${p.early_stopping_patience})` : `completed ${result.steps} steps`,
+        warnings,
+      }));
+      const lastLoss = metrics.trainLosses().at(-1);
+      return {
+        rows: trainSplit.count,
+        steps: result.steps,
+        ...(lastLoss !== undefined ? { loss: round(lastLoss) } : {}),
+        ...(result.lastEvalLoss !== undefined ? { eval_loss: round(result.lastEvalLoss), eval_ppl: round(Math.exp(result.lastEvalLoss)) } : {}),
+        ...(result.stopReason === 'early-stopping' ? { stopped: 'early' } : {}),
+      };
+    } finally {
+      model.dispose();
+    }
+  },
+};
+
+/** The schema's keys in the loop's words; the seed falls back to the pipeline's. */
+export function trainConfig(p: TrainerParams, pipelineSeed: number): TrainConfig {
+  return {
+    batchSize: p.batch_size,
+    gradAccum: p.grad_accum,
+    epochs: p.epochs,
+    maxSteps: p.max_steps,
+    lr: p.lr,
+    weightDecay: p.weight_decay,
+    beta1: p.adam_beta1,
+    beta2: p.adam_beta2,
+    eps: p.adam_epsilon,
+    scheduler: p.scheduler,
+    warmupSteps: p.warmup_steps,
+    warmupRatio: p.warmup_ratio,
+    maxGradNorm: p.max_grad_norm,
+    logEvery: p.log_every,
+    evalEvery: p.eval_every,
+    saveEvery: p.save_every,
+    patience: p.early_stopping_patience,
+    seed: p.seed ?? pipelineSeed,
+  };
+}
+
+/** A tokenizer whose ids run past the model's embedding table, or sequences longer than its context, cannot train it. */
+function checkDatasetFitsModel(
+  meta: { vocab_size: number; max_length: number },
+  model: { vocab_size: number; max_position_embeddings: number },
+  tokStage: string,
+  modelPath: string,
+  file: string,
+): void {
+  if (meta.vocab_size > model.vocab_size) {
+    throw new FtcError('E_TOKENIZER_MODEL_MISMATCH',
+      `the tokenizer of stage ${tokStage} has ${meta.vocab_size} tokens but the model ${modelPath} has an embedding table of ${model.vocab_size}`,
+      { file }, "use the model's own tokenizer.json (vocab = \"<model dir>/tokenizer.json\")");
+  }
+  if (meta.max_length > model.max_position_embeddings) {
+    throw new FtcError('E_TOKENIZER_MODEL_MISMATCH',
+      `the tokenizer stage ${tokStage} allows ${meta.max_length} tokens per example but the model ${modelPath} has max_position_embeddings ${model.max_position_embeddings}`,
+      { file }, `set max_length = ${model.max_position_embeddings} or less in the tokenizer stage`);
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}

@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readSafetensorsHeader } from '../../../src/runtime/model/safetensors.js';
+import { parseMetrics } from '../../../src/runtime/train/metrics.js';
+import { runCli, tempDir } from '../../helpers.js';
+
+/** A small learnable dataset: the colour of a few things, asked and answered the same way. */
+function writeData(dir: string): void {
+  const colours: Record<string, string> = { apple: 'red', banana: 'yellow', grass: 'green', sky: 'blue', snow: 'white', coal: 'black', plum: 'purple' };
+  const keys = Object.keys(colours);
+  const rows = Array.from({ length: 40 }, (_, i) => {
+    const k = keys[(i * 5 + 3) % keys.length]!;
+    return { instruction: `What color is the ${k}?`, input: '', output: `The ${k} is ${colours[k]}.` };
+  });
+  writeFileSync(join(dir, 'data.json'), JSON.stringify(rows));
+}
+
+function initModel(dir: string, name: string, vocab: number): void {
+  const r = runCli(['init-model', join(dir, name), '--layers', '1', '--hidden', '32', '--heads', '2', '--kv-heads', '1', '--ffn', '64',
+    '--vocab', String(vocab), '--max-positions', '64', '--corpus', join(dir, 'data.json')]);
+  assert.equal(r.status, 0, r.stderr);
+}
+
+function pipeline(opts: { tokenizer: string; model: string; trainer?: string }): string {
+  return `pipeline tiny {
+  seed = 1
+}
+data raw {
+  source = "data.json"
+}
+preprocess prompts {
+  input      = raw
+  prompt     = "{instruction}"
+  response   = "{output}"
+  eval_split = 0.2
+}
+tokenizer tok {
+  input      = prompts
+  vocab      = "${opts.tokenizer}/tokenizer.json"
+  max_length = 32
+}
+model base {
+  path = "${opts.model}"
+}
+lora adapter {
+  model          = base
+  r              = 4
+  alpha          = 8
+  target_modules = [q_proj, v_proj]
+}
+trainer sft {
+  model      = adapter
+  data       = tok
+  batch_size = 4
+  max_steps  = 12
+  lr         = 1e-2
+  log_every  = 2
+  save_every = 5
+  precision  = fp16
+  output     = "out"
+  ${opts.trainer ?? ''}
+}
+`;
+}
+
+test('the tiny pipeline runs end to end: eval loss falls, the adapter is in PEFT format, metrics, plot and report are written', () => {
+  const dir = tempDir();
+  writeData(dir);
+  initModel(dir, 'model', 300);
+  writeFileSync(join(dir, 'p.ft'), pipeline({ tokenizer: 'model', model: 'model' }));
+  const r = runCli(['run', join(dir, 'p.ft'), '--backend', 'cpu']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /precision fp16 is not available on the cpu backend; trained in fp32 instead/);
+  assert.equal(r.stderr.match(/precision fp16/g)!.length, 1, 'the precision warning is given once');
+
+  const out = join(dir, 'out');
+  for (const f of ['adapter_config.json', 'adapter_model.safetensors', 'metrics.jsonl', 'loss.svg', 'report.html']) assert.ok(existsSync(join(out, f)), f);
+  const cfg = JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8'));
+  assert.equal(cfg.peft_type, 'LORA');
+  assert.deepEqual(cfg.target_modules, ['q_proj', 'v_proj']);
+  const header = readSafetensorsHeader(join(out, 'adapter_model.safetensors'));
+  // hidden 32, 2 heads of 16, 1 kv head: q_proj 32→32, v_proj 32→16.
+  assert.deepEqual(header.tensors.get('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight')?.shape, [4, 32]);
+  assert.deepEqual(header.tensors.get('base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight')?.shape, [16, 4]);
+
+  const metrics = parseMetrics(readFileSync(join(out, 'metrics.jsonl'), 'utf8'));
+  const evals = metrics.filter((m) => m.eval_loss !== undefined);
+  assert.ok(evals.length >= 2);
+  assert.ok(evals.at(-1)!.eval_loss! < evals[0]!.eval_loss!, `eval losses ${evals.map((e) => e.eval_loss)}`);
+  assert.deepEqual(metrics.filter((m) => m.loss !== undefined).map((m) => m.step), [2, 4, 6, 8, 10, 12]);
+  for (const m of metrics.filter((m) => m.loss !== undefined)) {
+    assert.ok(m.lr! > 0 && m.grad_norm! >= 0 && m.tokens_per_s! > 0);
+  }
+  const svg = readFileSync(join(out, 'loss.svg'), 'utf8');
+  assert.match(svg, /<path class="train" d="M/);
+  assert.match(svg, /<path class="eval" d="M/);
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  assert.ok(html.includes('<svg') && html.includes('final eval loss'));
+});
+
+test('a tokenizer whose vocabulary does not fit the model is a clear error', () => {
+  const dir = tempDir();
+  writeData(dir);
+  initModel(dir, 'big', 320);
+  initModel(dir, 'small', 290);
+  writeFileSync(join(dir, 'p.ft'), pipeline({ tokenizer: 'big', model: 'small' }));
+  const r = runCli(['run', join(dir, 'p.ft'), '--backend', 'cpu']);
+  assert.equal(r.status, 1, r.stdout);
+  assert.match(r.stderr, /error\[E_TOKENIZER_MODEL_MISMATCH\]: the tokenizer of stage tok has 320 tokens but the model small has an embedding table of 290/);
+  assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
+});
