@@ -167,8 +167,12 @@ function shortestCycle<T>(start: T, members: Set<T>, next: (n: T) => T[]): T[] {
 
 const TERMINAL_KINDS = new Set(['trainer', 'export']);
 
-/** W0201: a stage nothing uses is probably a leftover or a misspelt reference. */
+/**
+ * W0201: in a pipeline that trains or exports, a stage nothing uses is probably a leftover or the
+ * target of a misspelt reference. A pipeline without a trainer (say, data preparation only) is not warned.
+ */
 export function unusedStages(file: FileNode, ctx: ValidationContext): void {
+  if (!file.stages.some((s) => TERMINAL_KINDS.has(s.kind))) return;
   for (const s of file.stages) {
     if (s.kind === 'pipeline' || TERMINAL_KINDS.has(s.kind) || !ctx.schemaOf(s) || ctx.referenced.has(s)) continue;
     if (ctx.byName.get(s.name) !== s) continue;
