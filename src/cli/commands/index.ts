@@ -8,8 +8,10 @@ import { register as check } from './check.js';
 import { register as plan } from './plan.js';
 import { register as graph } from './graph.js';
 import { register as doctor } from './doctor.js';
+import { register as generate } from './generate.js';
+import { register as score } from './score.js';
 
 /** Each command lives in its own file and adds itself to the program. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [initModel, run, cache, fmt, convert, check, plan, graph, doctor];
+export const commands: RegisterCommand[] = [initModel, run, cache, fmt, convert, check, plan, graph, doctor, generate, score];
