@@ -101,7 +101,7 @@ export async function* readRecords(opts: ReadOptions, stats: ReadStats = { rows:
     if (e instanceof FileFault) {
       throw new FtcError(
         'E_DATA_UNREADABLE',
-        `${display}${e.at.row ? `: row ${e.at.row}` : e.at.line ? `:${e.at.line}` : ''}: ${e.message}`,
+        e.message, // the CLI prefixes `where`: "file: row N: " or "file:line: "
         { file: display, row: e.at.row, line: e.at.line },
         e.hint,
       );
@@ -111,10 +111,11 @@ export async function* readRecords(opts: ReadOptions, stats: ReadStats = { rows:
 }
 
 function malformed(display: string, item: RowItem, problem: string, stageLabel?: string): FtcError {
-  const lineNote = item.line !== undefined && item.line !== item.row ? ` (line ${item.line})` : '';
+  // The file and row are in `where`, which the CLI prints first ("data/x.csv: row 17: error[...]").
+  const lineNote = item.line !== undefined && item.line !== item.row ? ` (the row starts on line ${item.line})` : '';
   return new FtcError(
     'E_DATA_MALFORMED_ROW',
-    `${display}: row ${item.row}${lineNote}: ${problem}`,
+    `${problem}${lineNote}`,
     { file: display, row: item.row, line: item.line },
     `fix the row, or set on_error = skip${stageLabel ? ` in ${stageLabel}` : ''} to skip malformed rows and count them`,
   );

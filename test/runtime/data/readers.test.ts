@@ -6,6 +6,7 @@ import { parquetWriteBuffer } from 'hyparquet-writer';
 import { tempDir } from '../../helpers.js';
 import { readRecords, type ReadOptions, type ReadStats } from '../../../src/runtime/data/read.js';
 import { FtcError } from '../../../src/errors.js';
+import { formatError } from '../../../src/cli/output.js';
 
 async function collect(opts: ReadOptions, stats?: ReadStats) {
   const out = [];
@@ -25,7 +26,8 @@ async function rejectsWith(promise: Promise<unknown>, code: string, pattern: Reg
   } catch (e) {
     assert.ok(e instanceof FtcError, `expected FtcError, got ${e}`);
     assert.equal(e.code, code);
-    assert.match(e.message, pattern);
+    // What the user reads: the CLI's rendering, location first.
+    assert.match(formatError(e), pattern);
     return e;
   }
   assert.fail('expected a rejection');
@@ -43,7 +45,7 @@ test('json array: records, nested values, strings holding brackets and escapes',
 
 test('json array: a malformed element names the file, the row and the JSON error', async () => {
   const path = file('bad.json', '[\n {"a": 1},\n {"a": }\n, {"a": 3}]');
-  const err = await rejectsWith(collect({ file: path, display: 'data/bad.json' }), 'E_DATA_MALFORMED_ROW', /^data\/bad\.json: row 2 \(line 3\): invalid JSON: /);
+  const err = await rejectsWith(collect({ file: path, display: 'data/bad.json' }), 'E_DATA_MALFORMED_ROW', /^data\/bad\.json: row 2: error\[E_DATA_MALFORMED_ROW\]: invalid JSON: .* \(the row starts on line 3\)/);
   assert.equal(err.where?.row, 2);
   assert.equal(err.where?.line, 3);
   const stats = { rows: 0, skipped: 0 };
@@ -53,15 +55,15 @@ test('json array: a malformed element names the file, the row and the JSON error
 
 test('json array: not an array, truncated, non-object rows', async () => {
   await rejectsWith(collect({ file: file('o.json', '{"a": 1}') }), 'E_DATA_UNREADABLE', /expected a JSON array/);
-  await rejectsWith(collect({ file: file('t.json', '[{"a": 1}, {"a": "unterminated') }), 'E_DATA_UNREADABLE', /ends inside row 2/);
+  await rejectsWith(collect({ file: file('t.json', '[{"a": 1}, {"a": "unterminated') }), 'E_DATA_UNREADABLE', /t\.json: row 2: error\[E_DATA_UNREADABLE\]: the file ends inside row 2/);
   await rejectsWith(collect({ file: file('t2.json', '[{"a": 1}, ') }), 'E_DATA_UNREADABLE', /before the closing/);
-  await rejectsWith(collect({ file: file('n.json', '[{"a": 1}, 42]') }), 'E_DATA_MALFORMED_ROW', /row 2: expected a record \(an object\), found number/);
+  await rejectsWith(collect({ file: file('n.json', '[{"a": 1}, 42]') }), 'E_DATA_MALFORMED_ROW', /row 2: error\[E_DATA_MALFORMED_ROW\]: expected a record \(an object\), found number/);
   assert.deepEqual(await collect({ file: file('e.json', ' [ ] ') }), []);
 });
 
 test('jsonl: row numbers are 1-based line numbers, blank lines ignored, CRLF accepted', async () => {
   const path = file('d.jsonl', '{"a":1}\r\n\n{"a":2}\n{"a": 3,}\n{"a":4}');
-  await rejectsWith(collect({ file: path }), 'E_DATA_MALFORMED_ROW', /: row 4: invalid JSON/);
+  await rejectsWith(collect({ file: path }), 'E_DATA_MALFORMED_ROW', /: row 4: error\[E_DATA_MALFORMED_ROW\]: invalid JSON/);
   const stats = { rows: 0, skipped: 0 };
   assert.deepEqual(await collect({ file: path, onError: 'skip' }, stats), [{ a: 1 }, { a: 2 }, { a: 4 }]);
   assert.equal(stats.skipped, 1);
@@ -79,7 +81,7 @@ test('csv: RFC 4180 quoting, escaped quotes, embedded newlines and commas, CRLF'
 
 test('csv: field count mismatch and unclosed quote are malformed rows with line numbers', async () => {
   const path = file('bad.csv', 'a,b\n1,2\n"multi\nline",3,4\n5,6\n7,"open\n');
-  const err = await rejectsWith(collect({ file: path }), 'E_DATA_MALFORMED_ROW', /row 2 \(line 3\): expected 2 fields \(as in the header\), found 3/);
+  const err = await rejectsWith(collect({ file: path }), 'E_DATA_MALFORMED_ROW', /: row 2: error\[E_DATA_MALFORMED_ROW\]: expected 2 fields \(as in the header\), found 3 \(the row starts on line 3\)/);
   assert.equal(err.where?.line, 3);
   const stats = { rows: 0, skipped: 0 };
   assert.deepEqual(await collect({ file: path, onError: 'skip' }, stats), [{ a: '1', b: '2' }, { a: '5', b: '6' }]);
@@ -92,7 +94,7 @@ test('csv: typed fields are converted from text; a bad number is a malformed row
   await rejectsWith(
     collect({ file: path, fields: { score: 'number', ok: 'boolean' } }),
     'E_DATA_MALFORMED_ROW',
-    /row 2: field "score" should be a number, found the string "abc"/,
+    /: row 2: error\[E_DATA_MALFORMED_ROW\]: field "score" should be a number, found the string "abc" \(the row starts on line 3\)/,
   );
   const stats = { rows: 0, skipped: 0 };
   const rows = await collect({ file: path, fields: { score: 'number', ok: 'boolean' }, onError: 'skip' }, stats);
@@ -105,7 +107,7 @@ test('renames, schema, limit', async () => {
     { n: 1, question: 'a' },
     { n: 2, question: 'b' },
   ]);
-  await rejectsWith(collect({ file: path, fields: { n: 'number' } }), 'E_DATA_MALFORMED_ROW', /row 3: field "n" is missing/);
+  await rejectsWith(collect({ file: path, fields: { n: 'number' } }), 'E_DATA_MALFORMED_ROW', /: row 3: error\[E_DATA_MALFORMED_ROW\]: field "n" is missing/);
   // In JSON a string is not a number: no conversion outside csv/text.
   await rejectsWith(collect({ file: file('s.jsonl', '{"n":"1"}\n'), fields: { n: 'number' } }), 'E_DATA_MALFORMED_ROW', /should be a number/);
 });
@@ -131,7 +133,7 @@ test('parquet: rows from every row group, in order, with 1-based numbering acros
   assert.equal(rows.length, n);
   assert.deepEqual(rows[0], { instruction: 'task 0', n: 0, big: 0 });
   assert.deepEqual(rows[24], { instruction: 'task 24', n: 48, big: 24 });
-  await rejectsWith(collect({ file: path, fields: { n: 'string' } }), 'E_DATA_MALFORMED_ROW', /row 1: field "n" should be a string/);
+  await rejectsWith(collect({ file: path, fields: { n: 'string' } }), 'E_DATA_MALFORMED_ROW', /: row 1: error\[E_DATA_MALFORMED_ROW\]: field "n" should be a string/);
   await rejectsWith(collect({ file: file('x.parquet', 'not parquet at all') }), 'E_DATA_UNREADABLE', /not a readable parquet file/);
 });
 

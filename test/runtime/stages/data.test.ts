@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dataStage } from '../../../src/runtime/stages/data.js';
 import { FtcError } from '../../../src/errors.js';
+import { formatError } from '../../../src/cli/output.js';
 import { tempDir } from '../../helpers.js';
 import { readJsonlFile, runStage } from './stage-context.js';
 
@@ -33,7 +34,7 @@ test('data stage: a malformed row fails by default, naming the file as written a
   writeFileSync(join(dir, 'd.jsonl'), '{"a":1}\n{oops}\n');
   await assert.rejects(runStage(dataStage, 'raw', { source: 'd.jsonl' }, { pipelineDir: dir }), (e: unknown) => {
     assert.ok(e instanceof FtcError);
-    assert.match(e.message, /^d\.jsonl: row 2: invalid JSON/);
+    assert.match(formatError(e), /^d\.jsonl: row 2: error\[E_DATA_MALFORMED_ROW\]: invalid JSON/);
     assert.match(e.hint ?? '', /on_error = skip in data stage `raw`/);
     return true;
   });
