@@ -7,6 +7,7 @@ import { register as convert } from './convert.js';
 import { register as check } from './check.js';
 import { register as plan } from './plan.js';
 import { register as graph } from './graph.js';
+import { register as lsp } from './lsp.js';
 import { register as doctor } from './doctor.js';
 import { register as generate } from './generate.js';
 import { register as score } from './score.js';
@@ -14,4 +15,4 @@ import { register as score } from './score.js';
 /** Each command lives in its own file and adds itself to the program. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [initModel, run, cache, fmt, convert, check, plan, graph, doctor, generate, score];
+export const commands: RegisterCommand[] = [initModel, run, cache, fmt, convert, check, plan, graph, doctor, lsp, generate, score];
