@@ -10,7 +10,9 @@ export interface Benchmark {
 }
 
 const benchmarks: Array<() => Promise<Benchmark>> = [
+  () => import('./kernels.js').then((m) => m.benchmark),
   () => import('./data.js').then((m) => m.benchmark),
+  () => import('./compile.js').then((m) => m.benchmark),
 ];
 
 async function main(): Promise<void> {
