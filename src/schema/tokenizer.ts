@@ -15,7 +15,7 @@ export const tokenizerSchema: StageSchema = {
     train: {
       type: 'object',
       properties: {
-        vocab_size: { type: 'integer', minimum: 32, default: 4096, description: 'Vocabulary size of the trained BPE tokenizer.' },
+        vocab_size: { type: 'integer', minimum: 259, default: 4096, description: 'Vocabulary size of the trained BPE tokenizer (at least 259: 3 special tokens and the 256 byte symbols).' },
         min_frequency: { type: 'integer', minimum: 1, default: 2, description: 'Minimum pair frequency for a merge.' },
       },
       additionalProperties: false,
