@@ -87,11 +87,11 @@ export function referenceCycles(file: FileNode, ctx: ValidationContext): void {
     }
     edges.set(s, out);
   }
+  const position = new Map(stages.map((s, i) => [s, i]));
   for (const scc of stronglyConnected(stages, (s) => edges.get(s)!.map((x) => x.to))) {
+    if (scc.length === 1 && !edges.get(scc[0]!)!.some((x) => x.to === scc[0])) continue;
     const members = new Set(scc);
-    const start = stages.find((s) => members.has(s))!; // the first in source order
-    const selfLoop = edges.get(start)!.some((x) => x.to === start);
-    if (scc.length === 1 && !selfLoop) continue;
+    const start = scc.reduce((a, b) => (position.get(a)! <= position.get(b)! ? a : b)); // the first in source order
     const path = shortestCycle(start, members, (s) => edges.get(s)!.map((x) => x.to));
     const edge = edges.get(start)!.find((x) => x.to === (path[1] ?? start))!;
     ctx.error('E0204', edge.entry.value!.range, `Cycle: ${[...path, start].map((s) => s.name).join(' → ')}. A stage cannot depend on its own output; remove one of these references.`);
