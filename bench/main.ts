@@ -13,7 +13,6 @@ const benchmarks: Array<() => Promise<Benchmark>> = [
   () => import('./kernels.js').then((m) => m.benchmark),
   () => import('./data.js').then((m) => m.benchmark),
   () => import('./compile.js').then((m) => m.benchmark),
-  () => import('./compile.js').then((m) => m.benchmark),
 ];
 
 async function main(): Promise<void> {
