@@ -38,4 +38,5 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = {
   W0201: 'A stage no other stage uses.',
   W0301: 'An absolute path makes the pipeline non-portable.',
   W0302: 'Model architecture outside the Llama family: target modules not checked.',
+  W0303: 'quantization = nf4 (QLoRA) is honoured only by ftc compile --target accelerate.',
 };

@@ -23,6 +23,21 @@ export const loraSchema: StageSchema = {
     bias: { type: 'string', enum: ['none', 'all', 'lora_only'], default: 'none', description: 'Which biases are trained: none, all, or those of adapted layers (lora_only).' },
     use_rslora: { type: 'boolean', default: false, description: 'Rank-stabilized LoRA: scale by alpha / sqrt(r) instead of alpha / r.' },
     seed: { type: 'integer', minimum: 0, 'x-inherit': 'seed', description: 'Seed for the kaiming-uniform init of A; defaults to the pipeline seed.' },
+    // QLoRA keys have no defaults, so pipelines that do not set them keep their cache keys.
+    quantization: {
+      type: 'string',
+      enum: ['nf4', 'none'],
+      description: 'QLoRA: load the frozen base in 4-bit NormalFloat (bitsandbytes nf4). Only `ftc compile --target accelerate` honours nf4; the embedded runtime trains full precision. Default none.',
+    },
+    compute_dtype: {
+      type: 'string',
+      enum: ['fp32', 'fp16', 'bf16'],
+      description: 'With quantization = nf4: the dtype 4-bit weights are dequantized to for matmuls (bnb_4bit_compute_dtype). Default bf16.',
+    },
+    double_quant: {
+      type: 'boolean',
+      description: 'With quantization = nf4: also quantize the quantization constants (bnb_4bit_use_double_quant). Default false.',
+    },
   },
   required: ['model'],
   additionalProperties: false,

@@ -1,3 +1,4 @@
+import { jobSchema } from './job.js';
 import type { StageSchema } from './types.js';
 
 export const pipelineSchema: StageSchema = {
@@ -21,6 +22,7 @@ export const pipelineSchema: StageSchema = {
       description: 'Data-parallel training workers (worker threads); auto uses every core.',
     },
     description: { type: 'string', 'x-cache': false, description: 'Free text describing the pipeline.' },
+    job: jobSchema,
   },
   required: [],
   additionalProperties: false,

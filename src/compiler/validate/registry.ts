@@ -4,6 +4,7 @@ import { customTemplateNeedsPrompts, duplicateKeys, knownKind, requiredKeys, unk
 import { duplicateStageNames, pipelineHeader, referenceCycles, references, unusedStages } from './checks-graph.js';
 import { maxLengthWithinContext, modelConfigReadable, paths, targetModulesInModel } from './checks-files.js';
 import { checkValues } from './schema-values.js';
+import { quantizationNeedsAccelerate } from './checks-quantization.js';
 
 export type Check<N> = (node: N, ctx: ValidationContext) => void;
 
@@ -17,7 +18,7 @@ export const stageChecks: Readonly<Record<string, readonly Check<StageNode>[]>> 
   preprocess: [customTemplateNeedsPrompts],
   tokenizer: [vocabXorTrain],
   model: [modelConfigReadable],
-  lora: [targetModulesInModel],
+  lora: [targetModulesInModel, quantizationNeedsAccelerate],
   trainer: [maxLengthWithinContext],
 };
 

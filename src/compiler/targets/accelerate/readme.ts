@@ -1,0 +1,106 @@
+import { MAPPING, type Block } from './mapping.js';
+
+const BLOCK_TITLE: Record<Block, string> = {
+  pipeline: 'pipeline header',
+  job: 'pipeline header: job { }',
+  data: 'data',
+  preprocess: 'preprocess',
+  tokenizer: 'tokenizer',
+  model: 'model',
+  lora: 'lora',
+  trainer: 'trainer',
+  export: 'export',
+};
+
+const cell = (text: string): string => text.replace(/\|/g, '\\|');
+
+/** The mapping table in Markdown, one row per key, straight from mapping.ts. */
+export function mappingTable(): string {
+  const rows = MAPPING.map((m) => `| ${BLOCK_TITLE[m.block]} | \`${m.key}\` | ${m.section} | ${cell(m.equivalent)}${m.noEquivalent ? ' — other values: compile error' : ''} |`);
+  return ['| block | key | lands in | transformers / peft / accelerate equivalent |', '|---|---|---|---|', ...rows].join('\n') + '\n';
+}
+
+/** What the job does differently from `ftc run`, and why it cannot do otherwise. */
+const DIFFERENCES = `- **Rows, template and split are ftc's.** \`ftc compile\` runs the pipeline's data, preprocess and
+  tokenizer stages (cached, as \`ftc run\` would) and copies the preprocess artifact to \`data/\`. The
+  job reads those rows; it does not re-render templates or re-split, because ftc's seeded shuffle
+  (mulberry32) has no torch equivalent. Change the data or the pipeline, then compile again.
+- **Tokenization is ftc's.** \`tokenizer/\` holds the exact tokenizer.json ftc used and a
+  tokenizer_config.json naming the BOS/EOS/PAD ftc resolved; \`ftc_data.py\` builds examples with
+  ftc's rules (BOS unless the prompt already starts with it, EOS, -100 on the prompt, right
+  truncation, greedy packing).
+- **Randomness differs.** LoRA init, dropout and the per-epoch example order come from torch's
+  generator seeded with the same seeds: same seeds, not the same numbers as ftc.
+- **Step counts.** transformers counts an epoch's optimizer steps as floor(batches / accumulation)
+  where ftc rounds up; with several processes each step sees num_processes × batch_size examples.
+- **Early stopping** (when set) keeps the best checkpoint (load_best_model_at_end), ftc keeps the last.
+- **Packed rows** attend across example boundaries, as ftc's runtime does today.`;
+
+export interface ReadmeInput {
+  name: string;
+  pipelineFile: string;
+  description?: string;
+  strategy: string;
+  numProcesses: number;
+  numMachines: number;
+  quantized: boolean;
+  output: string;
+  model: string;
+  rows: { train: number; eval: number };
+}
+
+/** The job's README.md: what is in the directory, how to launch it, and what differs from ftc run. */
+export function jobReadme(r: ReadmeInput): string {
+  const multi = r.numMachines > 1
+    ? `\nOn each of the ${r.numMachines} machines, with its rank and the first machine's address:\n\n    accelerate launch --config_file accelerate.yaml --machine_rank RANK --main_process_ip HOST --main_process_port 29500 train.py\n`
+    : '';
+  return `# ${r.name}: transformers + peft job
+
+${r.description ? `${r.description}\n\n` : ''}Compiled from \`${r.pipelineFile}\` by \`ftc compile --target accelerate\`: LoRA${r.quantized ? ' on a 4-bit (nf4) base, QLoRA,' : ''} with
+transformers' Trainer, ${r.strategy} on ${r.numProcesses} process${r.numProcesses === 1 ? '' : 'es'} over ${r.numMachines} machine${r.numMachines === 1 ? '' : 's'}.
+
+## Run
+
+    pip install -r requirements.txt
+    accelerate launch --config_file accelerate.yaml train.py
+${multi}
+The base model is read from \`${r.model}\` and the adapter written to \`${r.output}\` (both relative
+to this directory; \`--model PATH_OR_HUB_ID\` and \`--output DIR\` override). The adapter is PEFT's
+format (adapter_config.json + adapter_model.safetensors), the same files \`ftc run\` writes, so
+\`ftc generate\`, \`ftc export\` and \`ftc score\` work on it.
+
+## Files
+
+- \`train.py\`: the training script (settings at the top, one per pipeline key; see docs/accelerate.md in ftc)
+- \`ftc_data.py\`: ftc's tokenization rules in plain Python
+- \`accelerate.yaml\`: the accelerate config (strategy, processes, machines, mixed precision)
+- \`data/train.jsonl\`${r.rows.eval ? ', `data/eval.jsonl`' : ''}: ftc's preprocessed rows (${r.rows.train} train${r.rows.eval ? `, ${r.rows.eval} eval` : ''}), \`{"prompt", "response"}\`
+- \`tokenizer/\`: the tokenizer ftc used
+- \`requirements.txt\`: version floors
+
+## How this job differs from \`ftc run\`
+
+${DIFFERENCES}
+`;
+}
+
+/** docs/accelerate.md: the mapping table and the differences, generated (a test keeps it current). */
+export function mappingDoc(): string {
+  return `# Compiling to transformers + peft + accelerate
+
+\`ftc compile PIPELINE --target accelerate --out DIR\` writes a self-contained training job for
+clusters: \`train.py\` (transformers Trainer + peft LoRA), \`accelerate.yaml\` for the header's
+\`job { strategy, num_processes, num_machines }\`, \`requirements.txt\`, a README, and ftc's
+preprocessed data and tokenizer. Launch it with \`accelerate launch --config_file accelerate.yaml train.py\`.
+
+A value listed below as having no equivalent is a compile error naming the key; nothing is dropped
+silently. This page is generated from src/compiler/targets/accelerate/mapping.ts.
+
+## Every pipeline key
+
+${mappingTable()}
+## How a job differs from \`ftc run\`
+
+${DIFFERENCES}
+`;
+}
