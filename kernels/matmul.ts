@@ -67,10 +67,22 @@ function storeRow(c: usize, lo: v128, hi: v128, cols: i32, tile: usize): void {
   }
 }
 
-/** One 4×8 tile of C: rows at a (stride sAi), k stride sAk; panel bp; writes `cols` valid columns. */
+/** Loads `cols` floats of a C row (zeros beyond), through the scratch tile when the row is partial. */
 // @ts-ignore: decorator
 @inline
-function tile4x8(a: usize, sAi: usize, sAk: usize, bp: usize, K: i32, c: usize, ldc: usize, cols: i32, tile: usize): void {
+function loadRow(c: usize, cols: i32, tile: usize, high: bool): v128 {
+  if (cols == NR) return high ? v128.load(c, 16) : v128.load(c);
+  for (let j: i32 = 0; j < NR; j++) store<f32>(tile + (<usize>j << 2), j < cols ? load<f32>(c + (<usize>j << 2)) : 0);
+  return high ? v128.load(tile, 16) : v128.load(tile);
+}
+
+/**
+ * One 4×8 tile of C: rows at a (stride sAi), k stride sAk; panel bp; writes `cols` valid columns.
+ * With `accumulate` the tile adds to C (the second and later blocks of K), else it overwrites C.
+ */
+// @ts-ignore: decorator
+@inline
+function tile4x8(a: usize, sAi: usize, sAk: usize, bp: usize, K: i32, c: usize, ldc: usize, cols: i32, tile: usize, accumulate: bool): void {
   let a0 = a;
   let a1 = a + sAi;
   let a2 = a1 + sAi;
@@ -79,6 +91,16 @@ function tile4x8(a: usize, sAi: usize, sAk: usize, bp: usize, K: i32, c: usize, 
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
   let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  if (accumulate) {
+    c00 = loadRow(c, cols, tile, false);
+    c01 = loadRow(c, cols, tile, true);
+    c10 = loadRow(c + ldc, cols, tile, false);
+    c11 = loadRow(c + ldc, cols, tile, true);
+    c20 = loadRow(c + 2 * ldc, cols, tile, false);
+    c21 = loadRow(c + 2 * ldc, cols, tile, true);
+    c30 = loadRow(c + 3 * ldc, cols, tile, false);
+    c31 = loadRow(c + 3 * ldc, cols, tile, true);
+  }
   for (let k: i32 = 0; k < K; k++) {
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
@@ -109,8 +131,12 @@ function tile4x8(a: usize, sAi: usize, sAk: usize, bp: usize, K: i32, c: usize, 
 /** One 1×8 tile, for the rows left over when M is not a multiple of 4. */
 // @ts-ignore: decorator
 @inline
-function tile1x8(a: usize, sAk: usize, bp: usize, K: i32, c: usize, cols: i32, tile: usize): void {
+function tile1x8(a: usize, sAk: usize, bp: usize, K: i32, c: usize, cols: i32, tile: usize, accumulate: bool): void {
   let lo = f32x4.splat(0), hi = f32x4.splat(0);
+  if (accumulate) {
+    lo = loadRow(c, cols, tile, false);
+    hi = loadRow(c, cols, tile, true);
+  }
   for (let k: i32 = 0; k < K; k++) {
     const x = v128.load32_splat(a);
     lo = f32x4.add(lo, f32x4.mul(x, v128.load(bp)));
@@ -123,23 +149,30 @@ function tile1x8(a: usize, sAk: usize, bp: usize, K: i32, c: usize, cols: i32, t
 
 /**
  * C[M,N] (row-major at c) = op(A) · packed op(B). op(A)[i,k] lives at a + i*sAi + k*sAk (bytes).
- * `rowBlock` rows of A are swept against every panel before moving on, so they stay in cache.
+ * K is cut into blocks of `kBlock` so a tile's slice of the panel (kBlock×32 bytes) stays in L1; within
+ * a K block, `rowBlock` rows of A are swept against every panel before moving on, so they stay in L2.
  * `tile` is 32 bytes of scratch for the partial last panel.
  */
-export function matmul(a: usize, sAi: usize, sAk: usize, packed: usize, c: usize, M: i32, N: i32, K: i32, rowBlock: i32, tile: usize): void {
+export function matmul(a: usize, sAi: usize, sAk: usize, packed: usize, c: usize, M: i32, N: i32, K: i32, rowBlock: i32, kBlock: i32, tile: usize): void {
   const ldc: usize = <usize>N << 2;
   const panelBytes: usize = <usize>K * 32;
-  for (let i0: i32 = 0; i0 < M; i0 += rowBlock) {
-    const i1 = min(M, i0 + rowBlock);
-    for (let n0: i32 = 0; n0 < N; n0 += NR) {
-      const cols = min(NR, N - n0);
-      const bp = packed + <usize>(n0 / NR) * panelBytes;
-      let i = i0;
-      for (; i + MR <= i1; i += MR) {
-        tile4x8(a + <usize>i * sAi, sAi, sAk, bp, K, c + <usize>i * ldc + (<usize>n0 << 2), ldc, cols, tile);
-      }
-      for (; i < i1; i++) {
-        tile1x8(a + <usize>i * sAi, sAk, bp, K, c + <usize>i * ldc + (<usize>n0 << 2), cols, tile);
+  for (let k0: i32 = 0; k0 < K; k0 += kBlock) {
+    const kc = min(kBlock, K - k0);
+    const accumulate = k0 > 0;
+    const ak = a + <usize>k0 * sAk;
+    const pk = packed + <usize>k0 * 32;
+    for (let i0: i32 = 0; i0 < M; i0 += rowBlock) {
+      const i1 = min(M, i0 + rowBlock);
+      for (let n0: i32 = 0; n0 < N; n0 += NR) {
+        const cols = min(NR, N - n0);
+        const bp = pk + <usize>(n0 / NR) * panelBytes;
+        let i = i0;
+        for (; i + MR <= i1; i += MR) {
+          tile4x8(ak + <usize>i * sAi, sAi, sAk, bp, kc, c + <usize>i * ldc + (<usize>n0 << 2), ldc, cols, tile, accumulate);
+        }
+        for (; i < i1; i++) {
+          tile1x8(ak + <usize>i * sAi, sAk, bp, kc, c + <usize>i * ldc + (<usize>n0 << 2), cols, tile, accumulate);
+        }
       }
     }
   }

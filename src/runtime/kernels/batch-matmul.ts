@@ -10,6 +10,8 @@ import { kernelsFor, type WasmBackendLike } from './wasm-module.js';
 
 /** Rows of op(A) swept against all of B's panels at once: ~128 KiB of A, so it stays in L2. */
 const A_BLOCK_BYTES = 128 * 1024;
+/** K is processed in blocks of this many: a tile's panel slice (8 KiB) and A rows stay in L1. */
+const K_BLOCK = 256;
 /** Scratch for the partial last column panel (8 floats), after the packed panels. */
 const TILE_BYTES = 32;
 
@@ -100,7 +102,7 @@ export function wasmBatchMatMul(backend: WasmBackendLike, a: TensorInfo, b: Tens
   // op(A)[i,k] at a + i*sAi + k*sAk: transposeA only swaps the strides.
   const sAi = transposeA ? 4 : K * 4;
   const sAk = transposeA ? M * 4 : 4;
-  const rowBlock = Math.max(4, Math.floor(A_BLOCK_BYTES / (K * 4) / 4) * 4);
+  const rowBlock = Math.max(4, Math.floor(A_BLOCK_BYTES / (Math.min(K, K_BLOCK) * 4) / 4) * 4);
   const packedBytes = K * Math.ceil(N / 8) * 32;
   // Allocating may grow the heap: pointers stay valid (only the buffer object changes), and the kernel
   // instance holds the Memory, not a buffer, so nothing has to be re-read here.
@@ -111,7 +113,7 @@ export function wasmBatchMatMul(backend: WasmBackendLike, a: TensorInfo, b: Tens
     const sharedB = batches > 1 && !transposeA && bBatch.every((x) => x === bBatch[0]) && isIdentity(aBatch);
     if (sharedB) {
       kernels.packB(bBase + bBatch[0] * K * N * 4, K, N, transposeB ? 1 : 0, scratch);
-      kernels.matmul(aBase, sAi, sAk, scratch, cBase, batches * M, N, K, rowBlock, scratch + packedBytes);
+      kernels.matmul(aBase, sAi, sAk, scratch, cBase, batches * M, N, K, rowBlock, K_BLOCK, scratch + packedBytes);
       return out;
     }
     let packedIndex = -1;
@@ -121,7 +123,7 @@ export function wasmBatchMatMul(backend: WasmBackendLike, a: TensorInfo, b: Tens
         packedIndex = bBatch[t];
       }
       kernels.matmul(aBase + aBatch[t] * M * K * 4, sAi, sAk, scratch, cBase + t * M * N * 4, M, N, K, rowBlock,
-        scratch + packedBytes);
+        K_BLOCK, scratch + packedBytes);
     }
     return out;
   } finally {

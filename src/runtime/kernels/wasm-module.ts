@@ -20,7 +20,7 @@ const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 export interface MatmulExports {
   packB(b: number, K: number, N: number, transposed: number, dst: number): void;
   matmul(a: number, sAi: number, sAk: number, packed: number, c: number,
-    M: number, N: number, K: number, rowBlock: number, tile: number): void;
+    M: number, N: number, K: number, rowBlock: number, kBlock: number, tile: number): void;
 }
 
 /** What the kernels need from tfjs-backend-wasm's BackendWasm (its Emscripten module and heap). */

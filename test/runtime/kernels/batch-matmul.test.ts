@@ -65,6 +65,8 @@ describe('wasm BatchMatMul kernel', () => {
 
   const sizes: Array<[number, number, number]> = [
     [1, 1, 1], [1, 7, 5], [3, 5, 7], [4, 8, 8], [5, 3, 9], [13, 17, 11], [33, 1, 19], [64, 64, 64], [7, 130, 3],
+    // K beyond one K block (256): later blocks accumulate into C, including tail rows and a partial panel.
+    [7, 600, 13], [8, 257, 16],
   ];
   for (const [M, K, N] of sizes) {
     for (const tA of [false, true]) {
