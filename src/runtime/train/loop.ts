@@ -115,92 +115,98 @@ export async function train(inp: TrainInputs): Promise<TrainResult> {
   // A baseline eval before the first update, so the curve shows where training started.
   if (hasEval && !snapshot) lastEval = trackEarlyStop(evaluate().loss);
 
-  const bar: Progress | undefined = inp.log?.progress('train', totalSteps);
+  // After a resume the bar counts only this process's steps, so its ETA rests on this process's speed.
+  const startStep = step;
+  const bar: Progress | undefined = inp.log?.progress(startStep > 0 ? `train (resumed at step ${startStep} of ${totalSteps})` : 'train', totalSteps - startStep);
   let fields: Record<string, string | number> = {};
   let windowStart = performance.now();
   const t0 = performance.now();
 
-  while (step < totalSteps) {
-    // ── lr ──
-    const lr = lrAt(step);
+  try {
+    while (step < totalSteps) {
+      // ── lr ──
+      const lr = lrAt(step);
 
-    // ── forward/backward ── token-weighted over the micro-batches, so accumulation matches one big batch.
-    const { micros, epochEnd } = plan.nextStep();
-    const stepTokens = micros.reduce((n, b) => n + b.lossTokens, 0);
-    let grads: Record<string, tf.Tensor> = {};
-    let stepLoss: tf.Scalar = tf.scalar(0);
-    micros.forEach((batch, i) => {
-      if (batch.lossTokens === 0) return;
-      const weight = batch.lossTokens / stepTokens;
-      const dropoutSeed = mixSeed(cfg.seed, step, i);
-      // The weight scales the gradients after the tape, not the loss inside it: the same sum, one op fewer to differentiate.
-      const { value, grads: g } = tf.tidy(() => {
-        const [ids, labels] = toTensors(batch);
-        const out = tf.variableGrads(() => model.loss(ids, labels, { training: true, dropoutSeed }), varList);
-        return { value: tf.mul(out.value, weight), grads: Object.fromEntries(Object.entries(out.grads).map(([k, t]) => [k, tf.mul(t, weight)])) };
+      // ── forward/backward ── token-weighted over the micro-batches, so accumulation matches one big batch.
+      const { micros, epochEnd } = plan.nextStep();
+      const stepTokens = micros.reduce((n, b) => n + b.lossTokens, 0);
+      let grads: Record<string, tf.Tensor> = {};
+      let stepLoss: tf.Scalar = tf.scalar(0);
+      micros.forEach((batch, i) => {
+        if (batch.lossTokens === 0) return;
+        const weight = batch.lossTokens / stepTokens;
+        const dropoutSeed = mixSeed(cfg.seed, step, i);
+        // The weight scales the gradients after the tape, not the loss inside it: the same sum, one op fewer to differentiate.
+        const { value, grads: g } = tf.tidy(() => {
+          const [ids, labels] = toTensors(batch);
+          const out = tf.variableGrads(() => model.loss(ids, labels, { training: true, dropoutSeed }), varList);
+          return { value: tf.mul(out.value, weight), grads: Object.fromEntries(Object.entries(out.grads).map(([k, t]) => [k, tf.mul(t, weight)])) };
+        });
+        grads = addInto(grads, g);
+        const sum = tf.add(stepLoss, value) as tf.Scalar;
+        stepLoss.dispose();
+        value.dispose();
+        stepLoss = sum;
       });
-      grads = addInto(grads, g);
-      const sum = tf.add(stepLoss, value) as tf.Scalar;
+      pending.tokens += micros.reduce((n, b) => n + b.inputTokens, 0);
+
+      // ── clip ── by global norm, as torch.nn.utils.clip_grad_norm_ (the norm before clipping is logged).
+      const gradNorm = globalNorm(Object.values(grads));
+      if (cfg.maxGradNorm > 0) grads = clipByNorm(grads, gradNorm, cfg.maxGradNorm);
+
+      // ── step ──
+      optimizer.step(byPeftName(grads, paramByVarName), lr);
+      disposeAll(grads);
+      step += 1;
+      pending.lossSum = replaced(pending.lossSum, tf.add(pending.lossSum, stepLoss) as tf.Scalar);
+      pending.steps += 1;
       stepLoss.dispose();
-      value.dispose();
-      stepLoss = sum;
-    });
-    pending.tokens += micros.reduce((n, b) => n + b.inputTokens, 0);
+      lastGradNorm.dispose();
+      lastGradNorm = gradNorm;
 
-    // ── clip ── by global norm, as torch.nn.utils.clip_grad_norm_ (the norm before clipping is logged).
-    const gradNorm = globalNorm(Object.values(grads));
-    if (cfg.maxGradNorm > 0) grads = clipByNorm(grads, gradNorm, cfg.maxGradNorm);
+      // ── log ── the one regular host sync: every log_every steps (and at the last step).
+      const evalNow = hasEval && (epochEnd || (cfg.evalEvery > 0 && step % cfg.evalEvery === 0) || step === totalSteps);
+      const saveNow = inp.checkpoints !== undefined && cfg.saveEvery > 0 && step % cfg.saveEvery === 0;
+      if (step % cfg.logEvery === 0 || step === totalSteps || saveNow) {
+        const loss = pending.lossSum.dataSync()[0]! / pending.steps; // host sync
+        const norm = lastGradNorm.dataSync()[0]!; // host sync
+        if (!Number.isFinite(loss)) throw nonFinite('training loss', loss, step);
+        if (step % cfg.logEvery === 0 || step === totalSteps) {
+          const now = performance.now();
+          const tokensPerS = pending.tokens / Math.max(1e-9, (now - windowStart) / 1000);
+          metrics.add({ step, epoch: round(plan.epochProgress), loss, lr, grad_norm: norm, tokens_per_s: round(tokensPerS) });
+          fields = { loss: loss.toFixed(4), lr: lr.toExponential(2), 'tok/s': Math.round(tokensPerS) };
+          pending.lossSum = replaced(pending.lossSum, tf.scalar(0));
+          pending.steps = 0;
+          pending.tokens = 0;
+          windowStart = now;
+        }
+      }
+      bar?.update(step - startStep, fields);
 
-    // ── step ──
-    optimizer.step(byPeftName(grads, paramByVarName), lr);
-    disposeAll(grads);
-    step += 1;
-    pending.lossSum = replaced(pending.lossSum, tf.add(pending.lossSum, stepLoss) as tf.Scalar);
-    pending.steps += 1;
-    stepLoss.dispose();
-    lastGradNorm.dispose();
-    lastGradNorm = gradNorm;
+      // ── eval/checkpoint ──
+      if (evalNow) lastEval = trackEarlyStop(evaluate().loss);
+      if (saveNow) await save();
 
-    // ── log ── the one regular host sync: every log_every steps (and at the last step).
-    const evalNow = hasEval && (epochEnd || (cfg.evalEvery > 0 && step % cfg.evalEvery === 0) || step === totalSteps);
-    const saveNow = inp.checkpoints !== undefined && cfg.saveEvery > 0 && step % cfg.saveEvery === 0;
-    if (step % cfg.logEvery === 0 || step === totalSteps || saveNow) {
-      const loss = pending.lossSum.dataSync()[0]! / pending.steps; // host sync
-      const norm = lastGradNorm.dataSync()[0]!; // host sync
-      if (!Number.isFinite(loss)) throw nonFinite('training loss', loss, step);
-      if (step % cfg.logEvery === 0 || step === totalSteps) {
-        const now = performance.now();
-        const tokensPerS = pending.tokens / Math.max(1e-9, (now - windowStart) / 1000);
-        metrics.add({ step, epoch: round(plan.epochProgress), loss, lr, grad_norm: norm, tokens_per_s: round(tokensPerS) });
-        fields = { loss: loss.toFixed(4), lr: lr.toExponential(2), 'tok/s': Math.round(tokensPerS) };
-        pending.lossSum = replaced(pending.lossSum, tf.scalar(0));
-        pending.steps = 0;
-        pending.tokens = 0;
-        windowStart = now;
+      // ── stop ──
+      if (cfg.patience > 0 && early.bad >= cfg.patience) {
+        stopReason = 'early-stopping';
+        inp.log?.info(`early stopping at step ${step}: eval loss has not improved for ${early.bad} evaluations`);
+        break;
+      }
+      if (inp.haltAfterStep !== undefined && step >= inp.haltAfterStep) {
+        stopReason = 'halted';
+        break;
       }
     }
-    bar?.update(step, fields);
-
-    // ── eval/checkpoint ──
-    if (evalNow) lastEval = trackEarlyStop(evaluate().loss);
-    if (saveNow) await save();
-
-    // ── stop ──
-    if (cfg.patience > 0 && early.bad >= cfg.patience) {
-      stopReason = 'early-stopping';
-      inp.log?.info(`early stopping at step ${step}: eval loss has not improved for ${early.bad} evaluations`);
-      break;
-    }
-    if (inp.haltAfterStep !== undefined && step >= inp.haltAfterStep) {
-      stopReason = 'halted';
-      break;
-    }
+  } finally {
+    // Also on a NaN stop: the bar is closed and the device state freed before the error surfaces.
+    bar?.done();
+    pending.lossSum.dispose();
+    lastGradNorm.dispose();
+    optimizer.dispose();
   }
-  bar?.done();
   seconds.train = (performance.now() - t0) / 1000 - seconds.eval;
-  pending.lossSum.dispose();
-  lastGradNorm.dispose();
-  optimizer.dispose();
   return { steps: step, totalSteps, stopReason, resumedFrom, metrics, lastEvalLoss: lastEval, bestEvalLoss: early.best ?? undefined, seconds };
 
   function trackEarlyStop(loss: number): number {
