@@ -3,7 +3,7 @@
  * SIMD kernels of src/runtime/kernels, on the shapes the Llama step uses (single thread, float32).
  * Each case is timed for at least `--ms=N` milliseconds of CPU time (default 600) after one warm-up call.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from '../src/runtime/tf.js';
 import '@tensorflow/tfjs-backend-wasm';
 import type { Benchmark } from './main.js';
 import { installWasmKernels, uninstallWasmKernels } from '../src/runtime/kernels/index.js';

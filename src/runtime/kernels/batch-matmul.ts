@@ -5,7 +5,7 @@
  * two dims when asked, and the leading (batch) dims broadcast numpy-style. Inputs are read in place and
  * the output is allocated by the backend (`makeOutput`), so the result is an ordinary wasm tensor.
  */
-import type { TensorInfo } from '@tensorflow/tfjs-core';
+import type { TensorInfo } from '../tf.js';
 import { kernelsFor, type WasmBackendLike } from './wasm-module.js';
 
 /** Rows of op(A) swept against all of B's panels at once: ~128 KiB of A, so it stays in L2. */

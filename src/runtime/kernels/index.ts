@@ -8,8 +8,8 @@
  * The built-in kernels stay registered behind ours as the fallback for inputs we do not take
  * (non-float32 dtypes, fused bias/activation) and are restored by `uninstallWasmKernels()`.
  */
-import * as tf from '@tensorflow/tfjs-core';
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import * as tf from '../tf.js';
+import type { KernelConfig, KernelFunc, TensorInfo } from '../tf.js';
 import { wasmBatchMatMul } from './batch-matmul.js';
 import { backendMemory, compileKernels, kernelsFor, type WasmBackendLike } from './wasm-module.js';
 

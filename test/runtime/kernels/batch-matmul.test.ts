@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from '../../../src/runtime/tf.js';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { installWasmKernels, uninstallWasmKernels, wasmKernelsInstalled } from '../../../src/runtime/kernels/index.js';
