@@ -97,6 +97,7 @@ export async function train(inp: TrainInputs): Promise<TrainResult> {
     resumedFrom = step;
     inp.log?.info(`resuming from checkpoint step ${step}`);
   } else {
+    if (inp.resume) inp.log?.info('no complete checkpoint to resume from; starting at step 0');
     metrics.reset([]);
   }
 
