@@ -4,14 +4,16 @@ import { matMul2d } from './matmul.js';
 /**
  * Causal scaled dot-product attention with grouped-query heads: softmax(q kᵀ / √D + mask) v.
  *
- * q [B, H, T, D] holds the T newest positions; k, v [B, KV, S, D] hold all S ≥ T positions (a KV cache
+ * Layout is Hugging Face's pre-transpose one, which the projections produce for free by reshaping:
+ * q [B, T, H, D] holds the T newest positions; k, v [B, S, KV, D] hold all S ≥ T positions (a KV cache
  * puts the S − T earlier ones first), so query i sits at absolute position S − T + i and sees keys 0..that.
- * Query head h reads key/value head ⌊h / (H / KV)⌋ (Hugging Face's repeat_kv).
+ * Query head h reads key/value head ⌊h / (H / KV)⌋ (Hugging Face's repeat_kv). Returns [B, T, H, D].
  *
  * This is the one seam where a faster attention kernel plugs in (src/runtime/kernels/): set one with
  * `setAttentionImpl`. Built in are two routes; on tfjs-backend-wasm the per-head route is faster
  * (measured here at [32,128,32]×[32,32,128]: batched 1.34 GFLOP/s, 32 plain 2-D products 1.77 GFLOP/s,
- * and its backward stays on plain 2-D products too); elsewhere one batched product wins.
+ * and its backward stays on plain 2-D products too; tf.unstack, by contrast, costs more than the products
+ * on wasm, so heads are cut out with 2-D slices); elsewhere one batched product wins.
  */
 export type AttentionImpl = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor4D;
 
@@ -37,35 +39,42 @@ export function causalMask(t: number, s: number): tf.Tensor2D {
 /** One batched product per step; key/value heads tiled up to the query heads first. */
 export function attentionBatched(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
-    const [, h, t, d] = q.shape;
-    const [, kv, s] = k.shape;
-    const kr = repeatKv(k, h / kv); // [B, H, S, D]
-    const vr = repeatKv(v, h / kv); // [B, H, S, D]
-    const scores = tf.mul(tf.matMul(q, kr, false, true), 1 / Math.sqrt(d)); // [B, H, T, S]
+    const [, t, h, d] = q.shape;
+    const [, s, kv] = k.shape;
+    const qh = tf.transpose(q, [0, 2, 1, 3]); // [B, H, T, D]
+    const kh = repeatKv(tf.transpose(k, [0, 2, 1, 3]) as tf.Tensor4D, h / kv); // [B, H, S, D]
+    const vh = repeatKv(tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D, h / kv); // [B, H, S, D]
+    const scores = tf.mul(tf.matMul(qh, kh, false, true), 1 / Math.sqrt(d)); // [B, H, T, S]
     const probs = tf.softmax(tf.add(scores, causalMask(t, s)), -1); // [B, H, T, S]
-    return tf.matMul(probs, vr) as tf.Tensor4D; // [B, H, T, D]
+    return tf.transpose(tf.matMul(probs, vh), [0, 2, 1, 3]) as tf.Tensor4D; // [B, T, H, D]
   });
 }
 
-/** B·H plain 2-D products per step, each head reading its key/value head directly (no tiling). */
+/** B·H plain 2-D products per step, each head a 2-D slice of the [B·T, H·D] projection (no tiling). */
 export function attentionPerHead(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
-    const [b, h, t, d] = q.shape;
-    const [, kv, s] = k.shape;
+    const [b, t, h, d] = q.shape;
+    const [, s, kv] = k.shape;
     const group = h / kv;
-    const qs = tf.unstack(tf.reshape(tf.mul(q, 1 / Math.sqrt(d)), [b * h, t, d])); // B·H × [T, D]
-    const kts = tf.unstack(tf.reshape(tf.transpose(k, [0, 1, 3, 2]), [b * kv, d, s])); // B·KV × [D, S]
-    const vs = tf.unstack(tf.reshape(v, [b * kv, s, d])); // B·KV × [S, D]
+    const q2 = tf.reshape(tf.mul(q, 1 / Math.sqrt(d)), [b * t, h * d]) as tf.Tensor2D; // [B·T, H·D]
+    const k2 = tf.reshape(k, [b * s, kv * d]) as tf.Tensor2D; // [B·S, KV·D]
+    const v2 = tf.reshape(v, [b * s, kv * d]) as tf.Tensor2D; // [B·S, KV·D]
     const mask = causalMask(t, s);
-    const outs: tf.Tensor2D[] = [];
+    const rows: tf.Tensor2D[] = [];
     for (let bi = 0; bi < b; bi++) {
-      for (let hi = 0; hi < h; hi++) {
-        const kvi = bi * kv + Math.floor(hi / group);
-        const scores = tf.add(matMul2d(qs[bi * h + hi] as tf.Tensor2D, kts[kvi] as tf.Tensor2D), mask); // [T, S]
-        outs.push(matMul2d(tf.softmax(scores, -1) as tf.Tensor2D, vs[kvi] as tf.Tensor2D)); // [T, D]
+      const heads: tf.Tensor2D[] = [];
+      for (let g = 0; g < kv; g++) {
+        const kT = tf.transpose(tf.slice(k2, [bi * s, g * d], [s, d])) as tf.Tensor2D; // [D, S]
+        const vg = tf.slice(v2, [bi * s, g * d], [s, d]); // [S, D]
+        for (let hi = g * group; hi < (g + 1) * group; hi++) {
+          const qh = tf.slice(q2, [bi * t, hi * d], [t, d]); // [T, D]
+          const probs = tf.softmax(tf.add(matMul2d(qh, kT), mask), -1) as tf.Tensor2D; // [T, S]
+          heads.push(matMul2d(probs, vg)); // [T, D]
+        }
       }
+      rows.push(tf.concat(heads, 1)); // [T, H·D]
     }
-    return tf.reshape(tf.stack(outs), [b, h, t, d]) as tf.Tensor4D; // [B, H, T, D]
+    return tf.reshape(tf.concat(rows, 0), [b, t, h, d]) as tf.Tensor4D; // [B, T, H, D]
   });
 }
 

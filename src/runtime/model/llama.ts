@@ -33,7 +33,7 @@ export interface LlamaModules {
   lmHead: FrozenLinear; // [E] → [V]; shares embed's tensor when the embeddings are tied
 }
 
-/** Keys and values of one layer for every position so far, after rotary embedding: [B, KV, S, D]. */
+/** Keys and values of one layer for every position so far, after rotary embedding: [B, S, KV, D]. */
 export interface LayerCache {
   k: tf.Tensor4D;
   v: tf.Tensor4D;
@@ -51,7 +51,7 @@ export interface DecodeOptions {
 /** ids [B, T] → final hidden states [N, E] (after the last RMSNorm), plus the updated cache if asked. */
 export function decode(m: LlamaModules, ids: tf.Tensor2D, opts: DecodeOptions = {}): { hidden: tf.Tensor2D; cache?: LayerCache[] } {
   const [b, t] = ids.shape;
-  const offset = opts.past ? opts.past[0].k.shape[2] : 0;
+  const offset = opts.past ? opts.past[0].k.shape[1] : 0;
   const rope = ropeTables(m.config, offset, t);
   let x = tf.gather(m.embed, tf.reshape(ids, [b * t])) as tf.Tensor2D; // [N, E]
   const cache: LayerCache[] = [];
@@ -93,16 +93,14 @@ function decoderLayer(
   // Self-attention.
   const hAttn = rmsNorm(x, layer.inputNorm, c.rmsNormEps); // [N, E]
   const q = applyRope(tf.reshape(lin('q_proj', hAttn, 0), [b, t, h, d]), rope); // [B, T, H, D]
-  const kNew = applyRope(tf.reshape(lin('k_proj', hAttn, 1), [b, t, kv, d]), rope); // [B, T, KV, D]
-  const vNew = tf.reshape(lin('v_proj', hAttn, 2), [b, t, kv, d]); // [B, T, KV, D]
-  let k = tf.transpose(kNew, [0, 2, 1, 3]) as tf.Tensor4D; // [B, KV, T, D]
-  let v = tf.transpose(vNew, [0, 2, 1, 3]) as tf.Tensor4D; // [B, KV, T, D]
+  let k = applyRope(tf.reshape(lin('k_proj', hAttn, 1), [b, t, kv, d]), rope); // [B, T, KV, D]
+  let v = tf.reshape(lin('v_proj', hAttn, 2), [b, t, kv, d]) as tf.Tensor4D; // [B, T, KV, D]
   if (past) {
-    k = tf.concat([past.k, k], 2); // [B, KV, S, D]
-    v = tf.concat([past.v, v], 2); // [B, KV, S, D]
+    k = tf.concat([past.k, k], 1); // [B, S, KV, D]
+    v = tf.concat([past.v, v], 1); // [B, S, KV, D]
   }
-  const heads = attention(tf.transpose(q, [0, 2, 1, 3]) as tf.Tensor4D, k, v); // [B, H, T, D]
-  const merged = tf.reshape(tf.transpose(heads, [0, 2, 1, 3]), [b * t, h * d]) as tf.Tensor2D; // [N, H·D]
+  const heads = attention(q, k, v); // [B, T, H, D]
+  const merged = tf.reshape(heads, [b * t, h * d]) as tf.Tensor2D; // [N, H·D]
   x = tf.add(x, lin('o_proj', merged, 3)); // [N, E]
 
   // SwiGLU MLP: down(silu(gate(x)) ⊙ up(x)).
