@@ -11,9 +11,10 @@ import { register as lsp } from './lsp.js';
 import { register as doctor } from './doctor.js';
 import { register as generate } from './generate.js';
 import { register as score } from './score.js';
+import { register as exportCmd } from './export.js';
 import { register as compile } from './compile.js';
 
 /** Each command lives in its own file and adds itself to the program. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [initModel, run, cache, fmt, convert, check, plan, graph, doctor, lsp, generate, score, compile];
+export const commands: RegisterCommand[] = [initModel, run, cache, fmt, convert, check, plan, graph, doctor, lsp, generate, score, compile, exportCmd];

@@ -6,6 +6,7 @@ import { tokenizerStage } from './tokenizer.js';
 import { modelStage } from './model.js';
 import { loraStage } from './lora.js';
 import { trainerStage } from './trainer.js';
+import { exportStage } from './export.js';
 // One import per stage kind; each stage file exports its StageImpl. Stage authors add their line
 // here and their entry to `builtin` below (data, preprocess, tokenizer, model, lora, trainer, export).
 
@@ -21,7 +22,7 @@ export function makeRegistry(impls: readonly StageImpl[]): StageRegistry {
   return map;
 }
 
-const builtin: StageImpl[] = [dataStage, preprocessStage, tokenizerStage, modelStage, loraStage, trainerStage];
+const builtin: StageImpl[] = [dataStage, preprocessStage, tokenizerStage, modelStage, loraStage, trainerStage, exportStage];
 
 export const stageRegistry: StageRegistry = makeRegistry(builtin);
 
