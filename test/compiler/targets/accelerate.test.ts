@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { before, test } from 'node:test';
+import { writeJob } from '../../../src/cli/commands/compile.js';
+import { readTokenDataset } from '../../../src/runtime/tokenize/dataset.js';
+import { repoRoot } from '../../helpers.js';
+import { compileExamples, GOLDEN_EXAMPLES, python, type CompiledExample } from './accelerate-fixture.js';
+
+const GOLDEN = join(repoRoot(), 'test', 'compiler', 'targets', 'golden');
+const update = process.env.UPDATE_GOLDEN === '1';
+
+let examples: CompiledExample[] = [];
+before(async () => {
+  ({ examples } = await compileExamples());
+  for (const ex of examples) writeJob(ex.outDir, ex.job.files, ex.job.copies);
+});
+
+test('golden: every generated file of the example pipelines (UPDATE_GOLDEN=1 rewrites them)', () => {
+  assert.deepEqual(examples.filter((ex) => GOLDEN_EXAMPLES.includes(ex.name)).length, 2);
+  for (const ex of examples.filter((e) => GOLDEN_EXAMPLES.includes(e.name))) {
+    assert.deepEqual(ex.job.diagnostics, [], ex.name);
+    for (const [rel, text] of ex.job.files) {
+      const file = join(GOLDEN, ex.name, rel);
+      if (update) {
+        mkdirSync(dirname(file), { recursive: true });
+        writeFileSync(file, text);
+        continue;
+      }
+      assert.ok(existsSync(file), `${ex.name}/${rel}: no golden file (run with UPDATE_GOLDEN=1)`);
+      assert.equal(text, readFileSync(file, 'utf8'), `${ex.name}/${rel} differs from its golden file`);
+    }
+    assert.deepEqual([...ex.job.files.keys()].sort(), ['README.md', 'accelerate.yaml', 'ftc_data.py', 'requirements.txt', 'tokenizer/tokenizer_config.json', 'train.py']);
+  }
+});
+
+test('the job reads the preprocess and tokenizer artifacts ftc itself produced', () => {
+  for (const ex of examples) {
+    const copies = ex.job.copies;
+    assert.equal(copies.get('data/train.jsonl'), ex.exported.trainFile);
+    assert.equal(copies.get('tokenizer/tokenizer.json'), ex.exported.tokenizerFile);
+    assert.equal(readFileSync(join(ex.outDir, 'data', 'train.jsonl'), 'utf8'), readFileSync(ex.exported.trainFile, 'utf8'));
+    assert.ok(ex.exported.rows.eval > 0 && copies.has('data/eval.jsonl'), `${ex.name} has an eval split`);
+  }
+});
+
+test('generated Python is syntactically valid (python3 -m py_compile)', (t) => {
+  const py = python();
+  if (!py.ok) {
+    console.log(py.reason);
+    t.skip(py.reason);
+    return;
+  }
+  for (const ex of examples) {
+    const r = spawnSync('python3', ['-m', 'py_compile', join(ex.outDir, 'train.py'), join(ex.outDir, 'ftc_data.py')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${ex.name}: ${r.stderr}`);
+  }
+});
+
+// Runs the job's own ftc_data.build_split with the TOKENIZATION and special tokens written in its
+// train.py (literals, exec'd alone: train.py itself needs torch), on token ids that the same
+// tokenizer.json gives (the Rust tokenizers library, as AutoTokenizer uses).
+const HARNESS = String.raw`
+import json, re, sys
+sys.path.insert(0, ".")
+from ftc_data import build_split
+source = open("train.py").read()
+ns = {}
+exec(re.search(r"^TOKENIZATION = dict\(.*?^\)", source, re.S | re.M).group(0), ns)
+for name in ("BOS_ID", "BOS_TEXT", "EOS_ID"):
+    exec(re.search(r"^%s = .*$" % name, source, re.M).group(0), ns)
+data = json.load(sys.stdin)
+out = {}
+for split, rows in data.items():
+    examples, counts = build_split(rows["prompts"], rows["prompt_ids"], rows["response_ids"], bos_id=ns["BOS_ID"],
+                                   bos_text=ns["BOS_TEXT"], eos_id=ns["EOS_ID"], **ns["TOKENIZATION"])
+    out[split] = {"examples": examples, "settings": ns["TOKENIZATION"]}
+json.dump(out, sys.stdout)
+`;
+
+test("the job's tokenization equals ftc's tokenized examples: template, max length, BOS/EOS, masking, packing", async (t) => {
+  const py = python();
+  if (!py.ok) {
+    console.log(py.reason);
+    t.skip(py.reason);
+    return;
+  }
+  const { Tokenizer } = createRequire(import.meta.url)('tokenizers') as typeof import('tokenizers');
+  for (const ex of examples) {
+    const tokenizer = Tokenizer.fromString(readFileSync(join(ex.outDir, 'tokenizer', 'tokenizer.json'), 'utf8'));
+    const input: Record<string, { prompts: string[]; prompt_ids: number[][]; response_ids: number[][] }> = {};
+    for (const split of ['train', 'eval']) {
+      const rows = readFileSync(join(ex.outDir, 'data', `${split}.jsonl`), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as { prompt: string; response: string });
+      const enc = async (texts: string[]) => (await tokenizer.encodeBatch(texts, { addSpecialTokens: false })).map((e) => e.getIds());
+      input[split] = { prompts: rows.map((r) => r.prompt), prompt_ids: await enc(rows.map((r) => r.prompt)), response_ids: await enc(rows.map((r) => r.response)) };
+    }
+    const r = spawnSync('python3', ['-c', HARNESS], { cwd: ex.outDir, input: JSON.stringify(input), encoding: 'utf8', maxBuffer: 1 << 28 });
+    assert.equal(r.status, 0, r.stderr);
+    const job = JSON.parse(r.stdout) as Record<string, { examples: { input_ids: number[]; labels: number[] }[]; settings: Record<string, unknown> }>;
+
+    // ftc's own tokenizer artifact (the directory the exported tokenizer.json came from)
+    const ftc = readTokenDataset(dirname(ex.exported.tokenizerFile));
+    const tok = ex.ir.stages.find((s) => s.kind === 'tokenizer')!.params;
+    assert.equal(job.train!.settings.max_length, ftc.meta.max_length, `${ex.name}: max_length`);
+    assert.equal(job.train!.settings.packing, ftc.meta.packed, `${ex.name}: packing`);
+    assert.equal(job.train!.settings.train_on_inputs, ftc.meta.train_on_inputs, `${ex.name}: train_on_inputs`);
+    assert.equal(job.train!.settings.add_eos, tok.add_eos, `${ex.name}: add_eos`);
+    for (const split of ['train', 'eval'] as const) {
+      const theirs = ftc.split(split);
+      const ours = job[split]!.examples;
+      assert.equal(ours.length, theirs.count, `${ex.name} ${split}: number of sequences`);
+      ours.forEach((row, i) => {
+        const e = theirs.example(i);
+        assert.deepEqual(row.input_ids, [...e.ids], `${ex.name} ${split} #${i}: input_ids`);
+        assert.deepEqual(row.labels, [...e.labels], `${ex.name} ${split} #${i}: labels`);
+        assert.ok(row.input_ids.length <= ftc.meta.max_length);
+      });
+    }
+    // The examples exercise what they are meant to: masked prompts; packing joins several examples.
+    const first = ftc.split('train').example(0);
+    assert.equal(first.labels[0], -100, `${ex.name}: the first token is never a target`);
+    if (ftc.meta.packed) assert.ok(ftc.split('train').count < ex.exported.rows.train, `${ex.name}: packing put several examples in a row`);
+    coverage.add(`${ex.name}:${ftc.meta.packed ? 'packed' : 'unpacked'}`);
+    if ([...Array(ftc.split('train').count).keys()].some((i) => ftc.split('train').example(i).ids.length === ftc.meta.max_length)) coverage.add(`${ex.name}:full-row`);
+  }
+  // Truncated rows and packing with loss on prompt tokens were both compared above.
+  assert.ok(coverage.has('alpaca-short:full-row') && coverage.has('alpaca-short-packed:packed'), [...coverage].join(', '));
+});
+const coverage = new Set<string>();
