@@ -1,6 +1,6 @@
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { type Command, Option } from 'commander';
-import { initBackend, type BackendAttempt, type BackendPreference } from '../../runtime/backend.js';
+import type { BackendAttempt, BackendPreference } from '../../runtime/backend.js';
 
 const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 
@@ -29,6 +29,8 @@ export function register(program: Command): void {
 }
 
 export async function diagnose(preference: BackendPreference): Promise<DoctorReport> {
+  // Loaded on use: tfjs takes a second to import, and most commands never need it.
+  const { initBackend } = await import('../../runtime/backend.js');
   const choice = await initBackend(preference);
   const tried = new Map<string, BackendAttempt>(choice.tried.map((t) => [t.name, t]));
   const inUse = tried.get(choice.name)!;

@@ -1,7 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { FtcError } from '../../errors.js';
-import { generate } from '../../runtime/model/generate.js';
-import { argsFromPipeline, openModel, type ModelArgs } from '../../runtime/model/open.js';
+import type { ModelArgs } from '../../runtime/model/open.js';
 
 interface GenerateFlags extends ModelArgs {
   prompt: string;
@@ -26,6 +25,9 @@ export function register(program: Command): void {
     .option('--seed <n>', 'sampling seed', int(0), 0)
     .addOption(new Option('--backend <name>', 'tensor backend').choices(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'))
     .action(async (pipeline: string | undefined, o: GenerateFlags) => {
+      // Loaded on use: tfjs takes a second to import, and most commands never need it.
+      const { argsFromPipeline, openModel } = await import('../../runtime/model/open.js');
+      const { generate } = await import('../../runtime/model/generate.js');
       const args = pipeline ? argsFromPipeline(pipeline, o) : o;
       const { model, tokenizer } = await openModel(args, true);
       try {

@@ -1,7 +1,6 @@
 import { relative } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { compileFile, hasErrors, OVERRIDE_FILE, planPipeline } from '../../compiler/index.js';
-import { execute } from '../../runtime/executor.js';
 import { lockPath, writeLock } from '../../runtime/lockfile.js';
 import { formatDuration } from '../../runtime/progress.js';
 import { printDiagnostics } from '../diagnostics-print.js';
@@ -55,6 +54,8 @@ Two runs of the same pipeline may run at once: the second waits for entries the 
       }
       const ir = compiled.ir;
       const plan = await planPipeline(ir);
+      // Loaded on use, so `ftc --help` and the other commands never pay for the stage kinds' imports.
+      const { execute } = await import('../../runtime/executor.js');
       const result = await execute(plan, ir, {
         noCache: !o.cache,
         force: o.force,

@@ -1,7 +1,6 @@
 import { type Command, Option } from 'commander';
 import { FtcError } from '../../errors.js';
-import { openModel, parseIds, type ModelArgs } from '../../runtime/model/open.js';
-import { score } from '../../runtime/model/score.js';
+import type { ModelArgs } from '../../runtime/model/open.js';
 
 interface ScoreFlags extends ModelArgs {
   text?: string;
@@ -22,6 +21,9 @@ export function register(program: Command): void {
     .addOption(new Option('--backend <name>', 'tensor backend').choices(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'))
     .action(async (o: ScoreFlags) => {
       if ((o.text === undefined) === (o.ids === undefined)) throw new FtcError('E_USAGE', 'give exactly one of --text and --ids');
+      // Loaded on use: tfjs takes a second to import, and most commands never need it.
+      const { openModel, parseIds } = await import('../../runtime/model/open.js');
+      const { score } = await import('../../runtime/model/score.js');
       const { model, tokenizer } = await openModel(o, o.text !== undefined);
       try {
         const ids = o.text !== undefined ? (await tokenizer!.encode(o.text)).getIds() : parseIds(o.ids!, model.config.vocabSize);
