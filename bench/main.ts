@@ -11,6 +11,7 @@ export interface Benchmark {
 
 const benchmarks: Array<() => Promise<Benchmark>> = [
   () => import('./kernels.js').then((m) => m.benchmark),
+  () => import('./lsp.js').then((m) => m.benchmark),
   () => import('./data.js').then((m) => m.benchmark),
   () => import('./compile.js').then((m) => m.benchmark),
 ];

@@ -24,6 +24,8 @@ export interface CompileOptions {
   overrides?: readonly string[];
   /** Check that the files the pipeline names exist and read the model's config.json (default true). */
   checkFiles?: boolean;
+  /** Build the IR when there are no errors (default true); the language server needs diagnostics only. */
+  buildIr?: boolean;
 }
 
 export interface CompileResult {
@@ -49,7 +51,7 @@ export function compile(text: string, file: string, opts: CompileOptions = {}): 
   const checked = validate(over.ast, { dir, checkFiles: opts.checkFiles, overrideRanges: over.ranges });
   const diagnostics = sortDiagnostics([...parsed.diagnostics, ...over.diagnostics, ...checked]);
   // 4. build the IR, only from an error-free AST
-  const ir = hasErrors(diagnostics) ? undefined : buildIR(over.ast, abs, dir);
+  const ir = hasErrors(diagnostics) || opts.buildIr === false ? undefined : buildIR(over.ast, abs, dir);
   return { diagnostics, ast: over.ast, ir };
 }
 

@@ -28,7 +28,7 @@ export class Analyzer {
     const hit = this.cache.get(doc.uri);
     if (hit && this.isCurrent(doc)) return hit;
     const file = uriToFile(doc.uri);
-    const analysis: Analysis = { doc, version: doc.version, file, yaml: isYamlFile(file), result: compile(doc.getText(), file) };
+    const analysis: Analysis = { doc, version: doc.version, file, yaml: isYamlFile(file), result: compile(doc.getText(), file, { buildIr: false }) };
     this.cache.set(doc.uri, analysis);
     return analysis;
   }
