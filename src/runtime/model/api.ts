@@ -28,8 +28,12 @@ export interface LoraSettings {
 export interface ForwardOptions {
   /** Enables LoRA dropout. */
   training?: boolean;
-  /** Seed for this step's dropout masks (deterministic training). */
-  dropoutSeed?: number;
+  /**
+   * Seed for this step's dropout masks (deterministic training). Masks are drawn per example: row r of the
+   * batch uses `dropoutSeed[r]`, or deriveSeed(dropoutSeed, r) for a single number, so an example gets the
+   * same mask whichever batch or data-parallel worker it lands in (pass its seed with it).
+   */
+  dropoutSeed?: number | number[];
 }
 
 export interface CausalLM {

@@ -3,6 +3,7 @@ import { attention } from './attention.js';
 import type { LlamaConfig } from './config.js';
 import type { FrozenLinear } from './matmul.js';
 import type { LoraLinear } from './lora.js';
+import { deriveSeed } from './prng.js';
 
 /**
  * The Llama decoder (Touvron et al. 2023; Hugging Face's LlamaForCausalLM), in forward order.
@@ -41,7 +42,7 @@ export interface LayerCache {
 
 export interface DecodeOptions {
   training?: boolean;
-  dropoutSeed?: number;
+  dropoutSeed?: number | number[];
   /** Earlier positions' keys/values; with it, `ids` continue the cached sequence. */
   past?: LayerCache[];
   /** Return this call's keys/values (past + new) for the next call. */
@@ -55,8 +56,9 @@ export function decode(m: LlamaModules, ids: tf.Tensor2D, opts: DecodeOptions = 
   const rope = ropeTables(m.config, offset, t);
   let x = tf.gather(m.embed, tf.reshape(ids, [b * t])) as tf.Tensor2D; // [N, E]
   const cache: LayerCache[] = [];
+  const rowSeeds = exampleSeeds(opts.dropoutSeed, b);
   m.layers.forEach((layer, i) => {
-    const ctx = { training: opts.training ?? false, seed: (opts.dropoutSeed ?? 0) * 1009 + i };
+    const ctx = { training: opts.training ?? false, seeds: rowSeeds.map((s) => deriveSeed(s, i)) };
     const out = decoderLayer(m.config, layer, x, b, t, rope, ctx, opts.past?.[i]);
     x = out.x;
     if (opts.keepCache) cache.push(out.cache);
@@ -73,7 +75,17 @@ export function lmHead(m: LlamaModules, hidden: tf.Tensor2D): tf.Tensor2D {
 
 interface Ctx {
   training: boolean;
-  seed: number;
+  /** One dropout seed per batch row (example), for this layer. */
+  seeds: number[];
+}
+
+/** Per-example dropout seeds: given as a list, or derived from one step seed by row index. */
+function exampleSeeds(seed: number | number[] | undefined, rows: number): number[] {
+  if (Array.isArray(seed)) {
+    if (seed.length !== rows) throw new Error(`dropoutSeed has ${seed.length} seeds for a batch of ${rows} rows`);
+    return seed;
+  }
+  return Array.from({ length: rows }, (_, r) => deriveSeed(seed ?? 0, r));
 }
 
 /** One pre-norm block: x + attn(norm(x)), then x + mlp(norm(x)). */
@@ -112,7 +124,7 @@ function decoderLayer(
 }
 
 function applyLinear(m: Linear, x: tf.Tensor2D, ctx: Ctx, moduleIndex: number): tf.Tensor2D {
-  return 'aT' in m ? m.apply(x, ctx.training, ctx.seed * 7 + moduleIndex) : m.apply(x);
+  return 'aT' in m ? m.apply(x, ctx.training, ctx.seeds.map((s) => deriveSeed(s, moduleIndex))) : m.apply(x);
 }
 
 /** RMSNorm: x / √(mean(x²) + ε) · weight, over the last axis. */

@@ -38,10 +38,10 @@ export class LoraLinear {
     this.bT = variableOf(tf.zeros([r, base.outFeatures])); // [r, out]
   }
 
-  /** x [N, in] → [N, out]. */
-  apply(x: tf.Tensor2D, training: boolean, dropoutSeed: number): tf.Tensor2D {
+  /** x [N = B·T, in] → [N, out]; `exampleSeeds` holds one dropout seed per batch row (B of them). */
+  apply(x: tf.Tensor2D, training: boolean, exampleSeeds: number[]): tf.Tensor2D {
     const p = this.settings.dropout;
-    const xd = training && p > 0 ? dropout(x, p, deriveSeed(dropoutSeed, this.moduleIndex)) : x;
+    const xd = training && p > 0 ? dropout(x, p, exampleSeeds.map((s) => deriveSeed(s, this.moduleIndex))) : x;
     const update = matMul2d(matMul2d(xd, this.aT), this.bT); // [N,in]×[in,r] → [N,r]×[r,out]
     return tf.add(this.base.apply(x), tf.mul(update, this.scaling));
   }
@@ -59,10 +59,19 @@ export function variableOf<R extends tf.Rank>(t: tf.Tensor<R>): tf.Variable<R> {
   return v;
 }
 
-/** Inverted dropout (torch.nn.Dropout): zero with probability p, scale survivors by 1 / (1 − p). */
-function dropout(x: tf.Tensor2D, p: number, seed: number): tf.Tensor2D {
+/**
+ * Inverted dropout (torch.nn.Dropout): zero with probability p, scale survivors by 1 / (1 − p).
+ * x [B·T, in] holds B examples; example r's mask is drawn from its own seed, row-major over [T, in], so it
+ * does not depend on the other rows of the batch (data-parallel workers draw the single-process masks) and a
+ * longer padding only appends to it.
+ */
+function dropout(x: tf.Tensor2D, p: number, seeds: number[]): tf.Tensor2D {
   return tf.tidy(() => {
-    const keep = tf.cast(tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, 'float32', seed), p), 'float32');
+    const [n, width] = x.shape;
+    const perExample = (n / seeds.length) * width;
+    const masks = seeds.map((s) => tf.randomUniform([perExample], 0, 1, 'float32', s)); // B × [T·in]
+    const uniform = tf.reshape(masks.length === 1 ? masks[0]! : tf.concat(masks), [n, width]); // [N, in]
+    const keep = tf.cast(tf.greaterEqual(uniform, p), 'float32');
     return tf.mul(x, tf.mul(keep, 1 / (1 - p)));
   });
 }

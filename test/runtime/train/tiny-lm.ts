@@ -33,7 +33,9 @@ export function tinyLM(opts: { vocab?: number; dim?: number; r?: number; seed?: 
   /** x [N, D] and its dropped-out copy for the adapter path. */
   const inputs = (ids: tf.Tensor2D, o: ForwardOptions) => {
     const x = tf.gather(E, tf.reshape(ids, [-1])) as tf.Tensor2D;
-    const xd = o.training && dropout > 0 ? (tf.dropout(x, dropout, undefined, o.dropoutSeed) as tf.Tensor2D) : x;
+    // Per-example seed lists (what the trainer passes) become one string seed: the stand-in needs determinism, not per-row masks.
+    const seed = Array.isArray(o.dropoutSeed) ? o.dropoutSeed.join(',') : o.dropoutSeed;
+    const xd = o.training && dropout > 0 ? (tf.dropout(x, dropout, undefined, seed) as tf.Tensor2D) : x;
     return { x, xd };
   };
   const logitsOf = (x: tf.Tensor2D, xd: tf.Tensor2D, a: tf.Tensor, b: tf.Tensor) =>
