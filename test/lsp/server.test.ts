@@ -75,6 +75,13 @@ describe('ftc lsp: lifecycle, diagnostics, formatting, outline', () => {
     const got = await client.diagnostics(fileUri(yamlFile), 1);
     assert.deepEqual(shape(got), expected(text, yamlFile));
     assert.ok(got.some((d) => d.code === 'E0105') && got.some((d) => d.code === 'E0201'));
+    // the outline and hover work on the YAML form's AST too
+    const symbols = await client.request<{ name: string; detail: string }[]>('textDocument/documentSymbol', { textDocument: { uri: fileUri(yamlFile) } });
+    assert.deepEqual(symbols.map((s) => `${s.detail} ${s.name}`), ['pipeline alpaca_lora', 'data raw', 'preprocess prompts', 'tokenizer tok', 'model base', 'lora adapter', 'trainer sft']);
+    const lines = text.split('\n');
+    const line = lines.indexOf('    eval_split: 0.05');
+    const h = await client.request<{ contents: { value: string } }>('textDocument/hover', { textDocument: { uri: fileUri(yamlFile) }, position: { line, character: 6 } });
+    assert.ok(h.contents.value.includes('**preprocess.eval_split**'), h.contents.value);
   });
 
   it('formatting returns exactly ftc fmt output as one edit, and nothing for a syntax error', async () => {
