@@ -20,7 +20,7 @@ model base {
 }
 tokenizer tok {
   input = prompts
-  train = { vocab_size = 100 }
+  train = { vocab_size = 300 }
 }
 preprocess prompts {
   input    = raw
@@ -65,7 +65,7 @@ test('defaults are filled from the schema, nested blocks included; seed inherite
     seed: 11,
   });
   assert.equal(byName.sft!.params.seed, 5);
-  assert.deepEqual(byName.tok!.params.train, { vocab_size: 100, min_frequency: 2 });
+  assert.deepEqual(byName.tok!.params.train, { vocab_size: 300, min_frequency: 2 });
   assert.deepEqual(byName.sft!.inputs, ['adapter', 'tok']);
   assert.deepEqual(byName.base!.files, ['m']);
   assert.deepEqual(byName.raw!.files, ['d.json']);

@@ -22,7 +22,7 @@ preprocess prompts {
 }
 tokenizer tok {
   input = prompts
-  train = { vocab_size = 64 }
+  train = { vocab_size = 512 }
 }
 model base {
   path = "m"
@@ -129,7 +129,7 @@ test('files: missing, dir vs file, relative to the pipeline directory; config.js
 });
 
 test('tokenizer: vocab xor train', () => {
-  assert.deepEqual(messages(PIPELINE.replace('  train = { vocab_size = 64 }\n', '')).map((m) => m.slice(0, 5)), ['E0309']);
+  assert.deepEqual(messages(PIPELINE.replace('  train = { vocab_size = 512 }\n', '')).map((m) => m.slice(0, 5)), ['E0309']);
   assert.deepEqual(messages(PIPELINE.replace('  train =', '  vocab = "t.json"\n  train =')).map((m) => m.slice(0, 5)), ['E0308']);
 });
 
