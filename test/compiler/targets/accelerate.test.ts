@@ -6,15 +6,16 @@ import { dirname, join } from 'node:path';
 import { before, test } from 'node:test';
 import { writeJob } from '../../../src/cli/commands/compile.js';
 import { readTokenDataset } from '../../../src/runtime/tokenize/dataset.js';
-import { repoRoot } from '../../helpers.js';
+import { repoRoot, runCli } from '../../helpers.js';
 import { compileExamples, GOLDEN_EXAMPLES, python, type CompiledExample } from './accelerate-fixture.js';
 
 const GOLDEN = join(repoRoot(), 'test', 'compiler', 'targets', 'golden');
 const update = process.env.UPDATE_GOLDEN === '1';
 
 let examples: CompiledExample[] = [];
+let root = '';
 before(async () => {
-  ({ examples } = await compileExamples());
+  ({ examples, root } = await compileExamples());
   for (const ex of examples) writeJob(ex.outDir, ex.job.files, ex.job.copies);
 });
 
@@ -129,3 +130,24 @@ test("the job's tokenization equals ftc's tokenized examples: template, max leng
   assert.ok(coverage.has('alpaca-short:full-row') && coverage.has('alpaca-short-packed:packed'), [...coverage].join(', '));
 });
 const coverage = new Set<string>();
+
+test('ftc compile CLI: exit 1 naming a key with no equivalent; then writes the same job; refuses a foreign --out', () => {
+  const pipeline = join(root, 'pipelines', 'alpaca-lora.ft');
+  const out = join(root, 'jobs', 'cli');
+  const env = { FTC_CACHE_DIR: join(root, 'cache') };
+  const bad = runCli(['compile', pipeline, '--target', 'accelerate', '--out', out, '--set', 'pipeline.backend=wasm'], { env });
+  assert.equal(bad.status, 1, bad.stderr);
+  assert.match(bad.stderr, /error\[E0401\]: pipeline header: `backend = "wasm"` has no equivalent in --target accelerate/);
+  assert.ok(!existsSync(out));
+  for (let i = 0; i < 2; i++) { // the second run replaces the first job
+    const ok = runCli(['compile', pipeline, '--target', 'accelerate', '--out', out], { env });
+    assert.equal(ok.status, 0, ok.stderr);
+  }
+  const inProcess = examples.find((e) => e.name === 'alpaca-lora')!;
+  for (const [rel, text] of inProcess.job.files) if (rel !== 'train.py' && rel !== 'README.md') assert.equal(readFileSync(join(out, rel), 'utf8'), text, rel);
+  assert.equal(readFileSync(join(out, 'data', 'eval.jsonl'), 'utf8'), readFileSync(inProcess.exported.evalFile, 'utf8'));
+  const foreign = join(root, 'pipelines');
+  const refused = runCli(['compile', pipeline, '--target', 'accelerate', '--out', foreign], { env });
+  assert.equal(refused.status === 0, false);
+  assert.match(refused.stderr, /is not a job ftc compiled/);
+});

@@ -45,7 +45,7 @@ const compileTime = (block: Block, key: string, what: string): KeyMapping => ({
   block,
   key,
   section: 'compile time',
-  equivalent: `${what}; ftc applies it while compiling and the job reads the result`,
+  equivalent: what,
 });
 const EXPORTED_ROWS = 'rows exported to data/train.jsonl, data/eval.jsonl';
 

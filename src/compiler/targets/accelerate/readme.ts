@@ -94,7 +94,9 @@ clusters: \`train.py\` (transformers Trainer + peft LoRA), \`accelerate.yaml\` f
 preprocessed data and tokenizer. Launch it with \`accelerate launch --config_file accelerate.yaml train.py\`.
 
 A value listed below as having no equivalent is a compile error naming the key; nothing is dropped
-silently. This page is generated from src/compiler/targets/accelerate/mapping.ts.
+silently. "compile time" means ftc applies the key itself while compiling (it runs the data,
+preprocess and tokenizer stages) and the job reads the result. This page is generated from
+src/compiler/targets/accelerate/mapping.ts.
 
 ## Every pipeline key
 

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { compile } from '../../../src/compiler/index.js';
+import { checkForAccelerate, mappingDoc, MAPPING } from '../../../src/compiler/targets/accelerate/index.js';
+import { MAPPING_DOC_PATH } from '../../../src/compiler/targets/accelerate/write-doc.js';
+import { jobSchema } from '../../../src/schema/job.js';
+import { schemas, STAGE_KINDS } from '../../../src/schema/index.js';
+import { repoRoot } from '../../helpers.js';
+
+test('the mapping table has exactly one row per key of every block kind (header and job block included)', () => {
+  const expected = [
+    ...Object.keys(schemas.pipeline!.properties).map((k) => `pipeline.${k}`),
+    ...Object.keys(jobSchema.properties!).map((k) => `job.${k}`),
+    ...STAGE_KINDS.flatMap((kind) => Object.keys(schemas[kind]!.properties).map((k) => `${kind}.${k}`)),
+  ].sort();
+  assert.deepEqual(MAPPING.map((m) => `${m.block}.${m.key}`).sort(), expected);
+});
+
+test('docs/accelerate.md is current (regenerate: node dist/src/compiler/targets/accelerate/write-doc.js)', () => {
+  assert.equal(readFileSync(join(repoRoot(), MAPPING_DOC_PATH), 'utf8'), mappingDoc());
+});
+
+const PIPELINE = `pipeline p {
+  seed = 1
+}
+data raw {
+  source = "d.jsonl"
+}
+preprocess pp {
+  input    = raw
+  prompt   = "{q}"
+  response = "{a}"
+}
+tokenizer tok {
+  input = pp
+  vocab = "t.json"
+}
+model base {
+  path = "m"
+}
+lora ad {
+  model = base
+}
+trainer sft {
+  model  = ad
+  data   = tok
+  output = "out"
+}
+export ex {
+  model  = sft
+  format = gguf
+  output = "x.gguf"
+}
+`;
+
+function check(text: string, overrides: string[] = []) {
+  const r = compile(text, '/tmp/p.ft', { checkFiles: false, overrides });
+  assert.ok(r.ir, JSON.stringify(r.diagnostics));
+  return checkForAccelerate(r.ir, { ast: r.ast, pipelineFile: 'p.ft', hasEval: false }).diagnostics;
+}
+
+test('a value with no equivalent is a compile error naming the stage and the key, at the key', () => {
+  const errors = check(PIPELINE).filter((d) => d.severity === 'error');
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0]!.code, 'E0401');
+  assert.match(errors[0]!.message, /^export 'ex': `format = "gguf"` has no equivalent in --target accelerate: /);
+  assert.equal(errors[0]!.line, 29);
+  assert.equal(errors[0]!.column, 3);
+});
+
+test('header settings with no torch meaning are errors too; their default values compile', () => {
+  const text = PIPELINE.replace('format = gguf', 'format = merged');
+  assert.deepEqual(check(text), []);
+  const errors = check(text, ['pipeline.backend=wasm', 'pipeline.workers=4']);
+  assert.deepEqual(errors.map((d) => [d.code, d.message.split(':')[0]]), [['E0401', 'pipeline header'], ['E0401', 'pipeline header']]);
+  assert.match(errors[0]!.message, /`backend = "wasm"`/);
+  assert.match(errors[1]!.message, /`workers = 4`.*num_processes = 4/);
+});
+
+test('QLoRA keys: W0303 from ftc check for nf4; compute_dtype without nf4 warns in the target', () => {
+  const nf4 = compile(PIPELINE.replace('  model = base\n}', '  model = base\n  quantization = nf4\n}'), '/tmp/p.ft', { checkFiles: false });
+  assert.deepEqual(nf4.diagnostics.map((d) => [d.severity, d.code]), [['warning', 'W0303']]);
+  const stray = check(PIPELINE.replace('format = gguf', 'format = peft').replace('  model = base\n}', '  model = base\n  compute_dtype = fp16\n}'));
+  assert.deepEqual(stray.map((d) => [d.severity, d.code]), [['warning', 'W0401']]);
+});
