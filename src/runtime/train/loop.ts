@@ -5,6 +5,7 @@ import type { Progress, StageLogger } from '../stage.js';
 import { BatchPlan, mixSeed, sequentialBatches, type Batch, type ExampleSource } from './batches.js';
 import type { CheckpointDir, TrainerSnapshot } from './checkpoint.js';
 import { MetricsLog } from './metrics.js';
+import { localEngine, type GradientEngine } from './step.js';
 import { AdamW } from './optimizer.js';
 import { makeSchedule, type ScheduleKind } from './schedule.js';
 
@@ -43,6 +44,11 @@ export interface TrainInputs {
   resume?: boolean;
   /** Identifies the run's settings (the trainer stage's cache key); a checkpoint from other settings is not resumed. */
   runKey?: string;
+  /**
+   * Who computes each step's adapter gradients; default: this thread. A data-parallel pool
+   * (parallel/pool.ts) keeps `model` in step with its workers; eval and checkpoints stay here.
+   */
+  gradients?: GradientEngine;
   /** Return right after this step (and its checkpoint), as if the process had been killed. For tests. */
   haltAfterStep?: number;
 }
@@ -74,8 +80,7 @@ export async function train(inp: TrainInputs): Promise<TrainResult> {
   const { model, config: cfg } = inp;
   const metrics = inp.metrics ?? new MetricsLog();
   const params = model.adapterParams();
-  const paramByVarName = new Map([...params].map(([peftName, v]) => [v.name, peftName]));
-  const varList = [...params.values()];
+  const engine = inp.gradients ?? localEngine(model);
   const plan = new BatchPlan(inp.train, { batchSize: cfg.batchSize, gradAccum: cfg.gradAccum, seed: cfg.seed, padId: inp.padId });
   const totalSteps = cfg.maxSteps ?? Math.max(1, Math.ceil(cfg.epochs * plan.stepsPerEpoch));
   const lrAt = makeSchedule({ kind: cfg.scheduler, lr: cfg.lr, totalSteps, warmupSteps: cfg.warmupSteps, warmupRatio: cfg.warmupRatio });
@@ -128,27 +133,11 @@ export async function train(inp: TrainInputs): Promise<TrainResult> {
       // ── lr ──
       const lr = lrAt(step);
 
-      // ── forward/backward ── token-weighted over the micro-batches, so accumulation matches one big batch.
+      // ── forward/backward ── token-weighted over the micro-batches (and workers), so the sum matches one big batch.
       const { micros, epochEnd } = plan.nextStep();
-      const stepTokens = micros.reduce((n, b) => n + b.lossTokens, 0);
-      let grads: Record<string, tf.Tensor> = {};
-      let stepLoss: tf.Scalar = tf.scalar(0);
-      micros.forEach((batch, i) => {
-        if (batch.lossTokens === 0) return;
-        const weight = batch.lossTokens / stepTokens;
-        const dropoutSeed = mixSeed(cfg.seed, step, i);
-        // The weight scales the gradients after the tape, not the loss inside it: the same sum, one op fewer to differentiate.
-        const { value, grads: g } = tf.tidy(() => {
-          const [ids, labels] = toTensors(batch);
-          const out = tf.variableGrads(() => model.loss(ids, labels, { training: true, dropoutSeed }), varList);
-          return { value: tf.mul(out.value, weight), grads: Object.fromEntries(Object.entries(out.grads).map(([k, t]) => [k, tf.mul(t, weight)])) };
-        });
-        grads = addInto(grads, g);
-        const sum = tf.add(stepLoss, value) as tf.Scalar;
-        stepLoss.dispose();
-        value.dispose();
-        stepLoss = sum;
-      });
+      const computed = await engine.gradients(micros, (i) => mixSeed(cfg.seed, step, i));
+      let grads = computed.grads;
+      const stepLoss = computed.loss;
       pending.tokens += micros.reduce((n, b) => n + b.inputTokens, 0);
 
       // ── clip ── by global norm, as torch.nn.utils.clip_grad_norm_ (the norm before clipping is logged).
@@ -156,7 +145,7 @@ export async function train(inp: TrainInputs): Promise<TrainResult> {
       if (cfg.maxGradNorm > 0) grads = clipByNorm(grads, gradNorm, cfg.maxGradNorm);
 
       // ── step ──
-      optimizer.step(byPeftName(grads, paramByVarName), lr);
+      optimizer.step(grads, lr);
       disposeAll(grads);
       step += 1;
       pending.lossSum = replaced(pending.lossSum, tf.add(pending.lossSum, stepLoss) as tf.Scalar);
@@ -321,24 +310,6 @@ export function clipByNorm(grads: Record<string, tf.Tensor>, norm: tf.Scalar, ma
   });
   disposeAll(grads);
   return clipped;
-}
-
-function addInto(acc: Record<string, tf.Tensor>, g: tf.NamedTensorMap): Record<string, tf.Tensor> {
-  for (const [k, t] of Object.entries(g)) {
-    const prev = acc[k];
-    if (prev) {
-      acc[k] = tf.add(prev, t);
-      prev.dispose();
-      t.dispose();
-    } else {
-      acc[k] = t;
-    }
-  }
-  return acc;
-}
-
-function byPeftName(grads: Record<string, tf.Tensor>, names: Map<string, string>): Record<string, tf.Tensor> {
-  return Object.fromEntries(Object.entries(grads).map(([varName, g]) => [names.get(varName) ?? varName, g]));
 }
 
 function disposeAll(ts: Record<string, tf.Tensor>): void {
