@@ -34,9 +34,12 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = {
   E0307: "A LoRA target module the model's architecture does not have.",
   E0308: 'Tokenizer sets both vocab and train.',
   E0309: 'Tokenizer sets neither vocab nor train.',
+  E0401: 'ftc compile --target accelerate: a value with no transformers/peft/accelerate equivalent.',
+  E0402: 'ftc compile --target accelerate: the pipeline needs exactly one trainer, on a lora stage.',
   W0101: 'No pipeline header: name and seed default.',
   W0201: 'A stage no other stage uses.',
   W0301: 'An absolute path makes the pipeline non-portable.',
   W0302: 'Model architecture outside the Llama family: target modules not checked.',
   W0303: 'quantization = nf4 (QLoRA) is honoured only by ftc compile --target accelerate.',
+  W0401: 'ftc compile --target accelerate: a QLoRA key without quantization = nf4 has no effect.',
 };
