@@ -95,6 +95,8 @@ function valueItems(s: KeySchema, inList: boolean, stages: Map<string, string>, 
     preselect: v === def,
     textEdit: { range, newText: v },
   }));
+  // a list-valued key (target_modules): its default list as a starting point
+  if (!inList && Array.isArray(s.default) && def !== undefined) items.push({ label: def, kind: CompletionItemKind.Value, detail: 'default', textEdit: { range, newText: def } });
   if (!inList && isBoolean(s)) {
     for (const b of ['true', 'false']) items.push({ label: b, kind: CompletionItemKind.Value, detail: b === def ? 'default' : undefined, preselect: b === def, textEdit: { range, newText: b } });
   }

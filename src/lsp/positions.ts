@@ -22,17 +22,3 @@ export function touches(r: SourceRange, p: Position): boolean {
   if (line === r.endLine && col > r.endColumn) return false;
   return true;
 }
-
-/** Strictly inside a block's braces (or a list's brackets): after the opening one, before the closing one. */
-export function inside(r: SourceRange, p: Position): boolean {
-  const line = p.line + 1;
-  const col = p.character + 1;
-  if (line < r.line || line > r.endLine) return false;
-  if (line === r.line && col <= r.column) return false;
-  if (line === r.endLine && col >= r.endColumn) return false;
-  return true;
-}
-
-export function sameStart(a: SourceRange, b: SourceRange): boolean {
-  return a.line === b.line && a.column === b.column;
-}
