@@ -9,6 +9,7 @@ import { readTokenDataset } from '../tokenize/dataset.js';
 import { CheckpointDir, peftAdapterFiles } from '../train/checkpoint.js';
 import { adapterHost, train, type TrainConfig } from '../train/loop.js';
 import { MetricsLog } from '../train/metrics.js';
+import { resolveWorkers, WorkerPool } from '../train/parallel/pool.js';
 import { lossCurveSvg } from '../train/plot.js';
 import { reportHtml } from '../train/report.js';
 import { readLoraArtifact } from './lora.js';
@@ -90,7 +91,14 @@ export const trainerStage: StageImpl = {
     }
     const metrics = new MetricsLog(join(ctx.outDir, 'metrics.jsonl'));
     const config = trainConfig(p, ctx.pipeline.seed);
+    // Data-parallel threads: --workers, else the pipeline header's `workers` (auto: every core on wasm/cpu).
+    const threads = resolveWorkers(ctx.options.workers ?? (ctx.pipeline.settings.workers as number | 'auto' | undefined), backend.name, p.batch_size);
+    let pool: WorkerPool | undefined;
     try {
+      if (threads > 1) {
+        pool = await WorkerPool.start({ threads, backend: backend.name, source: { dir: modelDir, lora: lora.settings }, model });
+        ctx.log.info(`training on ${threads} threads (data-parallel, ${backend.name} backend each)`);
+      }
       const result = await train({
         model,
         train: trainSplit,
@@ -102,6 +110,7 @@ export const trainerStage: StageImpl = {
         checkpoints,
         resume: ctx.options.resume,
         runKey: ctx.stage.key,
+        gradients: pool,
       });
       if (evalSplit.count === 0) warn('the dataset has no eval split: no eval loss or perplexity was computed (set eval_split in the preprocess stage)');
 
@@ -129,6 +138,7 @@ export const trainerStage: StageImpl = {
         ...(result.stopReason === 'early-stopping' ? { stopped: 'early' } : {}),
       };
     } finally {
+      await pool?.close();
       model.dispose();
     }
   },
