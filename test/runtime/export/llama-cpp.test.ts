@@ -19,8 +19,31 @@ const PROMPT = 'The three primary colors are';
 const SCORED = 'Describe the structure of an atom. Eat well and sleep well.';
 const NEW_TOKENS = 16;
 
-type NodeLlamaCpp = typeof import('node-llama-cpp');
-type Llama = Awaited<ReturnType<NodeLlamaCpp['getLlama']>>;
+/**
+ * The slice of node-llama-cpp's API used here, typed locally: the package is not a declared dependency
+ * (its prebuilt CUDA/Vulkan binaries add about 1.7 min to `npm ci`), so this file must compile without it.
+ * Install it with `npm install --no-save node-llama-cpp@3.21.1` to run the comparison.
+ */
+interface LlamaModel {
+  tokenize(text: string): number[];
+  detokenize(tokens: number[]): string;
+  createContext(o: Record<string, unknown>): Promise<LlamaContext>;
+  dispose(): Promise<void>;
+}
+interface LlamaContext {
+  getSequence(): { controlledEvaluate(input: unknown[]): Promise<({ next: { token?: number | null; probabilities?: Map<number, number> } } | undefined)[]> };
+  dispose(): Promise<void>;
+}
+interface Llama {
+  loadModel(o: { modelPath: string }): Promise<LlamaModel>;
+  dispose(): Promise<void>;
+}
+interface NodeLlamaCpp {
+  getLlama(o: Record<string, unknown>): Promise<Llama>;
+  LlamaLogLevel: { error: string };
+}
+/** A variable specifier keeps tsc from resolving the optional package. */
+const NODE_LLAMA_CPP = 'node-llama-cpp';
 
 let lib: NodeLlamaCpp | undefined;
 let llama: Llama | undefined;
@@ -28,9 +51,9 @@ let skipReason: string | undefined;
 
 async function loadLlama(): Promise<void> {
   try {
-    lib = await import('node-llama-cpp');
+    lib = (await import(NODE_LLAMA_CPP)) as NodeLlamaCpp;
   } catch (e) {
-    skipReason = `node-llama-cpp is not installed: ${(e as Error).message}`;
+    skipReason = `node-llama-cpp is not installed (npm install --no-save node-llama-cpp@3.21.1 to run this comparison): ${(e as Error).message.split('\n')[0]}`;
     return;
   }
   try {
@@ -97,8 +120,8 @@ describe('exported GGUF in llama.cpp', () => {
     try {
       const seq = context.getSequence();
       const input = ids.map((t) => [t, { generateNext: { probabilities: true, options: { temperature: 1, topK: 0, topP: 1, minP: 0 } } }] as const);
-      const res = await seq.controlledEvaluate(input as never);
-      return ids.slice(1).map((next, i) => Math.log(res[i]!.next.probabilities!.get(next as never)!));
+      const res = await seq.controlledEvaluate(input);
+      return ids.slice(1).map((next, i) => Math.log(res[i]!.next.probabilities!.get(next)!));
     } finally {
       await context.dispose();
       await model.dispose();
@@ -118,13 +141,13 @@ describe('exported GGUF in llama.cpp', () => {
       const generated: number[] = [];
       let input: number[] = ids;
       while (generated.length < NEW_TOKENS) {
-        const res = await seq.controlledEvaluate(input.map((tok, i) => (i === input.length - 1 ? [tok, { generateNext: { token: true, options: { temperature: 0 } } }] : tok)) as never);
+        const res = await seq.controlledEvaluate(input.map((tok, i) => (i === input.length - 1 ? [tok, { generateNext: { token: true, options: { temperature: 0 } } }] : tok)));
         const next = res[input.length - 1]!.next.token!;
         generated.push(next);
         if (next === 2) break;
         input = [next];
       }
-      const text = model.detokenize(generated.filter((x) => x > 2) as never);
+      const text = model.detokenize(generated.filter((x) => x > 2));
       assert.equal(text, ftcGenerate());
       assert.ok(generated.length >= 4, `llama.cpp generated ${generated.length} tokens`);
     } finally {
