@@ -1,14 +1,6 @@
 import { FtcError } from '../../errors.js';
+import { schemas } from '../../schema/index.js';
 import type { StageImpl } from '../stage.js';
-import { dataStage } from './data.js';
-import { preprocessStage } from './preprocess.js';
-import { tokenizerStage } from './tokenizer.js';
-import { modelStage } from './model.js';
-import { loraStage } from './lora.js';
-import { trainerStage } from './trainer.js';
-import { exportStage } from './export.js';
-// One import per stage kind; each stage file exports its StageImpl. Stage authors add their line
-// here and their entry to `builtin` below (data, preprocess, tokenizer, model, lora, trainer, export).
 
 /** A flat registry: stage kind → implementation. The executor accepts another one (tests). */
 export type StageRegistry = ReadonlyMap<string, StageImpl>;
@@ -22,7 +14,33 @@ export function makeRegistry(impls: readonly StageImpl[]): StageRegistry {
   return map;
 }
 
-const builtin: StageImpl[] = [dataStage, preprocessStage, tokenizerStage, modelStage, loraStage, trainerStage, exportStage];
+/**
+ * A stage kind whose file is imported when a stage of that kind first runs, not at start-up: a fully
+ * cached `ftc run` never loads tfjs (the trainer's import costs ~1 s of CPU), the tokenizers binding,
+ * hyparquet or jinja. The version is the schema's x-version, which StageImpl.version must equal
+ * (test/runtime/stages/registry.test.ts loads every file and checks).
+ */
+function onUse(kind: string, load: () => Promise<StageImpl>): StageImpl {
+  return { kind, version: schemas[kind]['x-version'], run: async (ctx) => (await load()).run(ctx) };
+}
+
+// One line per stage kind: its file and the StageImpl that file exports.
+const loaders: Record<string, () => Promise<StageImpl>> = {
+  data: async () => (await import('./data.js')).dataStage,
+  preprocess: async () => (await import('./preprocess.js')).preprocessStage,
+  tokenizer: async () => (await import('./tokenizer.js')).tokenizerStage,
+  model: async () => (await import('./model.js')).modelStage,
+  lora: async () => (await import('./lora.js')).loraStage,
+  trainer: async () => (await import('./trainer.js')).trainerStage,
+  export: async () => (await import('./export.js')).exportStage,
+};
+
+/** The stage files behind `stageRegistry`, loaded now (a test checks each against its registry entry). */
+export function loadBuiltinStages(): Promise<StageImpl[]> {
+  return Promise.all(Object.values(loaders).map((load) => load()));
+}
+
+const builtin = Object.entries(loaders).map(([kind, load]) => onUse(kind, load));
 
 export const stageRegistry: StageRegistry = makeRegistry(builtin);
 
