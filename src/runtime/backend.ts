@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { FtcError } from '../errors.js';
+import { installWasmKernels } from './kernels/index.js';
 import * as tf from './tf.js';
 
 /** Which tensor backend to run on; `auto` takes the first that loads, fastest first. */
@@ -82,9 +83,10 @@ async function activate(name: Exclude<BackendPreference, 'auto'>): Promise<strin
       const dist = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/';
       wasm.setWasmPaths(dist);
       if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to initialise');
+      const kernels = installWasmKernels(); // SIMD BatchMatMul (src/runtime/kernels); the built-in one stays the fallback
       const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
       const threads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? wasm.getThreadsCount() : 1;
-      return `${simd ? 'simd' : 'no simd'}, ${threads} thread${threads === 1 ? '' : 's'}`;
+      return `${simd ? 'simd' : 'no simd'}, ${threads} thread${threads === 1 ? '' : 's'}, ${kernels.installed ? 'ftc matmul kernels' : `built-in matmul (${kernels.reason})`}`;
     }
     case 'cpu': {
       await import('@tensorflow/tfjs-backend-cpu');
