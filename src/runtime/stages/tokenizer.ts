@@ -1,12 +1,12 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Encoding } from 'tokenizers';
 import { FtcError } from '../../errors.js';
 import { readJsonl } from '../data/jsonl.js';
 import type { StageContext, StageImpl, StageSummary } from '../stage.js';
 import { assemble, Packer, type AssembleOptions } from '../tokenize/assemble.js';
 import { DATASET_FORMAT, SplitWriter, writeMeta, type TokenDatasetMeta } from '../tokenize/dataset.js';
 import { loadTokenizerFile, trainTokenizer, type LoadedTokenizer } from '../tokenize/load.js';
+import { idEncoder } from '../tokenize/word-cache.js';
 import { EVAL_FILE, TRAIN_FILE, type Example } from './preprocess.js';
 
 interface TokenizerParams {
@@ -57,8 +57,9 @@ async function obtainTokenizer(p: TokenizerParams, ctx: StageContext, trainFile:
 /**
  * Tokenizes the preprocess stage's splits into the binary dataset of tokenize/dataset.ts.
  * Prompt and response are encoded separately (without the tokenizer's own special tokens),
- * then assembled with BOS/EOS, label masking, truncation and optional packing. Batches are
- * encoded by the Rust library while the previous batch is assembled.
+ * then assembled with BOS/EOS, label masking, truncation and optional packing. Byte-level BPE
+ * tokenizers go through a word cache (tokenize/word-cache.ts: the library's exact ids, asked only
+ * for unseen words); a batch's library work runs in the Rust pool while the previous one is assembled.
  */
 export const tokenizerStage: StageImpl = {
   kind: 'tokenizer',
@@ -83,20 +84,22 @@ export const tokenizerStage: StageImpl = {
     const progress = ctx.log.progress('tokenizing');
     let done = 0;
 
-    const encode = async (batch: Example[]): Promise<[Example[], Encoding[]]> => {
+    const encoder = idEncoder(tokenizer, loaded.json);
+    type Encoded = [Example[], ArrayLike<number>[]];
+    const encode = async (batch: Example[]): Promise<Encoded> => {
       const texts = batch.map((e) => e.prompt).concat(batch.map((e) => e.response));
-      return [batch, await tokenizer.encodeBatch(texts, { addSpecialTokens: false })];
+      return [batch, await encoder.encodeBatch(texts)];
     };
 
     const splits: TokenDatasetMeta['splits'] = {};
     for (const [name, file] of [['train', TRAIN_FILE], ['eval', EVAL_FILE]] as const) {
       const writer = new SplitWriter(ctx.outDir, name, packed);
       const packer = packed ? new Packer(writer, maxLength) : undefined;
-      const take = ([batch, encodings]: [Example[], Encoding[]]) => {
+      const take = ([batch, encodings]: Encoded) => {
         for (let i = 0; i < batch.length; i++) {
           // A chat template may already have written the BOS into the prompt text.
           const bos = addBos && !batch[i].prompt.startsWith(specials.bos!.text) ? specials.bos!.id : undefined;
-          const ex = assemble(encodings[i].getIds(), encodings[batch.length + i].getIds(), { ...base, bosId: bos });
+          const ex = assemble(encodings[i], encodings[batch.length + i], { ...base, bosId: bos });
           if ('drop' in ex) {
             if (ex.drop === 'too_long') tooLong++;
             else noResponse++;
@@ -109,7 +112,7 @@ export const tokenizerStage: StageImpl = {
         done += batch.length;
         progress.update(done);
       };
-      let pending: Promise<[Example[], Encoding[]]> | undefined;
+      let pending: Promise<Encoded> | undefined;
       for await (const batch of examplesOf(join(input.dir, file))) {
         const next = encode(batch); // starts in the Rust pool while the previous batch is assembled
         if (pending) take(await pending);

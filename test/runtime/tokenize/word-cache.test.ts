@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { byteToUnicode, trainBpeTokenizer } from '../../../src/runtime/tokenize/bpe.js';
+import { idEncoder, libraryEncoder, WordCacheEncoder, wordCacheUnsupported } from '../../../src/runtime/tokenize/word-cache.js';
+import { repoRoot } from '../../helpers.js';
+
+const require = createRequire(import.meta.url);
+const { Tokenizer } = require('tokenizers') as typeof import('tokenizers');
+
+/**
+ * The word cache must give exactly the library's ids. Each check encodes the same texts through
+ * the cache and through the library's own encodeBatch and compares every id.
+ */
+const alpaca = JSON.parse(readFileSync(join(repoRoot(), 'data/alpaca_sample.json'), 'utf8')) as Array<Record<string, string>>;
+const shipped = alpaca.flatMap((r) => [r.instruction, r.input, r.output]);
+const SPECIAL = '<|im_start|>';
+const json = trainBpeTokenizer(shipped, { vocabSize: 900, specialTokens: [SPECIAL] });
+
+/**
+ * A BPE that merges every pair of ASCII bytes: within a word, characters pair up left to right, so a
+ * word boundary in a different place changes the ids. (A trained vocabulary lacks most cross-boundary
+ * merges, so a wrong split would often still give the same ids there.)
+ */
+function allPairsJson(): string {
+  const config = JSON.parse(json) as { model: { vocab: Record<string, number>; merges: string[] } };
+  const ascii = byteToUnicode().slice(0, 128);
+  const vocab = { ...config.model.vocab };
+  const merges: string[] = [];
+  let next = Math.max(...Object.values(vocab)) + 1;
+  for (const a of ascii) for (const b of ascii) if (vocab[a + b] === undefined) {
+    vocab[a + b] = next++;
+    merges.push(`${a} ${b}`);
+  }
+  return JSON.stringify({ ...config, model: { ...config.model, vocab, merges } });
+}
+const allPairs = allPairsJson();
+
+function setup(config = json) {
+  const tokenizer = Tokenizer.fromString(config);
+  return { encoder: idEncoder(tokenizer, config), library: libraryEncoder(tokenizer) };
+}
+
+/** Same ids through the cache as through the library, for the trained and the all-pairs tokenizer. */
+async function assertSameIds(texts: string[]): Promise<void> {
+  for (const config of [json, allPairs]) {
+    const { encoder, library } = setup(config);
+    // Twice through the cache: the second pass is served from words cached by the first.
+    for (const pass of [1, 2]) {
+      const [got, want] = await Promise.all([encoder.encodeBatch(texts), library.encodeBatch(texts)]);
+      for (let i = 0; i < texts.length; i++) assert.deepEqual(Array.from(got[i]), Array.from(want[i]), `pass ${pass}, text ${JSON.stringify(texts[i])}`);
+    }
+  }
+}
+
+test('the ftc-trained byte-level BPE qualifies for the cache; other configurations fall back to the library', () => {
+  const config = JSON.parse(json) as Record<string, unknown>;
+  assert.equal(wordCacheUnsupported(config), undefined);
+  assert.ok(setup().encoder instanceof WordCacheEncoder);
+  const variant = (patch: Record<string, unknown>) => wordCacheUnsupported({ ...config, ...patch });
+  assert.equal(variant({ normalizer: { type: 'NFC' } }), 'has a normalizer');
+  assert.equal(variant({ pre_tokenizer: { type: 'ByteLevel', add_prefix_space: true, use_regex: true } }), 'ByteLevel adds a prefix space');
+  assert.equal(variant({ pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, use_regex: false } }), 'ByteLevel without the GPT-2 regex');
+  assert.equal(variant({ pre_tokenizer: { type: 'Sequence', pretokenizers: [] } }), 'pre-tokenizer is not ByteLevel');
+  assert.equal(variant({ model: { ...(config.model as object), dropout: 0.1 } }), 'BPE dropout');
+  assert.equal(variant({ truncation: { max_length: 8 } }), 'truncation or padding set in tokenizer.json');
+  const wordLevel = { ...config, pre_tokenizer: { type: 'WhitespaceSplit' }, model: { type: 'WordLevel', vocab: { a: 0 }, unk_token: 'a' } };
+  assert.equal(wordCacheUnsupported(wordLevel), 'pre-tokenizer is not ByteLevel');
+  assert.ok(!(idEncoder(Tokenizer.fromString(JSON.stringify(wordLevel)), JSON.stringify(wordLevel)) instanceof WordCacheEncoder));
+});
+
+test('the shipped Alpaca sample: same ids as the library, and the cache does serve the ASCII texts', async () => {
+  await assertSameIds(shipped);
+  const { encoder } = setup();
+  await encoder.encodeBatch(['The plural of "cactus" is "cacti".', '11 °C is 51.8 °F.']);
+  // Only the ASCII text's words are cached; the other went to the library whole.
+  assert.equal((encoder as WordCacheEncoder).size, ['The', ' plural', ' of', ' "', 'cactus', '"', ' is', 'cacti', '".'].length);
+});
+
+test('every ASCII character, alone and next to letters, digits, spaces, apostrophes and itself', async () => {
+  const texts: string[] = [];
+  for (let c = 0; c < 128; c++) {
+    const ch = String.fromCharCode(c);
+    for (const [l, r] of [['', ''], ['a', 'a'], ['1', '1'], [' ', ' '], ['  ', 'x'], ["'", 's'], ['x', "'t"], ['\n', '\n\n'], [ch, ch]]) texts.push(l + ch + r);
+  }
+  await assertSameIds(texts);
+});
+
+test('fuzz: random strings over a tricky ASCII alphabet (contractions, whitespace runs, added tokens)', async () => {
+  const unit = fc.constantFrom(...["'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "'", ' ', '  ', '\n', '\r\n', '\t', '\v', '\f', 'a', 'Z', 'word', '7', '42', '.', ',!', '-', '\x00', '\x1f', '\x7f', '<s>', '</s>', SPECIAL, '<|im', '<unk>']);
+  const texts = fc.sample(fc.string({ unit, maxLength: 30 }), { numRuns: 3000, seed: 7 });
+  await assertSameIds(texts);
+});
+
+test('fuzz: random unicode strings, and ASCII words mixed with unicode ones', async () => {
+  const any = fc.sample(fc.string({ unit: 'binary', maxLength: 40 }), { numRuns: 1500, seed: 11 });
+  const mixed = fc.sample(fc.string({ unit: fc.constantFrom('é', '°C', ' ', 'a', "'s", '日本', '\u00a0', '\u2028', '\ufeff', '😀', '1', '.'), maxLength: 20 }), { numRuns: 1500, seed: 12 });
+  await assertSameIds([...any, ...mixed]);
+});
