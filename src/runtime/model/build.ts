@@ -88,7 +88,8 @@ export function disposeModel(m: BuiltModel): void {
     }
   }
   if (modules.lmHead.w !== modules.embed) modules.lmHead.w.dispose();
-  tf.dispose([modules.lmHead.wT, modules.embed, modules.norm]);
+  tf.dispose([modules.embed, modules.norm]);
+  if (modules.lmHead.wT) modules.lmHead.wT.dispose();
 }
 
 /** `all-linear` or a list of module names; anything else is an error listing what the model has. */

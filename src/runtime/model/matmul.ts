@@ -1,4 +1,5 @@
 import * as tf from '../tf.js';
+import { wasmKernelsInstalled } from '../kernels/index.js';
 
 /**
  * Matrix products shaped for the backends' fast path.
@@ -8,6 +9,8 @@ import * as tf from '../tf.js';
  * matMul gradient is exactly such a transposed product, so every product in the model goes through one of
  * the two functions below, whose forward AND backward are plain 2-D matMuls: operands that need a
  * transpose are either stored transposed once (frozen weights) or transposed explicitly (small tensors).
+ * With ftc's SIMD kernels installed on wasm (src/runtime/kernels, installed by backend.ts) transposed and
+ * batched products run as fast as plain ones, so frozen weights no longer need their transposed copy.
  */
 
 /** a [M,K] × b [K,N] → [M,N]; gradients da = dy bᵀ, db = aᵀ dy, each a plain 2-D product. */
@@ -26,9 +29,11 @@ export const matMul2d: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.cust
 ) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
 
 /**
- * A frozen linear layer y = x Wᵀ (+ b). The weight is held twice, made once at load:
- * `wT` [in,out] for the forward product and `w` [out,in] (Hugging Face's layout) for the backward
- * product dx = dy W. No gradient is ever computed for W: it is not an input of the custom gradient.
+ * A frozen linear layer y = x Wᵀ (+ b), W [out,in] as Hugging Face stores it. The forward product is
+ * x·Wᵀ (transposeB) and the backward one dx = dy·W; no gradient is ever computed for W (it is not an
+ * input of the custom gradient). Where transposeB is slow — the wasm backend's built-in matMul, without
+ * ftc's kernels — a transposed copy `wT` [in,out] is made once at load and the forward product reads it
+ * plainly, at twice the weight memory; elsewhere (ftc's wasm kernels, native backends) W alone serves both.
  */
 export class FrozenLinear {
   readonly inFeatures: number;
@@ -38,21 +43,23 @@ export class FrozenLinear {
   constructor(
     /** [out, in], as stored by Hugging Face. */
     readonly w: tf.Tensor2D,
-    /** [in, out], the transposed copy used by the forward product. */
-    readonly wT: tf.Tensor2D,
+    /** [in, out], the transposed copy for the forward product, where transposeB is slow. */
+    readonly wT: tf.Tensor2D | undefined,
     /** [out]; a tf.Variable when the bias is trained (lora bias = all | lora_only). */
     public bias?: tf.Tensor1D,
   ) {
     [this.outFeatures, this.inFeatures] = w.shape;
+    const forward = (x: tf.Tensor2D) => (this.wT ? tf.matMul(x, this.wT) : tf.matMul(x, this.w, false, true)); // [N,in]×[in,out]
     this.product = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
-      value: tf.matMul(args[0] as tf.Tensor2D, this.wT), // [N,in]×[in,out]
+      value: forward(args[0] as tf.Tensor2D),
       gradFunc: (dy: tf.Tensor): tf.Tensor => tf.matMul(dy as tf.Tensor2D, this.w), // [N,out]×[out,in]
     })) as unknown as (x: tf.Tensor2D) => tf.Tensor2D;
   }
 
-  /** Builds both layouts from the Hugging Face [out, in] weight. */
+  /** Wraps the Hugging Face [out, in] weight, with a transposed copy only where the backend needs one. */
   static fromWeight(w: tf.Tensor2D, bias?: tf.Tensor1D): FrozenLinear {
-    return new FrozenLinear(w, tf.keep(tf.transpose(w)), bias);
+    const slowTransposeB = tf.getBackend() === 'wasm' && !wasmKernelsInstalled();
+    return new FrozenLinear(w, slowTransposeB ? tf.keep(tf.transpose(w)) : undefined, bias);
   }
 
   /** x [N, in] → [N, out]. */
@@ -62,7 +69,7 @@ export class FrozenLinear {
   }
 
   dispose(): void {
-    tf.dispose([this.w, this.wT]);
+    tf.dispose(this.wT ? [this.w, this.wT] : [this.w]);
     if (this.bias) this.bias.dispose();
   }
 }
