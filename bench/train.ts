@@ -1,0 +1,203 @@
+/**
+ * `npm run bench -- train [--json] [--workers N] [--steps N] [--backend wasm|cpu|auto] [--attention auto|batched|per-head]`
+ *
+ * Times the LoRA training step — the trainer's own loop (src/runtime/train/loop.ts `train`, with its
+ * forward/backward in step.ts, global-norm clipping and AdamW), on random weights built in memory by the
+ * same createCausalLM the trainer uses — on the issue's reference configuration and two variants.
+ * Each step is timed on the wall clock (what a user waits for): the loop logs every step, and a log is a host
+ * sync, so the loop's own tokens/s per step is the step's wall time. The first step (kernel set-up, first
+ * allocations) is not counted; the median of the rest is reported. The load average at start is printed
+ * too: on a shared machine, read the figures against it.
+ *
+ * FLOPs are counted analytically, per token (E hidden, F ffn, V vocab, L layers, H/KV heads, D head dim,
+ * T sequence, r rank). A frozen weight costs 4 FLOPs per parameter per token, not full training's 6,
+ * because LoRA never computes the frozen weights' gradient:
+ *   frozen linears   4 · P_lin            forward x·Wᵀ (2 per weight) + backward dx = dy·W (2 per weight),
+ *                                         P_lin = L·(E·H·D + 2·E·KV·D + H·D·E + 3·E·F) + E·V (lm_head)
+ *   attention        12 · L · T · H · D   q·kᵀ and p·v forward (2·T·D each, per head), twice that backward
+ *                                         (full T×T products: the causal mask does not skip work)
+ *   adapters         Σ 6 · r · (in + out) forward x·A, (xA)·B; backward dB, d(xA), dA, dx (each 2·r·dim)
+ * Element-wise ops (norms, softmax, rope, SwiGLU, AdamW) are not counted.
+ * MFU = achieved GFLOP/s ÷ (peak × threads), the peak being this backend's measured plain 2-D matMul
+ * [512,512]×[512,512] on one thread (median of timed repetitions), the best any one thread can do.
+ */
+import { availableParallelism, loadavg } from 'node:os';
+import * as tf from '../src/runtime/tf.js';
+import { initBackend, type BackendPreference } from '../src/runtime/backend.js';
+import { attentionBatched, attentionPerHead, setAttentionImpl } from '../src/runtime/model/attention.js';
+import { createCausalLM } from '../src/runtime/model/causal-lm.js';
+import type { LlamaConfig } from '../src/runtime/model/config.js';
+import { initModelConfig, initWeights } from '../src/runtime/model/init.js';
+import type { Example, ExampleSource } from '../src/runtime/train/batches.js';
+import { train, type TrainConfig } from '../src/runtime/train/loop.js';
+import { WorkerPool } from '../src/runtime/train/parallel/pool.js';
+import type { Benchmark } from './main.js';
+
+interface Variant {
+  name: string;
+  layers: number;
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  ffn: number;
+}
+
+const VARIANTS: Variant[] = [
+  { name: 'reference 256/4L/8H', layers: 4, hidden: 256, heads: 8, kvHeads: 8, ffn: 688 },
+  { name: 'GQA 256/4L/8H/2KV', layers: 4, hidden: 256, heads: 8, kvHeads: 2, ffn: 688 },
+  { name: 'large 512/8L/8H', layers: 8, hidden: 512, heads: 8, kvHeads: 8, ffn: 1376 },
+];
+const VOCAB = 2048;
+const SEQ = 128;
+const BATCH = 4;
+const LORA = { r: 8, alpha: 32, targetModules: ['q_proj', 'v_proj'], dropout: 0.05, bias: 'none' as const, useRslora: false, seed: 1 };
+const TRAIN: Omit<TrainConfig, 'maxSteps'> = {
+  batchSize: BATCH, gradAccum: 1, epochs: 1, lr: 2e-4, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8,
+  scheduler: 'linear', warmupSteps: 0, warmupRatio: 0, maxGradNorm: 1, logEvery: 1, evalEvery: 0, saveEvery: 0, patience: 0, seed: 42,
+};
+
+interface Row {
+  config: string;
+  backend: string;
+  workers: number;
+  median_step_s: number;
+  tokens_per_s: number;
+  gflop_per_step: number;
+  gflop_per_s: number;
+  peak_gflop_per_s_per_thread: number;
+  mfu: number;
+  peak_rss_mib: number;
+  steps_timed: number;
+}
+
+/** Analytic FLOPs of one training step (formula in the header comment). */
+export function stepFlops(c: LlamaConfig, lora: { r: number; targetModules: string[] }, batch: number, seq: number): number {
+  const { hiddenSize: e, intermediateSize: f, vocabSize: v, numHiddenLayers: l, numAttentionHeads: h, numKeyValueHeads: kv, headDim: d } = c;
+  const dims: Record<string, [number, number]> = {
+    q_proj: [e, h * d], k_proj: [e, kv * d], v_proj: [e, kv * d], o_proj: [h * d, e], gate_proj: [e, f], up_proj: [e, f], down_proj: [f, e],
+  };
+  const pLin = l * Object.values(dims).reduce((s, [i, o]) => s + i * o, 0) + e * v;
+  const attention = 12 * l * seq * h * d;
+  const adapters = l * lora.targetModules.reduce((s, m) => s + 6 * lora.r * (dims[m]![0] + dims[m]![1]), 0);
+  return (4 * pLin + attention + adapters) * batch * seq;
+}
+
+/** One thread's plain 2-D matMul GFLOP/s on the active backend (wall clock, median of 15 timed calls). */
+function matMulPeak(): number {
+  const n = 512;
+  const a = tf.randomNormal([n, n], 0, 1, 'float32', 1);
+  const b = tf.randomNormal([n, n], 0, 1, 'float32', 2);
+  const once = () => {
+    const t0 = performance.now();
+    const c = tf.matMul(a, b);
+    c.dataSync(); // a no-op wait on wasm/cpu (synchronous kernels); the real sync on a native or GPU backend
+    const ms = performance.now() - t0;
+    c.dispose();
+    return ms;
+  };
+  for (let i = 0; i < 3; i++) once();
+  const times = Array.from({ length: 15 }, once);
+  tf.dispose([a, b]);
+  return (2 * n ** 3) / (median(times) / 1000) / 1e9;
+}
+
+function randomExamples(count: number, seed: number): ExampleSource {
+  let s = seed >>> 0;
+  const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) % VOCAB);
+  const examples: Example[] = Array.from({ length: count }, () => {
+    const ids = Int32Array.from({ length: SEQ }, next);
+    return { ids, labels: ids.slice() };
+  });
+  return { count, example: (i) => examples[i]! };
+}
+
+async function measure(v: Variant, backend: string, workers: number, steps: number, peak: number): Promise<Row> {
+  const config = initModelConfig({ ...v, vocab: VOCAB, maxPositions: SEQ, seed: 0, dtype: 'f32', corpus: [] });
+  const weights = initWeights(config, 0);
+  const model = createCausalLM(config, weights, LORA);
+  const pool = workers > 1 ? await WorkerPool.start({ threads: workers, backend, source: { config, weights, lora: LORA }, model }) : undefined;
+  try {
+    const warmup = 1;
+    const result = await train({ model, train: randomExamples(BATCH * (steps + warmup), 7), padId: 0, config: { ...TRAIN, maxSteps: steps + warmup }, gradients: pool });
+    const perStep = result.metrics.records.filter((r) => r.tokens_per_s !== undefined).slice(warmup).map((r) => (BATCH * SEQ) / (r.tokens_per_s as number));
+    const stepS = median(perStep);
+    const flops = stepFlops(config, LORA, BATCH, SEQ);
+    const threads = pool?.threads ?? 1;
+    return {
+      config: v.name,
+      backend,
+      workers: threads,
+      median_step_s: round(stepS, 4),
+      tokens_per_s: Math.round((BATCH * SEQ) / stepS),
+      gflop_per_step: round(flops / 1e9, 3),
+      gflop_per_s: round(flops / stepS / 1e9, 2),
+      peak_gflop_per_s_per_thread: round(peak, 2),
+      mfu: round(flops / stepS / 1e9 / (peak * threads), 3),
+      peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
+      steps_timed: perStep.length,
+    };
+  } finally {
+    await pool?.close();
+    model.dispose();
+  }
+}
+
+export const benchmark: Benchmark = {
+  name: 'train',
+  description: 'LoRA training step (trainer loop, AdamW, fp32): step time, tokens/s, GFLOP/s, MFU, peak RSS',
+  async run({ json, argv }) {
+    const opt = (name: string): string | undefined => {
+      const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+      if (i < 0) return undefined;
+      return argv[i]!.includes('=') ? argv[i]!.split('=')[1] : argv[i + 1];
+    };
+    const steps = Number(opt('steps') ?? 5);
+    const workersArg = opt('workers');
+    const workerCounts = workersArg ? [Number(workersArg)] : [...new Set([1, Math.min(availableParallelism(), BATCH)])];
+    const only = opt('config');
+    const attention = opt('attention') ?? 'auto';
+    if (attention !== 'auto') setAttentionImpl(attention === 'batched' ? attentionBatched : attentionPerHead);
+    const load = loadavg();
+    const choice = await initBackend((opt('backend') ?? 'wasm') as BackendPreference);
+    const backend = choice.name;
+    const peak = matMulPeak();
+    const rows: Row[] = [];
+    for (const v of VARIANTS.filter((x) => !only || x.name.startsWith(only))) {
+      for (const w of workerCounts) {
+        const row = await measure(v, backend, w, steps, peak);
+        rows.push(row);
+        if (!json) process.stderr.write(`  ${row.config}, ${row.workers} thread(s): ${row.tokens_per_s} tokens/s\n`);
+      }
+    }
+    const header = {
+      backend: `${backend} (${choice.tried.find((t) => t.ok)?.reason ?? ''})`,
+      attention,
+      cores: availableParallelism(),
+      load_average_at_start: load.map((x) => round(x, 2)),
+      batch: BATCH, seq: SEQ, vocab: VOCAB, lora: `r=${LORA.r} alpha=${LORA.alpha} ${LORA.targetModules.join(',')}`,
+    };
+    if (json) {
+      process.stdout.write(JSON.stringify({ benchmark: 'train', ...header, rows }) + '\n');
+      return;
+    }
+    process.stdout.write(`backend ${header.backend}; attention ${attention}; ${header.cores} cores; load average at start ${header.load_average_at_start.join(' ')}\n`);
+    process.stdout.write(`plain 2-D matMul peak: ${peak.toFixed(1)} GFLOP/s per thread; batch ${BATCH} × seq ${SEQ}, vocab ${VOCAB}, LoRA ${header.lora}\n`);
+    const cols = ['config', 'workers', 'step s', 'tokens/s', 'GFLOP/step', 'GFLOP/s', 'MFU', 'peak RSS MiB'];
+    const table = rows.map((r) => [r.config, String(r.workers), r.median_step_s.toFixed(3), String(r.tokens_per_s), r.gflop_per_step.toFixed(2), r.gflop_per_s.toFixed(1), `${(r.mfu * 100).toFixed(0)}%`, String(r.peak_rss_mib)]);
+    const widths = cols.map((c, i) => Math.max(c.length, ...table.map((t) => t[i]!.length)));
+    const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ') + '\n';
+    process.stdout.write(line(cols));
+    for (const t of table) process.stdout.write(line(t));
+  },
+};
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
