@@ -14,12 +14,15 @@ const benchmarks: Array<() => Promise<Benchmark>> = [
   () => import('./lsp.js').then((m) => m.benchmark),
   () => import('./data.js').then((m) => m.benchmark),
   () => import('./compile.js').then((m) => m.benchmark),
+  () => import('./train.js').then((m) => m.benchmark),
 ];
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const json = argv.includes('--json');
-  const names = argv.filter((a) => !a.startsWith('--'));
+  // A bare word right after a `--flag` (no `=`) is that flag's value (`--workers 2`), except after --json.
+  const isValue = (i: number) => i > 0 && argv[i - 1]!.startsWith('--') && !argv[i - 1]!.includes('=') && argv[i - 1] !== '--json';
+  const names = argv.filter((a, i) => !a.startsWith('--') && !isValue(i));
   const all = await Promise.all(benchmarks.map((load) => load()));
   const chosen = names.length ? all.filter((b) => names.includes(b.name)) : all;
   if (names.length && chosen.length !== names.length) {
