@@ -62,8 +62,15 @@ export class WordCacheEncoder implements IdEncoder {
   private readonly cache = new Map<string, number | number[]>();
   private readonly library: IdEncoder;
 
-  constructor(tokenizer: Tokenizer, private readonly addedTokens: readonly string[]) {
+  private readonly addedTokens: readonly string[];
+  /** An added token to join unseen words with, so the library encodes many in one text. */
+  private readonly separator?: AddedToken;
+
+  constructor(tokenizer: Tokenizer, added: readonly AddedToken[]) {
     this.library = libraryEncoder(tokenizer);
+    this.addedTokens = added.map((t) => t.content);
+    // lstrip/rstrip/single_word would take or refuse the neighbouring characters: a plain one splits cleanly.
+    this.separator = added.find((t) => !t.lstrip && !t.rstrip && !t.single_word && t.content !== '');
   }
 
   /** Words held now (tests, bench). */
@@ -74,41 +81,113 @@ export class WordCacheEncoder implements IdEncoder {
   async encodeBatch(texts: string[]): Promise<ArrayLike<number>[]> {
     if (this.cache.size > MAX_WORDS) this.cache.clear(); // only between batches: a batch's words stay
     const out: ArrayLike<number>[] = new Array(texts.length);
-    const words: (string[] | undefined)[] = new Array(texts.length);
-    const whole: number[] = [];
+    const ids = new IdRuns();
+    const whole: number[] = []; // texts the library encodes whole
+    const waiting: Array<[number, string[]]> = []; // texts with a word not cached yet
     const unseen = new Set<string>();
+    // One pass: a text whose words are all cached is finished here (the common case once warm).
     for (let i = 0; i < texts.length; i++) {
       const text = texts[i];
       if (NON_ASCII.test(text) || this.addedTokens.some((t) => text.includes(t))) {
         whole.push(i);
         continue;
       }
-      const w = text.match(GPT2_ASCII) ?? [];
-      for (const word of w) if (!this.cache.has(word)) unseen.add(word);
-      words[i] = w;
+      const words = text.match(GPT2_ASCII) ?? [];
+      ids.begin();
+      let complete = true;
+      for (const word of words) {
+        const hit = this.cache.get(word);
+        if (hit === undefined) {
+          unseen.add(word);
+          complete = false;
+        } else if (complete) ids.push(hit);
+      }
+      if (complete) out[i] = ids.end();
+      else waiting.push([i, words]);
     }
     const fresh = [...unseen];
     const [wholeIds, freshIds] = await Promise.all([
       this.library.encodeBatch(whole.map((i) => texts[i])),
-      this.library.encodeBatch(fresh),
+      this.encodeWords(fresh),
     ]);
     whole.forEach((i, k) => (out[i] = wholeIds[k]));
     fresh.forEach((word, k) => {
-      const ids = freshIds[k];
-      this.cache.set(word, ids.length === 1 ? ids[0] : Array.from(ids));
+      const wordIds = freshIds[k];
+      this.cache.set(word, wordIds.length === 1 ? wordIds[0] : Array.from(wordIds));
     });
-    for (let i = 0; i < texts.length; i++) {
-      const w = words[i];
-      if (!w) continue;
-      const ids: number[] = [];
-      for (const word of w) {
-        const hit = this.cache.get(word)!;
-        if (typeof hit === 'number') ids.push(hit);
-        else for (let k = 0; k < hit.length; k++) ids.push(hit[k]);
-      }
-      out[i] = ids;
+    for (const [i, words] of waiting) {
+      ids.begin();
+      for (const word of words) ids.push(this.cache.get(word)!);
+      out[i] = ids.end();
     }
     return out;
+  }
+
+  /**
+   * Each word's ids, as the library encodes the word alone. The library splits a text on added tokens
+   * before pre-tokenizing, and the words hold none, so "w1 SEP w2 SEP ..." encodes every word on its
+   * own with SEP's id between them: one Encoding per 512 words instead of one per word. Should an
+   * added token match across a word's edge it would swallow a separator; a chunk whose separator count
+   * is off is encoded word by word instead.
+   */
+  private async encodeWords(words: string[]): Promise<ArrayLike<number>[]> {
+    const sep = this.separator;
+    if (!sep || words.length < 2) return this.library.encodeBatch(words);
+    const chunks: string[][] = [];
+    for (let i = 0; i < words.length; i += 512) chunks.push(words.slice(i, i + 512));
+    const joined = await this.library.encodeBatch(chunks.map((c) => c.join(sep.content)));
+    const out: ArrayLike<number>[] = [];
+    for (let k = 0; k < chunks.length; k++) {
+      const runs: number[][] = [[]];
+      for (const id of Array.from(joined[k])) {
+        if (id === sep.id) runs.push([]);
+        else runs[runs.length - 1].push(id);
+      }
+      out.push(...(runs.length === chunks[k].length ? runs : await this.library.encodeBatch(chunks[k])));
+    }
+    return out;
+  }
+}
+
+/** An entry of tokenizer.json's added_tokens. */
+export interface AddedToken {
+  id: number;
+  content: string;
+  lstrip?: boolean;
+  rstrip?: boolean;
+  single_word?: boolean;
+}
+
+/**
+ * The ids of many texts written one after another into shared Int32Array chunks: each text's ids
+ * are a subarray view, so a batch allocates a few chunks instead of an array per text.
+ */
+class IdRuns {
+  private buf = new Int32Array(1 << 16);
+  private used = 0;
+  private start = 0;
+
+  begin(): void {
+    this.start = this.used;
+  }
+
+  push(ids: number | readonly number[]): void {
+    const n = typeof ids === 'number' ? 1 : ids.length;
+    if (this.used + n > this.buf.length) {
+      // A fresh chunk; the run so far moves with it (views handed out keep the old chunk alive).
+      const run = this.buf.subarray(this.start, this.used);
+      const next = new Int32Array(Math.max(this.buf.length, 2 * (run.length + n)));
+      next.set(run);
+      this.buf = next;
+      this.used = run.length;
+      this.start = 0;
+    }
+    if (typeof ids === 'number') this.buf[this.used++] = ids;
+    else for (let k = 0; k < n; k++) this.buf[this.used++] = ids[k];
+  }
+
+  end(): Int32Array {
+    return this.buf.subarray(this.start, this.used);
   }
 }
 
@@ -116,6 +195,5 @@ export class WordCacheEncoder implements IdEncoder {
 export function idEncoder(tokenizer: Tokenizer, tokenizerJson: string): IdEncoder {
   const config = JSON.parse(tokenizerJson) as Record<string, unknown>;
   if (wordCacheUnsupported(config) !== undefined) return libraryEncoder(tokenizer);
-  const added = ((config.added_tokens ?? []) as Array<{ content: string }>).map((t) => t.content);
-  return new WordCacheEncoder(tokenizer, added);
+  return new WordCacheEncoder(tokenizer, (config.added_tokens ?? []) as AddedToken[]);
 }

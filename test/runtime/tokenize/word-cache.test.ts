@@ -35,7 +35,11 @@ function allPairsJson(): string {
     vocab[a + b] = next++;
     merges.push(`${a} ${b}`);
   }
-  return JSON.stringify({ ...config, model: { ...config.model, vocab, merges } });
+  // An added token that overlaps a word's end and the separator the cache joins unseen words with
+  // (<unk>, the first plain added token): those joined chunks must fall back to word-by-word encoding.
+  const overlap = { id: next, content: 'a<unk>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: false };
+  const added = [...(config as unknown as { added_tokens: object[] }).added_tokens, overlap];
+  return JSON.stringify({ ...config, added_tokens: added, model: { ...config.model, vocab, merges } });
 }
 const allPairs = allPairsJson();
 
