@@ -1,3 +1,4 @@
+import { FrameSanitizer } from './framing.js';
 import {
   createConnection,
   ErrorCodes,
@@ -29,7 +30,9 @@ export const DEFAULT_DEBOUNCE_MS = 150;
 
 /** `ftc lsp`: a language server over stdio, built on the compiler. Returns the connection, already listening. */
 export function startServer(opts: ServerOptions = {}): Connection {
-  const connection = createConnection(new StreamMessageReader(opts.input ?? process.stdin), new StreamMessageWriter(opts.output ?? process.stdout));
+  const input = new FrameSanitizer((problem) => process.stderr.write(`ftc lsp: ${problem}\n`));
+  (opts.input ?? process.stdin).pipe(input);
+  const connection = createConnection(new StreamMessageReader(input), new StreamMessageWriter(opts.output ?? process.stdout));
   // stdout carries the protocol: anything printed by accident goes to the client's log instead
   console.log = (...args: unknown[]) => connection.console.log(args.map(String).join(' '));
   console.info = console.log;

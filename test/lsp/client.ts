@@ -51,8 +51,17 @@ export class LspClient {
     return this.conn.sendNotification('textDocument/didChange', { textDocument: { uri, version }, contentChanges: [{ text }] });
   }
 
-  request<R>(method: string, params: unknown): Promise<R> {
-    return this.conn.sendRequest(method, params) as Promise<R>;
+  /** A request that fails the test after `timeoutMs` instead of hanging the suite when the server goes quiet. */
+  request<R>(method: string, params: unknown, timeoutMs = REQUEST_TIMEOUT_MS): Promise<R> {
+    return this.bounded(this.conn.sendRequest(method, params) as Promise<R>, `${method} got no answer`, timeoutMs);
+  }
+
+  private bounded<T>(promise: Promise<T>, what: string, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} within ${timeoutMs} ms; server stderr: ${this.stderr}`)), timeoutMs);
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   }
 
   /** The next diagnostics for `uri` (at `version`, when given) published after `since` earlier ones. */
@@ -77,9 +86,9 @@ export class LspClient {
   /** shutdown + exit, as a client ends a session; resolves with the exit code. */
   async stop(): Promise<number | null> {
     const exited = new Promise<number | null>((res) => this.child.once('exit', (code) => res(code)));
-    await this.conn.sendRequest('shutdown');
+    await this.request('shutdown', null);
     await this.conn.sendNotification('exit');
-    const code = await exited;
+    const code = await this.bounded(exited, 'the server did not exit after shutdown/exit');
     this.conn.dispose();
     return code;
   }
@@ -89,6 +98,9 @@ export class LspClient {
     this.child.kill();
   }
 }
+
+/** Generous: the suite shares two cores with other test files. */
+const REQUEST_TIMEOUT_MS = 60_000;
 
 export const fileUri = (path: string): string => pathToFileURL(path).href;
 
