@@ -26,6 +26,7 @@ interface LoraParams {
   bias: 'none' | 'all' | 'lora_only';
   use_rslora: boolean;
   seed?: number;
+  quantization?: 'none' | 'nf4';
 }
 
 /**
@@ -38,6 +39,12 @@ export const loraStage: StageImpl = {
   version: 1,
   async run(ctx: StageContext): Promise<StageSummary> {
     const p = ctx.stage.params as unknown as LoraParams;
+    if (p.quantization === 'nf4') {
+      // Training in full precision instead would silently be a different (and much larger) run than asked.
+      throw new FtcError('E_LORA_QUANTIZATION', `lora '${ctx.stage.name}': quantization = nf4 (QLoRA) has no 4-bit base model in the embedded runtime`,
+        { file: ctx.pipeline.file },
+        'compile the pipeline for transformers + bitsandbytes with `ftc compile FILE --target accelerate`, or remove quantization to train a full-precision base');
+    }
     const model = readModelManifest(ctx.inputs[p.model], ctx.stage.name);
     const config = loadLlamaConfig(resolve(ctx.pipeline.dir, model.path));
     const targets = p.target_modules === 'all-linear' ? [...LINEAR_MODULES] : [...p.target_modules];
