@@ -21,7 +21,7 @@ import type { Artifact, StageImpl } from '../src/runtime/stage.js';
 import { dataStage } from '../src/runtime/stages/data.js';
 import { preprocessStage } from '../src/runtime/stages/preprocess.js';
 import { tokenizerStage } from '../src/runtime/stages/tokenizer.js';
-import { mulberry32 } from '../src/runtime/preprocess/shuffle.js';
+import { mulberry32 } from '../src/runtime/random.js';
 import { trainBpeTokenizer } from '../src/runtime/tokenize/bpe.js';
 import { idEncoder, libraryEncoder, type IdEncoder } from '../src/runtime/tokenize/word-cache.js';
 import { readJsonl } from '../src/runtime/data/jsonl.js';

@@ -5,7 +5,7 @@ import { readJsonl } from '../data/jsonl.js';
 import { JsonlWriter } from '../data/jsonl-writer.js';
 import type { DataRecord } from '../data/types.js';
 import { chatRenderer } from '../preprocess/chat.js';
-import { seededShuffle } from '../preprocess/shuffle.js';
+import { seededShuffle } from '../random.js';
 import { SpillFile } from '../preprocess/spill.js';
 import { alpacaRenderer, templateRenderer, type Renderer } from '../preprocess/template.js';
 import type { Artifact, StageContext, StageImpl, StageSummary } from '../stage.js';

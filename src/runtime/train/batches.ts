@@ -7,6 +7,8 @@
  * { epoch, micro } — what a checkpoint saves to resume exactly.
  */
 
+import { seededShuffle } from '../random.js';
+
 export const IGNORE_INDEX = -100;
 
 export interface Example {
@@ -38,18 +40,6 @@ export interface DataPosition {
   micro: number;
 }
 
-/** mulberry32: a small, fast, well-mixed 32-bit PRNG; the same seed gives the same stream everywhere. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Mixes several integers into one 32-bit seed (so seed+epoch and seed+step streams differ). */
 export function mixSeed(...parts: number[]): number {
   let h = 0x811c9dc5;
@@ -62,13 +52,7 @@ export function mixSeed(...parts: number[]): number {
 
 /** Fisher–Yates with a seeded stream: the example order of one epoch. */
 export function epochOrder(count: number, seed: number, epoch: number): Int32Array {
-  const order = Int32Array.from({ length: count }, (_, i) => i);
-  const rand = mulberry32(mixSeed(seed, epoch, 0x5eed));
-  for (let i = count - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  return order;
+  return seededShuffle(Int32Array.from({ length: count }, (_, i) => i), mixSeed(seed, epoch, 0x5eed));
 }
 
 /** Pads examples to the longest one: ids with `padId`, labels with -100. */

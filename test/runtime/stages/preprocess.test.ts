@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Artifact } from '../../../src/runtime/stage.js';
 import { preprocessStage } from '../../../src/runtime/stages/preprocess.js';
 import { FtcError } from '../../../src/errors.js';
-import { mulberry32 } from '../../../src/runtime/preprocess/shuffle.js';
+import { mulberry32 } from '../../../src/runtime/random.js';
 import { tempDir } from '../../helpers.js';
 import { readJsonlFile, runStage } from './stage-context.js';
 

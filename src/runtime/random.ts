@@ -1,4 +1,6 @@
 /**
+ * Seeded randomness shared by the data stages and the trainer.
+ *
  * mulberry32: a tiny 32-bit PRNG. Integer-only arithmetic (Math.imul, >>>), so the same seed
  * gives the same sequence on every platform and Node version, unlike Math.random.
  */
@@ -13,8 +15,8 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-/** Fisher–Yates shuffle in place, driven by mulberry32(seed). */
-export function seededShuffle<T>(items: T[], seed: number): T[] {
+/** Fisher–Yates shuffle in place (an array or a typed array), driven by mulberry32(seed). */
+export function seededShuffle<A extends { length: number; [index: number]: unknown }>(items: A, seed: number): A {
   const next = mulberry32(seed);
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(next() * (i + 1));
