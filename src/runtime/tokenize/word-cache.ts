@@ -17,12 +17,30 @@ export function libraryEncoder(tokenizer: Tokenizer): IdEncoder {
 /**
  * GPT-2's pre-tokenizer regex as the tokenizers library's ByteLevel(use_regex) spells it
  *   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
- * restricted to ASCII text, where \p{L} is [A-Za-z], \p{N} is [0-9] and \s is [\t\n\v\f\r ]
- * (test/runtime/tokenize/word-cache.test.ts checks every ASCII character against the library).
- * Every ASCII character falls in one alternative, so the matches cover the text without gaps.
+ * first for ASCII text, where \p{L} is [A-Za-z], \p{N} is [0-9] and \s is [\t\n\v\f\r ] (the fast
+ * common case), then for other text with the library's \s: Unicode White_Space, so U+0085 is one and
+ * U+FEFF is not (JavaScript's \s says the opposite). Every character falls in one alternative, so
+ * the matches cover the text without gaps.
  */
 const GPT2_ASCII = /'s|'t|'re|'ve|'m|'ll|'d| ?[A-Za-z]+| ?[0-9]+| ?[^\t\n\v\f\r A-Za-z0-9]+|[\t\n\v\f\r ]+(?![^\t\n\v\f\r ])|[\t\n\v\f\r ]+/g;
+const WS = '\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const GPT2_UNICODE = new RegExp(`'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^${WS}\\p{L}\\p{N}]+|[${WS}]+(?![^${WS}])|[${WS}]+`, 'gu');
 const NON_ASCII = /[^\x00-\x7f]/;
+/**
+ * Non-ASCII text the JavaScript regex splits as the library does. V8's Unicode tables are newer than
+ * the library's Oniguruma: letters added lately (U+088F, U+0C5C, U+0CDC below U+A000, thousands
+ * above) are \p{L} to one and not the other. Accepted: the BMP below U+A000 minus the blocks that
+ * hold those (U+0880–U+089F, U+0C00–U+0CFF); no astral character or lone surrogate. A test checks
+ * every accepted code point against the library.
+ */
+const UNICODE_CACHEABLE = /^[\0-\u087f\u08a0-\u0bff\u0d00-\u9fff]*$/;
+
+/** The GPT-2 words of a text, or undefined where only the library can say (see above). */
+export function gpt2Words(text: string): string[] | undefined {
+  if (!NON_ASCII.test(text)) return text.match(GPT2_ASCII) ?? [];
+  if (UNICODE_CACHEABLE.test(text)) return text.match(GPT2_UNICODE) ?? [];
+  return undefined;
+}
 
 /** Distinct words kept; past this the cache starts over (bounded memory on any data). */
 const MAX_WORDS = 1 << 20;
@@ -53,10 +71,10 @@ export function wordCacheUnsupported(config: Record<string, unknown>): string | 
 }
 
 /**
- * Encodes ASCII texts by splitting them into GPT-2 words in JavaScript and looking each word up in a
+ * Encodes texts by splitting them into GPT-2 words in JavaScript and looking each word up in a
  * cache of the ids the library gave it; only words never seen before go to the library (one
- * encodeBatch per batch). Texts that are not ASCII, or that contain an added token, go to the library
- * whole. Use only when wordCacheUnsupported(config) is undefined.
+ * encodeBatch per batch). Texts gpt2Words cannot split, or that contain an added token, go to the
+ * library whole. Use only when wordCacheUnsupported(config) is undefined.
  */
 export class WordCacheEncoder implements IdEncoder {
   private readonly cache = new Map<string, number | number[]>();
@@ -88,11 +106,11 @@ export class WordCacheEncoder implements IdEncoder {
     // One pass: a text whose words are all cached is finished here (the common case once warm).
     for (let i = 0; i < texts.length; i++) {
       const text = texts[i];
-      if (NON_ASCII.test(text) || this.addedTokens.some((t) => text.includes(t))) {
+      const words = this.addedTokens.some((t) => text.includes(t)) ? undefined : gpt2Words(text);
+      if (!words) {
         whole.push(i);
         continue;
       }
-      const words = text.match(GPT2_ASCII) ?? [];
       ids.begin();
       let complete = true;
       for (const word of words) {

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { byteToUnicode, trainBpeTokenizer } from '../../../src/runtime/tokenize/bpe.js';
-import { idEncoder, libraryEncoder, WordCacheEncoder, wordCacheUnsupported } from '../../../src/runtime/tokenize/word-cache.js';
+import { gpt2Words, idEncoder, libraryEncoder, WordCacheEncoder, wordCacheUnsupported } from '../../../src/runtime/tokenize/word-cache.js';
 import { repoRoot } from '../../helpers.js';
 
 const require = createRequire(import.meta.url);
-const { Tokenizer } = require('tokenizers') as typeof import('tokenizers');
+const { Tokenizer, byteLevelPreTokenizer } = require('tokenizers') as typeof import('tokenizers');
 
 /**
  * The word cache must give exactly the library's ids. Each check encodes the same texts through
@@ -76,12 +76,40 @@ test('the ftc-trained byte-level BPE qualifies for the cache; other configuratio
   assert.ok(!(idEncoder(Tokenizer.fromString(JSON.stringify(wordLevel)), JSON.stringify(wordLevel)) instanceof WordCacheEncoder));
 });
 
-test('the shipped Alpaca sample: same ids as the library, and the cache does serve the ASCII texts', async () => {
+test('the shipped Alpaca sample: same ids as the library, and the cache does serve its texts', async () => {
   await assertSameIds(shipped);
   const { encoder } = setup();
-  await encoder.encodeBatch(['The plural of "cactus" is "cacti".', '11 °C is 51.8 °F.']);
-  // Only the ASCII text's words are cached; the other went to the library whole.
-  assert.equal((encoder as WordCacheEncoder).size, ['The', ' plural', ' of', ' "', 'cactus', '"', ' is', 'cacti', '".'].length);
+  await encoder.encodeBatch(['The plural of "cactus" is "cacti".', '11 °C is 51.8 °F.', 'emoji 😀 go to the library whole']);
+  const words = ['The', ' plural', ' of', ' "', 'cactus', '"', ' is', 'cacti', '".', '11', ' °', 'C', ' 51', '.', '8', 'F'];
+  assert.equal((encoder as WordCacheEncoder).size, words.length);
+});
+
+test('every code point the cache accepts is split as the library\'s ByteLevel pre-tokenizer splits it', () => {
+  const pre = byteLevelPreTokenizer(false, true);
+  const byteChar = byteToUnicode();
+  const utf8 = new TextEncoder();
+  const byteLevel = (word: string) => Array.from(utf8.encode(word), (b) => byteChar[b]).join('');
+  // Contexts that tell a letter, a digit, whitespace and anything else apart.
+  const contexts = (c: string) => `x${c}x1${c}1 ${c}.\n${c}${c} '${c}`;
+  let accepted = 0;
+  for (let start = 0; start < 0x10000; start += 1024) {
+    const chars: string[] = [];
+    for (let cp = start; cp < start + 1024; cp++) {
+      const c = String.fromCharCode(cp);
+      if (gpt2Words(c) !== undefined) chars.push(c);
+    }
+    if (!chars.length) continue;
+    accepted += chars.length;
+    const text = chars.map(contexts).join('');
+    const ours = gpt2Words(text)!.map(byteLevel);
+    const theirs = pre.preTokenizeString(text).map(([word]) => word);
+    if (ours.join('\0') !== theirs.join('\0')) {
+      const bad = chars.find((c) => gpt2Words(contexts(c))!.map(byteLevel).join('\0') !== pre.preTokenizeString(contexts(c)).map(([w]) => w).join('\0'))!;
+      assert.fail(`U+${bad.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')} splits differently`);
+    }
+  }
+  assert.ok(accepted > 35000, `${accepted} code points accepted`);
+  for (const refused of ['\u0c5c', '\u088f', '\ua7ce', '😀', '\ud800', 'a\udc00b']) assert.equal(gpt2Words(refused), undefined, refused);
 });
 
 test('every ASCII character, alone and next to letters, digits, spaces, apostrophes and itself', async () => {
@@ -99,8 +127,10 @@ test('fuzz: random strings over a tricky ASCII alphabet (contractions, whitespac
   await assertSameIds(texts);
 });
 
-test('fuzz: random unicode strings, and ASCII words mixed with unicode ones', async () => {
+test('fuzz: random unicode strings, BMP strings, and ASCII words mixed with unicode ones', async () => {
   const any = fc.sample(fc.string({ unit: 'binary', maxLength: 40 }), { numRuns: 1500, seed: 11 });
-  const mixed = fc.sample(fc.string({ unit: fc.constantFrom('é', '°C', ' ', 'a', "'s", '日本', '\u00a0', '\u2028', '\ufeff', '😀', '1', '.'), maxLength: 20 }), { numRuns: 1500, seed: 12 });
-  await assertSameIds([...any, ...mixed]);
+  const tricky = ['é', '°C', ' ', 'a', "'s", '日本', '\u00a0', '\u2028', '\ufeff', '\x85', '\u3000', '😀', '1', '.', 'ß', 'Ω', 'ǅ', '٣', '²', '’', '—', 'ం', '\u0c5c', 'Привет'];
+  const mixed = fc.sample(fc.string({ unit: fc.constantFrom(...tricky), maxLength: 20 }), { numRuns: 2000, seed: 12 });
+  const bmp = fc.sample(fc.string({ unit: fc.integer({ min: 0, max: 0x9fff }).map((cp) => String.fromCharCode(cp)), maxLength: 30 }), { numRuns: 1500, seed: 13 });
+  await assertSameIds([...any, ...mixed, ...bmp]);
 });
