@@ -5,7 +5,8 @@ export { formatYaml } from './format-yaml.js';
 
 /**
  * The canonical .ft text of a file: 2-space indent, '=' aligned within each block, one blank line
- * between stages, short lists on one line, strings re-escaped, numbers exactly as written.
+ * between stages, short lists on one line, strings re-escaped, numbers exactly as written, a nested
+ * block written `key { ... }` (never `key = { ... }`), the `pipeline` header first.
  * Comments keep their place (above a node, or at the end of its line). Printing only looks at the
  * AST and the comments' lines, so formatting a formatted file changes nothing.
  */
@@ -58,10 +59,12 @@ function hasCommentBefore(comments: CommentCursor, line: number): boolean {
 }
 
 function printEntries(entries: EntryNode[], indent: string, comments: CommentCursor, out: string[]): void {
-  const width = Math.max(0, ...entries.map((e) => e.key.length));
+  // A block value prints as `key {` (the canonical form of `key = { ... }`): no '=' to align.
+  const isBlock = (e: EntryNode): boolean => e.value?.type === 'block';
+  const width = Math.max(0, ...entries.filter((e) => !isBlock(e)).map((e) => e.key.length));
   entries.forEach((e, i) => {
     for (const c of comments.leading(e.range.line)) out.push(indent + c.text);
-    const prefix = `${indent}${e.key.padEnd(width)} = `;
+    const prefix = isBlock(e) ? `${indent}${e.key} ` : `${indent}${e.key.padEnd(width)} = `;
     if (e.value) printValue(e.value, prefix, indent, comments, out);
     else out.push(prefix.trimEnd());
     // a comment on a line shared with the next entry belongs after that one

@@ -50,38 +50,96 @@ export const allTokens: TokenType[] = [
   Comma,
 ];
 
-/** Built once: constructing a Chevrotain lexer validates every pattern, too slow to repeat per file. */
-const lexer = new Lexer(allTokens, { positionTracking: 'full', ensureOptimizations: true });
+/**
+ * Built once: constructing a Chevrotain lexer validates every pattern, too slow to repeat per file.
+ * Tokens carry offsets only ('onlyOffset'): full line/column tracking made lexing ~5x slower (it
+ * re-scans every whitespace run for line breaks and doubles each token's size). Lines and columns
+ * come from a LineMap, computed only for the tokens that become ranges.
+ */
+const lexer = new Lexer(allTokens, { positionTracking: 'onlyOffset', ensureOptimizations: true });
 
 export interface LexResult {
   tokens: IToken[];
   comments: IToken[];
   diagnostics: Diagnostic[];
+  /** Offset → line/column for this text. */
+  lines: LineMap;
 }
 
-/** A token's range, 1-based with an exclusive end (tokens never span lines, except none do). */
-export function tokenRange(t: IToken): SourceRange {
-  return { line: t.startLine ?? 1, column: t.startColumn ?? 1, endLine: t.endLine ?? t.startLine ?? 1, endColumn: (t.endColumn ?? 0) + 1 };
+/**
+ * Where each line of a text starts, for turning offsets into 1-based lines and columns (UTF-16
+ * columns, as Chevrotain and LSP count). Line breaks are \n, \r\n and a lone \r, like the lexer's.
+ * Lookups are usually in source order, so the last line found is tried first.
+ */
+export class LineMap {
+  private readonly starts: number[] = [0];
+  private last = 0;
+
+  constructor(text: string) {
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 10) this.starts.push(i + 1);
+      else if (c === 13) {
+        if (text.charCodeAt(i + 1) === 10) i++;
+        this.starts.push(i + 1);
+      }
+    }
+  }
+
+  /** The 0-based index of the line holding `offset`. */
+  private lineIndex(offset: number): number {
+    const s = this.starts;
+    let i = this.last;
+    if (s[i]! <= offset && (i + 1 === s.length || offset < s[i + 1]!)) return i;
+    if (i + 2 <= s.length - 1 && s[i + 1]! <= offset && offset < s[i + 2]!) return (this.last = i + 1);
+    let lo = 0;
+    let hi = s.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (s[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return (this.last = lo);
+  }
+
+  /** The range of [start, end) on one line or across lines. */
+  range(start: number, end: number): SourceRange {
+    const l = this.lineIndex(start);
+    const line = l + 1;
+    const column = start - this.starts[l]! + 1;
+    if (end <= start || (l + 1 === this.starts.length || end <= this.starts[l + 1]!)) return { line, column, endLine: line, endColumn: end - this.starts[l]! + 1 };
+    const e = this.lineIndex(end);
+    return { line, column, endLine: e + 1, endColumn: end - this.starts[e]! + 1 };
+  }
 }
 
+/** A token's range, 1-based with an exclusive end (tokens never span lines). */
+export function tokenRange(t: IToken, lines: LineMap): SourceRange {
+  return lines.range(t.startOffset, t.startOffset + t.image.length);
+}
+
+/**
+ * The tokens of a text for tools (the language server's cursor scan): each also carries its
+ * inclusive `endOffset`. The parser reads `lex()` instead and skips that pass.
+ */
 export function tokenize(text: string, file: string): LexResult {
+  const r = lex(text, file);
+  for (const t of r.tokens) t.endOffset = t.startOffset + t.image.length - 1;
+  for (const t of r.comments) t.endOffset = t.startOffset + t.image.length - 1;
+  return r;
+}
+
+/** Tokens with start offsets only, plus lexing errors (E0001) with their ranges. */
+export function lex(text: string, file: string): LexResult {
   const result = lexer.tokenize(text);
+  const lines = new LineMap(text);
   const diagnostics: Diagnostic[] = result.errors.map((e) => {
     const bad = text.slice(e.offset, e.offset + e.length);
     const what = bad.length === 1 ? `character '${bad}'` : `characters '${bad}'`;
-    return {
-      file,
-      line: e.line ?? 1,
-      column: e.column ?? 1,
-      endLine: e.line ?? 1,
-      endColumn: (e.column ?? 1) + e.length,
-      severity: 'error',
-      code: 'E0001',
-      message: `unexpected ${what}${hintFor(bad)}`,
-    };
+    return { file, ...lines.range(e.offset, e.offset + e.length), severity: 'error', code: 'E0001', message: `unexpected ${what}${hintFor(bad)}` };
   });
-  for (const t of result.tokens) if (t.tokenType === StringLiteral) diagnostics.push(...checkString(t, file));
-  return { tokens: result.tokens, comments: result.groups.comments ?? [], diagnostics };
+  for (const t of result.tokens) if (t.tokenType === StringLiteral) diagnostics.push(...checkString(t, file, lines));
+  return { tokens: result.tokens, comments: result.groups.comments ?? [], diagnostics, lines };
 }
 
 function hintFor(bad: string): string {
@@ -139,15 +197,12 @@ function isEscaped(s: string, index: number): boolean {
   return n % 2 === 1;
 }
 
-function checkString(t: IToken, file: string): Diagnostic[] {
-  const line = t.startLine ?? 1;
-  const col = t.startColumn ?? 1;
+function checkString(t: IToken, file: string, lines: LineMap): Diagnostic[] {
+  // most strings have no backslash and always end in '"' unless unterminated: skip the decode then
+  if (t.image.length >= 2 && t.image.endsWith('"') && !t.image.includes('\\')) return [];
   return decodeString(t.image).problems.map((p) => ({
     file,
-    line,
-    column: col + p.offset,
-    endLine: line,
-    endColumn: col + p.offset + p.length,
+    ...lines.range(t.startOffset + p.offset, t.startOffset + p.offset + p.length),
     severity: 'error' as const,
     code: 'E0001',
     message: p.message,

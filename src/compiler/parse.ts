@@ -2,7 +2,7 @@ import type { IRecognitionException, IToken } from 'chevrotain';
 import type { FileNode } from './ast.js';
 import { buildAst } from './build-ast.js';
 import type { Diagnostic, SourceRange } from './diagnostics.js';
-import { tokenize, tokenRange } from './lexer.js';
+import { lex, tokenRange, type LineMap } from './lexer.js';
 import { parser } from './parser.js';
 import { parseYaml } from './yaml.js';
 
@@ -13,11 +13,11 @@ export interface ParseResult {
 
 /** Text of a `.ft` file → AST plus every lexing (E0001) and syntax (E0002) error. Never throws on user input. */
 export function parseFt(text: string, file: string): ParseResult {
-  const lexed = tokenize(text, file); // 1. lex
+  const lexed = lex(text, file); // 1. lex
   parser.input = lexed.tokens; // 2. parse (the singleton parser is reset by assigning input)
   const cst = parser.file();
-  const syntax = parser.errors.map((e) => syntaxDiagnostic(e, lexed.tokens, file));
-  const built = buildAst(cst, lexed.comments, file); // 3. build the AST
+  const syntax = parser.errors.map((e) => syntaxDiagnostic(e, lexed, file));
+  const built = buildAst(cst, lexed.comments, lexed.lines, file); // 3. build the AST
   const diagnostics = dedupe([...lexed.diagnostics, ...syntax, ...built.diagnostics]);
   diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
   return { ast: built.ast, diagnostics };
@@ -32,16 +32,16 @@ export function parseSource(text: string, file: string): ParseResult {
   return isYamlFile(file) ? parseYaml(text, file) : parseFt(text, file);
 }
 
-function syntaxDiagnostic(e: IRecognitionException, tokens: IToken[], file: string): Diagnostic {
-  return { file, ...errorRange(e.token, tokens), severity: 'error', code: 'E0002', message: e.message };
+function syntaxDiagnostic(e: IRecognitionException, lexed: { tokens: IToken[]; lines: LineMap }, file: string): Diagnostic {
+  return { file, ...errorRange(e.token, lexed.tokens, lexed.lines), severity: 'error', code: 'E0002', message: e.message };
 }
 
-/** Where to point: the offending token, or just past the last token when the file ended early. */
-function errorRange(t: IToken, tokens: IToken[]): SourceRange {
-  if (t && !Number.isNaN(t.startOffset) && t.startLine !== undefined && !Number.isNaN(t.startLine)) return tokenRange(t);
+/** Where to point: the offending token, or just past the last token when the file ended early (EOF has no offset). */
+function errorRange(t: IToken, tokens: IToken[], lines: LineMap): SourceRange {
+  if (t && !Number.isNaN(t.startOffset)) return tokenRange(t, lines);
   const last = tokens[tokens.length - 1];
   if (!last) return { line: 1, column: 1, endLine: 1, endColumn: 1 };
-  const r = tokenRange(last);
+  const r = tokenRange(last, lines);
   return { line: r.endLine, column: r.endColumn, endLine: r.endLine, endColumn: r.endColumn };
 }
 

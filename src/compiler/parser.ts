@@ -1,4 +1,4 @@
-import { CstParser, type IParserErrorMessageProvider, type IToken, type TokenType, EOF } from 'chevrotain';
+import { CstParser, type IOrAlt, type IParserErrorMessageProvider, type IToken, type TokenType, EOF } from 'chevrotain';
 import {
   allTokens,
   Comma,
@@ -19,8 +19,12 @@ import {
  * the AST builder and the validators. Recovery is on, so one run reports every syntax error.
  */
 export class FtParser extends CstParser {
-  constructor() {
-    super(allTokens, { recoveryEnabled: true, errorMessageProvider: messages, maxLookahead: 3 });
+  /**
+   * `skipValidations` skips Chevrotain's grammar checks (ambiguities, left recursion) when the
+   * process's one parser is built: the grammar tests build one with the checks on.
+   */
+  constructor(opts: { skipValidations?: boolean } = {}) {
+    super(allTokens, { recoveryEnabled: true, errorMessageProvider: messages, maxLookahead: 3, skipValidations: opts.skipValidations ?? false });
     this.performSelfAnalysis();
   }
 
@@ -38,16 +42,39 @@ export class FtParser extends CstParser {
     this.CONSUME(RCurly);
   });
 
-  /** entry := IDENT '=' value */
+  /**
+   * entry := IDENT nestedBlock | IDENT '=' value — `key { ... }` is short for `key = { ... }`.
+   * Both start with IDENT: one token of lookahead plus a gate on the second picks the form, so
+   * `key value` (a forgotten '=') still enters the '=' form and recovery inserts the '='.
+   */
   entry = this.RULE('entry', () => {
-    this.CONSUME(Identifier, { LABEL: 'key' });
-    this.CONSUME(Equals);
-    this.SUBRULE(this.value);
+    this.OR({
+      MAX_LOOKAHEAD: 1,
+      IGNORE_AMBIGUITIES: true,
+      DEF: (this.entryAlternatives ??= [
+        {
+          GATE: () => this.LA(2).tokenType === LCurly,
+          ALT: () => {
+            this.CONSUME(Identifier, { LABEL: 'key' });
+            this.SUBRULE(this.nestedBlock);
+          },
+        },
+        {
+          ALT: () => {
+            this.CONSUME2(Identifier, { LABEL: 'key' });
+            this.CONSUME(Equals);
+            this.SUBRULE(this.value);
+          },
+        },
+      ]),
+    });
   });
+  private entryAlternatives?: IOrAlt<unknown>[];
 
   /** value := STRING | NUMBER | BOOL | IDENT | list | nestedBlock */
   value = this.RULE('value', () => {
-    this.OR([
+    // The alternatives are built once, not per value: a literal array here allocated 15 objects per value.
+    this.OR((this.valueAlternatives ??= [
       { ALT: () => this.CONSUME(StringLiteral) },
       { ALT: () => this.CONSUME(NumberLiteral) },
       { ALT: () => this.CONSUME(True) },
@@ -55,8 +82,9 @@ export class FtParser extends CstParser {
       { ALT: () => this.CONSUME(Identifier) },
       { ALT: () => this.SUBRULE(this.list) },
       { ALT: () => this.SUBRULE(this.nestedBlock) },
-    ]);
+    ]));
   });
+  private valueAlternatives?: IOrAlt<unknown>[];
 
   /** list := '[' (value (','? value)* ','?)? ']' — commas between items are optional. */
   list = this.RULE('list', () => {
@@ -127,4 +155,4 @@ const messages: IParserErrorMessageProvider = {
 };
 
 /** The parser is built once per process: grammar analysis is the expensive part. */
-export const parser = new FtParser();
+export const parser = new FtParser({ skipValidations: true });

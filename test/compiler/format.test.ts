@@ -37,7 +37,7 @@ test('messy input formats to the golden canonical text, comments kept in place',
       '  target_modules = [q_proj, v_proj]',
       '  alpha          = 32',
       '  r              = 8',
-      '  scheduler      = {',
+      '  scheduler {',
       '    kind   = cosine',
       '    warmup = 0.1',
       '  }',
@@ -85,4 +85,16 @@ test('convert round trip keeps comments, nested blocks and lists of blocks', () 
   const back = parseSource(yaml, 'p.ft.yaml');
   assert.deepEqual(back.diagnostics, []);
   assert.equal(toFt(back.ast), src);
+});
+
+test('a nested block prints as `key { ... }` whichever form it was written in; fmt is idempotent on both', () => {
+  const canonical = ['tokenizer tok {', '  input      = prompts', '  train {', '    vocab_size = 4096', '    extra {}', '  }', '  max_length = 64', '}', ''].join('\n');
+  const sugar = 'tokenizer tok { input = prompts train { vocab_size = 4096 extra {} } max_length = 64 }';
+  const equals = 'tokenizer tok { input = prompts train = { vocab_size = 4096 extra = {} } max_length = 64 }';
+  for (const text of [sugar, equals, canonical]) {
+    assert.equal(fmt(text), canonical, text);
+    assert.equal(fmt(fmt(text)), fmt(text));
+  }
+  // blocks inside lists have no key, so they keep their braces alone
+  assert.equal(fmt('d x { f = [{ a = 1 }] }'), 'd x {\n  f = [\n    {\n      a = 1\n    },\n  ]\n}\n');
 });

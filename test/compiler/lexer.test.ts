@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeString, tokenize } from '../../src/compiler/lexer.js';
+import { decodeString, tokenize, tokenRange } from '../../src/compiler/lexer.js';
 
 const kinds = (text: string) => tokenize(text, 't.ft').tokens.map((t) => `${t.tokenType.name}:${t.image}`);
 
@@ -32,7 +32,7 @@ test('numbers: ints, decimals, exponents, underscores between digits, leading mi
 test('punctuation, strings and comments; comments are a separate group', () => {
   const r = tokenize('a = [x, "y"] { } # note\n', 't.ft');
   assert.deepEqual(r.tokens.map((t) => t.image), ['a', '=', '[', 'x', ',', '"y"', ']', '{', '}']);
-  assert.deepEqual(r.comments.map((t) => [t.image, t.startLine, t.startColumn]), [['# note', 1, 18]]);
+  assert.deepEqual(r.comments.map((t) => [t.image, tokenRange(t, r.lines)]), [['# note', { line: 1, column: 18, endLine: 1, endColumn: 24 }]]);
   assert.deepEqual(r.diagnostics, []);
 });
 
@@ -54,4 +54,19 @@ test('lexing errors are E0001 diagnostics with a position and a hint', () => {
   );
   const s = tokenize('a = "x\\z"', 'p.ft');
   assert.deepEqual(s.diagnostics.map((d) => [d.code, d.line, d.column, d.endColumn]), [['E0001', 1, 7, 9]]);
+});
+
+test('LineMap: \\n, \\r\\n and a lone \\r all end lines; ranges are 1-based with an exclusive end', () => {
+  const { lines } = tokenize('ab\r\ncd\ref\ngh', 't.ft');
+  assert.deepEqual(lines.range(0, 2), { line: 1, column: 1, endLine: 1, endColumn: 3 });
+  assert.deepEqual(lines.range(4, 5), { line: 2, column: 1, endLine: 2, endColumn: 2 });
+  assert.deepEqual(lines.range(7, 9), { line: 3, column: 1, endLine: 3, endColumn: 3 });
+  assert.deepEqual(lines.range(11, 12), { line: 4, column: 2, endLine: 4, endColumn: 3 });
+  assert.deepEqual(lines.range(1, 8), { line: 1, column: 2, endLine: 3, endColumn: 2 }, 'a range across lines');
+  assert.deepEqual(lines.range(5, 5), { line: 2, column: 2, endLine: 2, endColumn: 2 }, 'lookups out of order still work');
+});
+
+test('tokens for tools carry their inclusive end offset', () => {
+  const r = tokenize('key = "ab" # c', 't.ft');
+  assert.deepEqual([...r.tokens, ...r.comments].map((t) => [t.startOffset, t.endOffset]), [[0, 2], [4, 4], [6, 9], [11, 13]]);
 });

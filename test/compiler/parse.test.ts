@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseFt, parseSource } from '../../src/compiler/parse.js';
+import { FtParser } from '../../src/compiler/parser.js';
 import type { SourceRange } from '../../src/compiler/diagnostics.js';
 
 const r = (line: number, column: number, endLine: number, endColumn: number): SourceRange => ({ line, column, endLine, endColumn });
@@ -133,4 +134,49 @@ test('a 5,000-stage pipeline parses in linear time (the parser is built once)', 
   assert.equal(ast.stages.length, 5000);
   assert.deepEqual(diagnostics, []);
   assert.ok(ms < 10_000, `took ${ms} ms`);
+});
+
+/** The AST without positions, to compare what two texts mean. */
+function shape(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(shape);
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(Object.entries(v).filter(([k]) => !/range$/i.test(k)).map(([k, x]) => [k, shape(x)]));
+}
+
+test('`key { ... }` is the same as `key = { ... }`, nested and empty blocks too; `KIND NAME {` still starts a stage', () => {
+  const sugar = parseFt('tokenizer tok {\n  train { vocab_size = 4096 opts { a = 1 } none {} }\n}\nmodel m { path = "x" }', 'p.ft');
+  const equals = parseFt('tokenizer tok {\n  train = { vocab_size = 4096 opts = { a = 1 } none = {} }\n}\nmodel m { path = "x" }', 'p.ft');
+  assert.deepEqual(sugar.diagnostics, []);
+  assert.deepEqual(shape(sugar.ast), shape(equals.ast));
+  assert.deepEqual(sugar.ast.stages.map((s) => s.kind), ['tokenizer', 'model']);
+  const train = sugar.ast.stages[0].entries[0];
+  assert.deepEqual([train.keyRange, train.value?.range, train.range], [r(2, 3, 2, 8), r(2, 9, 2, 53), r(2, 3, 2, 53)]);
+});
+
+test('recovery: a nested block missing its } does not hide later errors', () => {
+  const text = [
+    'tokenizer tok {', //           1
+    '  train {', //                 2
+    '    vocab_size = 512', //      3
+    '}', //                         4  ← closes train; tok's '}' is missing
+    'model m {', //                 5
+    '  path "x"', //                6  ← missing '='
+    '}',
+    'lora a { r = }', //            8  ← missing value
+  ].join('\n');
+  assert.deepEqual(diag(text), [
+    "5:1 E0002 expected '}' to close the stage, found 'model' (each entry is 'key = value')",
+    '6:8 E0002 expected \'=\' after key \'path\', found string "x"',
+    "8:14 E0002 expected a value after '=' (a string, number, true/false, identifier, list or block), found '}'",
+  ]);
+  const { ast } = parseFt(text, 'p.ft');
+  assert.deepEqual(ast.stages.map((s) => [s.kind, s.entries.map((e) => `${e.key}:${e.value?.type ?? 'none'}`)]), [
+    ['tokenizer', ['train:block']],
+    ['model', ['path:string']],
+    ['lora', ['r:none']],
+  ]);
+});
+
+test('the grammar passes Chevrotain\'s own checks (the shared parser skips them at start-up)', () => {
+  assert.doesNotThrow(() => new FtParser());
 });
