@@ -6,15 +6,23 @@ import { toJson } from './validate/values.js';
 
 type Params = { [key: string]: JsonValue };
 
-/** A deep copy of a schema default, so no two stages share (and could mutate) one array. */
-const copy = (v: unknown): JsonValue => JSON.parse(JSON.stringify(v)) as JsonValue;
+/** A deep copy of a schema default, so no two stages share (and could mutate) one array; scalars as they are. */
+const copy = (v: unknown): JsonValue => (v !== null && typeof v === 'object' ? (JSON.parse(JSON.stringify(v)) as JsonValue) : (v as JsonValue));
+
+/** A schema's keys, listed once per process rather than once per stage (5,000-stage pipelines). */
+const entriesOf = new WeakMap<object, [string, KeySchema][]>();
+function keysOf(props: Record<string, KeySchema>): [string, KeySchema][] {
+  let list = entriesOf.get(props);
+  if (!list) entriesOf.set(props, (list = Object.entries(props)));
+  return list;
+}
 
 /** The entries as JSON with defaults filled in, nested blocks included; `inherited` supplies x-inherit keys. */
 function resolveParams(stage: StageNode | undefined, schema: StageSchema, inherited: Params): Params {
   const given = new Map<string, JsonValue>();
   for (const e of stage?.entries ?? []) if (e.value && !given.has(e.key)) given.set(e.key, toJson(e.value));
   const params: Params = {};
-  for (const [key, s] of Object.entries(schema.properties)) {
+  for (const [key, s] of keysOf(schema.properties)) {
     const v = given.has(key) ? given.get(key)! : s['x-inherit'] !== undefined ? inherited[s['x-inherit']] : s.default !== undefined ? copy(s.default) : undefined;
     if (v !== undefined) params[key] = fillNested(v, s);
   }
@@ -25,7 +33,7 @@ function resolveParams(stage: StageNode | undefined, schema: StageSchema, inheri
 function fillNested(v: JsonValue, s: KeySchema): JsonValue {
   if (!s.properties || v === null || typeof v !== 'object' || Array.isArray(v)) return v;
   const out: Params = { ...v };
-  for (const [k, sub] of Object.entries(s.properties)) {
+  for (const [k, sub] of keysOf(s.properties)) {
     if (out[k] === undefined && sub.default !== undefined) out[k] = copy(sub.default);
     else if (out[k] !== undefined) out[k] = fillNested(out[k]!, sub);
   }
@@ -46,7 +54,7 @@ export function buildIR(ast: FileNode, file: string, dir: string): PipelineIR {
     .map((s): StageIR => {
       const schema = schemas[s.kind]!;
       const params = resolveParams(s, schema, { seed });
-      const keys = Object.entries(schema.properties);
+      const keys = keysOf(schema.properties);
       return {
         name: s.name,
         kind: s.kind as StageKind,

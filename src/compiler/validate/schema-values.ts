@@ -27,10 +27,12 @@ export function checkValues(stage: StageNode, ctx: ValidationContext): void {
   for (const entry of stage.entries) {
     const schema = ctx.keySchema(stage, entry.key);
     if (!schema || !entry.value) continue; // unknown keys and recovered syntax errors are reported elsewhere
-    const ranges: RangeMap = { values: new Map(), keys: new Map() };
-    const json = toJson(entry.value, ranges);
     const validate = validatorFor(schema);
-    if (!validate(json)) reportErrors(stage, entry, schema, validate.errors ?? [], ranges, ctx);
+    if (validate(toJson(entry.value))) continue;
+    // Where each part came from is only needed to point at an error: map it on failure only.
+    const ranges: RangeMap = { values: new Map(), keys: new Map() };
+    const errors = validate(toJson(entry.value, ranges)) ? [] : (validate.errors ?? []);
+    reportErrors(stage, entry, schema, errors, ranges, ctx);
   }
 }
 
