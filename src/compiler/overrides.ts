@@ -15,8 +15,8 @@ export interface Overridden {
 const PREFIX = 'set o { v = ';
 
 /**
- * Applies `--set stage.key=value` overrides to a copy of the AST (the original is untouched). The
- * value is an .ft value literal (`1e-4`, `fp16`, `"text"`, `[q_proj, v_proj]`) and is validated with
+ * Applies `--set stage.key=value` overrides to a copy of the AST (the original is untouched); the key
+ * may be a dotted path into nested blocks (`--set tok.train.vocab_size=8000`). The value is an .ft value literal (`1e-4`, `fp16`, `"text"`, `[q_proj, v_proj]`) and is validated with
  * the file afterwards. Override number i is line i+1 of the `<--set>` pseudo-file, columns within it.
  */
 export function applyOverrides(ast: FileNode, overrides: readonly string[]): Overridden {
@@ -31,9 +31,9 @@ export function applyOverrides(ast: FileNode, overrides: readonly string[]): Ove
       return r;
     };
     const report = (code: string, r: SourceRange, message: string) => diagnostics.push({ file: OVERRIDE_FILE, severity: 'error', code, message, ...r });
-    const m = /^\s*([^.=\s]+)\.([^=\s]+)\s*=\s*/.exec(text);
+    const m = /^\s*([^.=\s]+)\.([^.=\s]+(?:\.[^.=\s]+)*)\s*=\s*/.exec(text);
     if (!m) {
-      report('E0110', at(1, text.length + 1), `--set "${text}" is not of the form stage.key=value (e.g. --set sft.lr=1e-4).`);
+      report('E0110', at(1, text.length + 1), `--set "${text}" is not of the form stage.key=value (e.g. --set sft.lr=1e-4, or --set tok.train.vocab_size=8000 into a nested block).`);
       return;
     }
     const [, stageName, key] = m as unknown as [string, string, string];
@@ -55,11 +55,37 @@ export function applyOverrides(ast: FileNode, overrides: readonly string[]): Ove
       if (parsed.diagnostics.length === 0) report('E0110', at(valueCol, text.length + 1), `--set ${stageName}.${key}: missing value after '='.`);
       return;
     }
-    const keyRange = at(keyCol, keyCol + key.length);
-    const entry: EntryNode = { key, keyRange, value: remap(value, shift), range: at(keyCol, text.length + 1) };
-    const existing = stage.entries.findIndex((e) => e.key === key);
-    if (existing >= 0) stage.entries[existing] = entry;
-    else stage.entries.push(entry);
+    // `key` may be a dotted path into nested blocks (`train.vocab_size`): blocks on the way are
+    // copied (the file's AST stays untouched) or created when absent.
+    const path = key.split('.');
+    let entries = stage.entries;
+    let col = keyCol;
+    for (let depth = 0; depth < path.length - 1; depth++) {
+      const seg = path[depth]!;
+      const segRange = at(col, col + seg.length);
+      const i = entries.findIndex((e) => e.key === seg);
+      const found = i >= 0 ? entries[i]! : undefined;
+      if (found?.value && found.value.type !== 'block') {
+        const where = `${stageName}.${path.slice(0, depth + 1).join('.')}`;
+        report('E0110', segRange, `--set ${stageName}.${key}: ${where} is not a block, so it has no key \`${path[depth + 1]}\`.`);
+        return;
+      }
+      const inner: EntryNode[] = found?.value?.type === 'block' ? [...found.value.entries] : [];
+      const block: EntryNode =
+        found?.value?.type === 'block'
+          ? { ...found, value: { ...found.value, entries: inner } }
+          : { key: seg, keyRange: segRange, value: { type: 'block', entries: inner, range: segRange }, range: segRange };
+      if (i >= 0) entries[i] = block;
+      else entries.push(block);
+      entries = inner;
+      col += seg.length + 1;
+    }
+    const last = path[path.length - 1]!;
+    const keyRange = at(col, col + last.length);
+    const entry: EntryNode = { key: last, keyRange, value: remap(value, shift), range: at(col, text.length + 1) };
+    const existing = entries.findIndex((e) => e.key === last);
+    if (existing >= 0) entries[existing] = entry;
+    else entries.push(entry);
   });
   return { ast: { ...ast, stages: stages as StageNode[] }, diagnostics, ranges };
 }
