@@ -2,7 +2,7 @@
  * Fast matmul kernels for the tfjs wasm backend (issue 5, "Attention at kernel speed").
  *
  * `installWasmKernels()` replaces the wasm backend's BatchMatMul (and the unfused case of _FusedMatMul)
- * with the SIMD kernels of kernels/matmul.ts. Everything that multiplies matrices goes through those two
+ * with the SIMD kernels of kernels/matmul.ts, and its copying Identity with one that shares the buffer. Everything that multiplies matrices goes through those two
  * kernels, including the gradients tfjs-core derives for them (matMul's gradient is matMul with
  * transposes), so autodiff runs on the fast path without any change to model code.
  * The built-in kernels stay registered behind ours as the fallback for inputs we do not take
@@ -25,7 +25,7 @@ interface MatMulArgs {
   attrs: { transposeA: boolean; transposeB: boolean; activation?: string };
 }
 
-const TAKEN = [tf.BatchMatMul, tf._FusedMatMul] as const;
+const TAKEN = [tf.BatchMatMul, tf._FusedMatMul, tf.Identity] as const;
 /** The built-in configs we replaced, by kernel name; empty when nothing is installed. */
 const builtins = new Map<string, KernelConfig>();
 
@@ -53,7 +53,7 @@ export function installWasmKernels(): InstallResult {
     if (!builtin) continue;
     builtins.set(name, builtin);
     tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: replacement(builtin) });
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: name === tf.Identity ? sharedIdentity(builtin) : replacement(builtin) });
   }
   return { installed: true };
 }
@@ -66,6 +66,22 @@ export function uninstallWasmKernels(): void {
     tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: builtin.kernelFunc });
   }
   builtins.clear();
+}
+
+/**
+ * Identity that shares its input's buffer (one more reference on the same dataId), as the cpu backend's
+ * does. The built-in wasm Identity copies, and tfjs runs Identity for every tensor the tape saves for the
+ * backward pass (about 1,800 copies per reference training step). Sharing is safe because no wasm
+ * kernel writes into its inputs and tfjs never mutates a buffer in place (Variable.assign swaps dataIds);
+ * the backend already shares buffers this way for Reshape.
+ */
+function sharedIdentity(builtin: KernelConfig): KernelFunc {
+  return ((args: { inputs: { x: TensorInfo }; backend: { incRef(dataId: object): void } }) => {
+    const { x } = args.inputs;
+    if (x.dtype === 'string') return builtin.kernelFunc(args as unknown as Parameters<KernelFunc>[0]);
+    args.backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  }) as unknown as KernelFunc;
 }
 
 function replacement(builtin: KernelConfig): KernelFunc {
