@@ -20,13 +20,22 @@ export const matMul2d: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.cust
     save([a, b]);
     return {
       value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
-      gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]): tf.Tensor[] => [
-        tf.matMul(dy as tf.Tensor2D, tf.transpose(sb) as tf.Tensor2D), // [M,N]×[N,K]
-        tf.matMul(tf.transpose(sa) as tf.Tensor2D, dy as tf.Tensor2D), // [K,M]×[M,N]
-      ],
+      gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]): tf.Tensor[] =>
+        transposeIsSlow()
+          ? [
+              tf.matMul(dy as tf.Tensor2D, tf.transpose(sb) as tf.Tensor2D), // [M,N]×[N,K]
+              tf.matMul(tf.transpose(sa) as tf.Tensor2D, dy as tf.Tensor2D), // [K,M]×[M,N]
+            ]
+          : // The transposes are free strides in ftc's kernels and the native backends: no [M,K] copy of a.
+            [tf.matMul(dy as tf.Tensor2D, sb as tf.Tensor2D, false, true), tf.matMul(sa as tf.Tensor2D, dy as tf.Tensor2D, true, false)],
     };
   },
 ) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+
+/** True on the wasm backend without ftc's kernels, whose built-in transposed matMul is the slow path. */
+function transposeIsSlow(): boolean {
+  return tf.getBackend() === 'wasm' && !wasmKernelsInstalled();
+}
 
 /**
  * A frozen linear layer y = x Wᵀ (+ b), W [out,in] as Hugging Face stores it. The forward product is
@@ -58,8 +67,7 @@ export class FrozenLinear {
 
   /** Wraps the Hugging Face [out, in] weight, with a transposed copy only where the backend needs one. */
   static fromWeight(w: tf.Tensor2D, bias?: tf.Tensor1D): FrozenLinear {
-    const slowTransposeB = tf.getBackend() === 'wasm' && !wasmKernelsInstalled();
-    return new FrozenLinear(w, slowTransposeB ? tf.keep(tf.transpose(w)) : undefined, bias);
+    return new FrozenLinear(w, transposeIsSlow() ? tf.keep(tf.transpose(w)) : undefined, bias);
   }
 
   /** x [N, in] → [N, out]. */
