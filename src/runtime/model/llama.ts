@@ -63,7 +63,7 @@ export function decode(m: LlamaModules, ids: tf.Tensor2D, opts: DecodeOptions = 
     x = out.x;
     if (opts.keepCache) cache.push(out.cache);
   });
-  tf.dispose([rope.cos, rope.sin]);
+  tf.dispose([rope.cos, rope.sin, rope.swap]);
   const hidden = rmsNorm(x, m.norm, m.config.rmsNormEps); // [N, E]
   return opts.keepCache ? { hidden, cache } : { hidden };
 }
@@ -133,10 +133,14 @@ export function rmsNorm(x: tf.Tensor2D, weight: tf.Tensor1D, eps: number): tf.Te
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(meanSquare, eps))), weight);
 }
 
-/** cos and signed sin [1, T, 1, D] for positions offset..offset+T−1 (divided by the linear scaling factor). */
+/**
+ * cos and signed sin [1, T, 1, D] for positions offset..offset+T−1 (divided by the linear scaling factor),
+ * and `swap` [D, D], the permutation matrix that exchanges the two halves of the head dimension.
+ */
 interface Rope {
   cos: tf.Tensor4D;
   sin: tf.Tensor4D;
+  swap: tf.Tensor2D;
 }
 
 /**
@@ -159,11 +163,22 @@ function ropeTables(c: LlamaConfig, offset: number, t: number): Rope {
       sin[p * d + half + i] = Math.sin(angle);
     }
   }
-  return { cos: tf.tensor4d(cos, [1, t, 1, d]), sin: tf.tensor4d(sin, [1, t, 1, d]) };
+  const swap = new Float32Array(d * d);
+  for (let i = 0; i < half; i++) {
+    swap[(i + half) * d + i] = 1; // output dim i reads input dim i + D/2
+    swap[i * d + i + half] = 1; // output dim i + D/2 reads input dim i
+  }
+  return { cos: tf.tensor4d(cos, [1, t, 1, d]), sin: tf.tensor4d(sin, [1, t, 1, d]), swap: tf.tensor2d(swap, [d, d]) };
 }
 
-/** x [B, T, heads, D] → x·cos + rotate_half(x)·sin, with rotate_half's sign folded into `sin`. */
+/**
+ * x [B, T, heads, D] → x·cos + rotate_half(x)·sin, with rotate_half's sign folded into `sin`.
+ * The halves are exchanged by one [B·T·heads, D]×[D, D] product with the permutation matrix rather than
+ * split + concat: on wasm those two (and concat's split-shaped gradient) cost more than the tiny product
+ * (measured ~60 ms of SplitV/Concat per reference training step), and the product's gradient is one too.
+ */
 function applyRope(x: tf.Tensor, rope: Rope): tf.Tensor4D {
-  const [x1, x2] = tf.split(x, 2, -1); // 2 × [B, T, heads, D/2]
-  return tf.add(tf.mul(x, rope.cos), tf.mul(tf.concat([x2, x1], -1), rope.sin)) as tf.Tensor4D;
+  const d = rope.swap.shape[0];
+  const swapped = tf.reshape(tf.matMul(tf.reshape(x, [-1, d]) as tf.Tensor2D, rope.swap), x.shape); // cat(x₂, x₁)
+  return tf.add(tf.mul(x, rope.cos), tf.mul(swapped, rope.sin)) as tf.Tensor4D;
 }
