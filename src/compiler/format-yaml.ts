@@ -1,12 +1,13 @@
 import type { EntryNode, FileNode, StageNode, ValueNode } from './ast.js';
-import { CommentCursor, headerLine } from './comments.js';
+import { CommentCursor, headerFirst, headerLine } from './comments.js';
 
 /**
  * The YAML form of a file (`ftc convert --to yaml`), written so that reading it back gives the
  * same AST: strings double-quoted (JSON escapes are valid YAML), identifiers, numbers and booleans
  * plain, exactly as the YAML reader expects. Comments are carried as YAML comments.
  */
-export function formatYaml(ast: FileNode, opts: { schema?: string } = {}): string {
+export function formatYaml(file: FileNode, opts: { schema?: string } = {}): string {
+  const ast = headerFirst(file); // YAML has one `pipeline:` mapping, above `stages:`
   const out: string[] = [];
   if (opts.schema && !ast.comments.some((c) => /^#\s*yaml-language-server:/.test(c.text))) {
     out.push(`# yaml-language-server: $schema=${opts.schema}`);
@@ -69,7 +70,9 @@ const WIDTH = 80;
 
 /** `prefix` is `key:` or `-`; block collections continue on the lines below, indented past `indent`. */
 function printValue(v: ValueNode, prefix: string, indent: string, comments: CommentCursor, out: string[]): void {
-  const inline = inlineValue(v);
+  // a collection with comments between its items takes lines so that they keep their place (an empty one has no lines to take)
+  const hasItems = v.type === 'list' ? v.items.length > 0 : v.type === 'block' && v.entries.length > 0;
+  const inline = hasItems && comments.hasCommentWithin(v.range) ? undefined : inlineValue(v);
   if (inline !== undefined && (v.type !== 'block' || v.entries.length === 0) && prefix.length + 1 + inline.length <= WIDTH) {
     out.push(`${prefix} ${inline}`);
     return;
@@ -81,7 +84,7 @@ function printValue(v: ValueNode, prefix: string, indent: string, comments: Comm
     return;
   }
   if (v.type !== 'list') throw new Error('only collections span lines');
-  for (const item of v.items) {
+  v.items.forEach((item, i) => {
     leading(comments, item.range.line, inner, out);
     if (item.type === 'block' && item.entries.length > 0) {
       // `- key: value` with the rest of the mapping aligned under the first key
@@ -91,8 +94,9 @@ function printValue(v: ValueNode, prefix: string, indent: string, comments: Comm
       out[firstEntry] = `${inner}- ${out[firstEntry].slice(inner.length + 2)}`;
     } else {
       printValue(item, `${inner}-`, inner, comments, out);
+      if (v.items[i + 1]?.range.line !== item.range.endLine) out[out.length - 1] = withComment(out[out.length - 1], comments.trailing(item.range.endLine));
     }
-  }
+  });
 }
 
 /** The flow form of a value; strings use JSON escapes, which YAML's double-quoted style reads alike. */

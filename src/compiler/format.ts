@@ -1,5 +1,5 @@
 import type { EntryNode, FileNode, StageNode, ValueNode } from './ast.js';
-import { CommentCursor, headerLine } from './comments.js';
+import { CommentCursor, headerFirst, headerLine } from './comments.js';
 
 export { formatYaml } from './format-yaml.js';
 
@@ -10,7 +10,8 @@ export { formatYaml } from './format-yaml.js';
  * Comments keep their place (above a node, or at the end of its line). Printing only looks at the
  * AST and the comments' lines, so formatting a formatted file changes nothing.
  */
-export function formatFt(ast: FileNode): string {
+export function formatFt(file: FileNode): string {
+  const ast = headerFirst(file);
   const out: string[] = [];
   const comments = new CommentCursor(ast.comments);
   ast.stages.forEach((stage, i) => {
@@ -76,17 +77,19 @@ function printEntries(entries: EntryNode[], indent: string, comments: CommentCur
 /** Appends `value` to a line that starts with `prefix`; multi-line values continue below at `indent`. */
 function printValue(v: ValueNode, prefix: string, indent: string, comments: CommentCursor, out: string[]): void {
   if (v.type === 'list') {
-    const inline = inlineValue(v);
+    const inline = comments.hasCommentWithin(v.range) ? undefined : inlineValue(v);
     if (inline !== undefined && prefix.length + inline.length <= WIDTH) {
       out.push(prefix + inline);
       return;
     }
     out.push(prefix + '[');
-    for (const item of v.items) {
+    v.items.forEach((item, i) => {
       for (const c of comments.leading(item.range.line)) out.push(indent + INDENT + c.text);
       printValue(item, indent + INDENT, indent + INDENT, comments, out);
       out[out.length - 1] += ',';
-    }
+      if (v.items[i + 1]?.range.line !== item.range.endLine) out[out.length - 1] = withComment(out[out.length - 1], comments.trailing(item.range.endLine));
+    });
+    for (const c of comments.leading(v.range.endLine)) out.push(indent + INDENT + c.text); // after the last item
     out.push(indent + ']');
     return;
   }

@@ -98,3 +98,25 @@ test('a nested block prints as `key { ... }` whichever form it was written in; f
   // blocks inside lists have no key, so they keep their braces alone
   assert.equal(fmt('d x { f = [{ a = 1 }] }'), 'd x {\n  f = [\n    {\n      a = 1\n    },\n  ]\n}\n');
 });
+
+test('the pipeline header goes first, with the comments above and inside it; YAML likewise', () => {
+  const src = ['data raw {', '  source = "x"  # src', '}', '', '# about the header', 'pipeline p {', '  # inside', '  seed = 1', '}', '', '# the model', 'model m {}', ''].join('\n');
+  const want = ['# about the header', 'pipeline p {', '  # inside', '  seed = 1', '}', '', 'data raw {', '  source = "x"  # src', '}', '', '# the model', 'model m {}', ''].join('\n');
+  assert.equal(fmt(src), want);
+  assert.equal(fmt(want), want);
+  const yaml = formatYaml(parseFt(src, 'p.ft').ast);
+  assert.match(yaml, /^# about the header\npipeline:\n  name: p\n  # inside\n  seed: 1\n\nstages:\n  raw:/);
+  assert.equal(toFt(parseSource(yaml, 'p.ft.yaml').ast), want);
+});
+
+test('comments inside lists keep their place through fmt and ft → yaml → ft', () => {
+  const src = fmt(['model m {', '  fields = [', '    # first', '    { a = 1 },', '    # second', '    { a = 2 },', '  ]', '  names = [', '    x,  # the x', '    y,', '  ]', '  other = 3', '}', ''].join('\n'));
+  assert.equal(
+    src,
+    ['model m {', '  fields = [', '    # first', '    {', '      a = 1', '    },', '    # second', '    {', '      a = 2', '    },', '  ]', '  names  = [', '    x,  # the x', '    y,', '  ]', '  other  = 3', '}', ''].join('\n'),
+  );
+  assert.equal(fmt(src), src);
+  const yaml = formatYaml(parseFt(src, 'p.ft').ast);
+  assert.match(yaml, /    fields:\n      # first\n      - a: 1\n      # second\n      - a: 2\n/);
+  assert.equal(toFt(parseSource(yaml, 'p.ft.yaml').ast), src);
+});
