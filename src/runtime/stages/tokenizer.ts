@@ -21,7 +21,10 @@ interface TokenizerParams {
   packing?: boolean;
 }
 
-/** Examples per encodeBatch call: large enough to keep the Rust thread pool busy. */
+/**
+ * Examples per encode call. With the word cache 512, 2048 and 8192 measured alike (CPU time within
+ * noise on the 100 MB bench); large enough that a batch's unseen words make few library calls.
+ */
 const BATCH = 2048;
 
 async function* examplesOf(file: string): AsyncGenerator<Example[]> {

@@ -84,11 +84,15 @@ export class WordCacheEncoder implements IdEncoder {
   /** An added token to join unseen words with, so the library encodes many in one text. */
   private readonly separator?: AddedToken;
 
-  constructor(tokenizer: Tokenizer, added: readonly AddedToken[]) {
+  /** `vocab` is the model's (token → id): a separator's id must not also name another token there. */
+  constructor(tokenizer: Tokenizer, added: readonly AddedToken[], vocab: Record<string, number> = {}) {
     this.library = libraryEncoder(tokenizer);
     this.addedTokens = added.map((t) => t.content);
     // lstrip/rstrip/single_word would take or refuse the neighbouring characters: a plain one splits cleanly.
-    this.separator = added.find((t) => !t.lstrip && !t.rstrip && !t.single_word && t.content !== '');
+    const plain = added.filter((t) => !t.lstrip && !t.rstrip && !t.single_word && t.content !== '');
+    const shared = new Set<number>();
+    for (const [token, id] of Object.entries(vocab)) if (plain.some((t) => t.id === id && t.content !== token)) shared.add(id);
+    this.separator = plain.find((t) => !shared.has(t.id));
   }
 
   /** Words held now (tests, bench). */
@@ -213,5 +217,6 @@ class IdRuns {
 export function idEncoder(tokenizer: Tokenizer, tokenizerJson: string): IdEncoder {
   const config = JSON.parse(tokenizerJson) as Record<string, unknown>;
   if (wordCacheUnsupported(config) !== undefined) return libraryEncoder(tokenizer);
-  return new WordCacheEncoder(tokenizer, (config.added_tokens ?? []) as AddedToken[]);
+  const vocab = (config.model as { vocab?: Record<string, number> }).vocab;
+  return new WordCacheEncoder(tokenizer, (config.added_tokens ?? []) as AddedToken[], vocab);
 }
