@@ -64,11 +64,16 @@ export class ConsoleLogger implements StageLogger {
   }
 
   info(message: string): void {
-    this.stream.write(`  ${this.stage}: ${message}\n`);
+    this.stream.write(`${this.clearBar()}  ${this.stage}: ${message}\n`);
   }
 
   warn(message: string): void {
-    this.stream.write(`warning: ${this.stage}: ${message}\n`);
+    this.stream.write(`${this.clearBar()}warning: ${this.stage}: ${message}\n`);
+  }
+
+  /** A line printed while a bar is drawn first erases the bar; the next update redraws it below. */
+  private clearBar(): string {
+    return this.interactive ? '\r\x1b[2K' : '';
   }
 
   progress(label: string, total?: number): Progress {

@@ -48,3 +48,11 @@ test('progress is silent when not a TTY or when CI is set; info and warnings alw
   if (saved === undefined) delete process.env.CI;
   else process.env.CI = saved;
 });
+
+test('on a TTY an info line erases the bar first, so the two never share a line', () => {
+  const { writes, stream } = sink(true);
+  const log = new ConsoleLogger('sft', { stream, interactive: true, now: () => 0 });
+  log.progress('train', 10).update(1);
+  log.info('step 10: loss 2.0000');
+  assert.equal(writes[1], '\r\x1b[2K  sft: step 10: loss 2.0000\n');
+});

@@ -166,6 +166,8 @@ export async function train(inp: TrainInputs): Promise<TrainResult> {
           const tokensPerS = pending.tokens / Math.max(1e-9, (now - windowStart) / 1000);
           metrics.add({ step, epoch: round(plan.epochProgress), loss, lr, grad_norm: norm, tokens_per_s: round(tokensPerS) });
           fields = { loss: loss.toFixed(4), lr: lr.toExponential(2), 'tok/s': Math.round(tokensPerS) };
+          // Like transformers' logging_steps: one line per log step, also where no bar is drawn (CI, a pipe).
+          inp.log?.info(`step ${step}: loss ${fields.loss} lr ${fields.lr} grad_norm ${norm.toFixed(4)} tok/s ${fields['tok/s']}`);
           pending.lossSum = replaced(pending.lossSum, tf.scalar(0));
           pending.steps = 0;
           pending.tokens = 0;
