@@ -22,7 +22,7 @@ export interface Frame {
   name: string;
   /** Where the stage's kind token starts (0-based offset), to find it in the AST. */
   stageOffset: number;
-  /** Key path from the stage to this frame: [] for the stage itself, ['train'] inside `train = { }`. */
+  /** Key path from the stage to this frame: [] for the stage itself, ['train'] inside `train { }`. */
   path: string[];
   /** Keys set directly in this frame, anywhere in it (also after the cursor). */
   keys: Set<string>;
@@ -91,6 +91,10 @@ export function scanAt(text: string, offset: number): ScanResult {
     const top = stack[stack.length - 1];
     if (t.tokenType === Equals && tokens[i - 1]?.tokenType === Identifier && top && top.type !== 'list') {
       pendingKey = tokens[i - 1]!.image;
+      top.keys.add(pendingKey);
+    } else if (t.tokenType === Identifier && next?.tokenType === LCurly && top && top.type !== 'list') {
+      // `key { ... }`: the shorthand (and canonical form) of `key = { ... }`
+      pendingKey = t.image;
       top.keys.add(pendingKey);
     } else if (t.tokenType === LCurly && top) {
       stack.push({ ...top, type: 'block', path: top.type === 'list' ? top.path : [...top.path, pendingKey ?? ''], keys: new Set() });

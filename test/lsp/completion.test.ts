@@ -50,6 +50,11 @@ describe('ftc lsp: completion', () => {
     assert.equal(lora.textEdit!.newText, 'lora ${1:name} {\n  $0\n}');
   });
 
+  it('offers the keys of a nested block written in the canonical `key { }` form', async () => {
+    const items = await completeAt(seed.replace('  truncation = true\n', '  truncation = true\n  train {\n    min_frequency = 2\n    |\n  }\n'));
+    assert.deepEqual(labels(items), ['vocab_size']);
+  });
+
   it('offers the unset keys of the stage being edited, with type, default and description', async () => {
     const items = await completeAt(seed.replace('  bias           = none\n', '  bias           = none\n  |\n'));
     const expectedKeys = Object.keys(schemas.lora!.properties).filter((k) => !['model', 'r', 'alpha', 'target_modules', 'dropout', 'bias'].includes(k));
