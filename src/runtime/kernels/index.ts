@@ -2,7 +2,8 @@
  * Fast matmul kernels for the tfjs wasm backend (issue 5, "Attention at kernel speed").
  *
  * `installWasmKernels()` replaces the wasm backend's BatchMatMul (and the unfused case of _FusedMatMul)
- * with the SIMD kernels of kernels/matmul.ts, and its copying Identity with one that shares the buffer. Everything that multiplies matrices goes through those two
+ * with the SIMD kernels of kernels/matmul.ts, its copying Identity with one that shares the buffer, and
+ * the vector-broadcast Multiply and GatherV2 with row-wise versions (elementwise.ts). Everything that multiplies matrices goes through those two
  * kernels, including the gradients tfjs-core derives for them (matMul's gradient is matMul with
  * transposes), so autodiff runs on the fast path without any change to model code.
  * The built-in kernels stay registered behind ours as the fallback for inputs we do not take
@@ -11,6 +12,7 @@
 import * as tf from '../tf.js';
 import type { KernelConfig, KernelFunc, TensorInfo } from '../tf.js';
 import { wasmBatchMatMul } from './batch-matmul.js';
+import { ELEMENTWISE } from './elementwise.js';
 import { backendMemory, compileKernels, kernelsFor, type WasmBackendLike } from './wasm-module.js';
 
 export interface InstallResult {
@@ -25,7 +27,13 @@ interface MatMulArgs {
   attrs: { transposeA: boolean; transposeB: boolean; activation?: string };
 }
 
-const TAKEN = [tf.BatchMatMul, tf._FusedMatMul, tf.Identity] as const;
+/** Our kernel for each taken name, built around the built-in it falls back to. */
+const TAKEN: Record<string, (builtin: KernelConfig) => KernelFunc> = {
+  [tf.BatchMatMul]: replacement,
+  [tf._FusedMatMul]: replacement,
+  [tf.Identity]: sharedIdentity,
+  ...ELEMENTWISE,
+};
 /** The built-in configs we replaced, by kernel name; empty when nothing is installed. */
 const builtins = new Map<string, KernelConfig>();
 
@@ -48,12 +56,12 @@ export function installWasmKernels(): InstallResult {
   } catch (e) {
     return { installed: false, reason: (e as Error).message };
   }
-  for (const name of TAKEN) {
+  for (const [name, ours] of Object.entries(TAKEN)) {
     const builtin = tf.getKernel(name, 'wasm');
     if (!builtin) continue;
     builtins.set(name, builtin);
     tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: name === tf.Identity ? sharedIdentity(builtin) : replacement(builtin) });
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: ours(builtin) });
   }
   return { installed: true };
 }
