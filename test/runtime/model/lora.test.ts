@@ -7,6 +7,7 @@ import { createCausalLM } from '../../../src/runtime/model/causal-lm.js';
 import * as tf from '../../../src/runtime/tf.js';
 import { lcg, randomTensor, randomWeights, tinyConfig } from './fixtures.js';
 import { referenceLogits } from './reference.js';
+import { dropout } from '../../../src/runtime/model/lora.js';
 
 const settings = (over: Partial<LoraSettings> = {}): LoraSettings => ({
   r: 4, alpha: 8, targetModules: ['q_proj', 'v_proj'], dropout: 0, bias: 'none', useRslora: false, seed: 11, ...over,
@@ -80,6 +81,20 @@ describe('LoRA', () => {
     assert.deepEqual(run(false, 1), run(false, 2));
     ids.dispose();
     model.dispose();
+  });
+
+  test('dropout mask: rate p, survivors scaled by 1/(1-p), each example from its own seed', () => {
+    const p = 0.25;
+    const rows = 50; // T per example
+    const width = 40;
+    const both = tf.tidy(() => dropout(tf.ones([2 * rows, width]) as tf.Tensor2D, p, [3, 9]).dataSync() as Float32Array);
+    const alone = tf.tidy(() => dropout(tf.ones([rows, width]) as tf.Tensor2D, p, [9]).dataSync() as Float32Array);
+    const zeros = both.filter((x) => x === 0).length;
+    assert.ok(both.every((x) => x === 0 || Math.abs(x - 1 / (1 - p)) < 1e-6), 'values are 0 or 1/(1-p)');
+    // 4,000 draws: the zero fraction's standard deviation is ~0.007, so ±0.03 fails only a broken rate.
+    assert.ok(Math.abs(zeros / both.length - p) < 0.03, `zero fraction ${zeros / both.length}`);
+    assert.deepEqual(both.subarray(rows * width), alone, "example 1's mask does not depend on example 0");
+    assert.notDeepEqual(both.subarray(0, rows * width), alone);
   });
 
   test('loss is the mean next-token cross-entropy over labels != -100 (HF shift)', () => {
