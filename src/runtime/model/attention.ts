@@ -39,17 +39,24 @@ export function causalMask(t: number, s: number): tf.Tensor2D {
   return tf.tensor2d(mask, [t, s]);
 }
 
-/** One batched product per step; key/value heads tiled up to the query heads first. */
+/**
+ * One batched product per step. With grouped-query heads the key/value heads are not tiled: the `group`
+ * query heads that share one key/value head are consecutive, so [B, H, T, D] is [B, KV, group·T, D] by a
+ * reshape, and each key/value head multiplies its group's rows in one product (no tile, and no tile
+ * gradient's reduction in the backward pass; the GQA reference step was slower than the MHA one with tiling).
+ */
 export function attentionBatched(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
-    const [, t, h, d] = q.shape;
+    const [b, t, h, d] = q.shape;
     const [, s, kv] = k.shape;
-    const qh = tf.transpose(q, [0, 2, 1, 3]); // [B, H, T, D]
-    const kh = repeatKv(tf.transpose(k, [0, 2, 1, 3]) as tf.Tensor4D, h / kv); // [B, H, S, D]
-    const vh = repeatKv(tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D, h / kv); // [B, H, S, D]
-    const scores = tf.mul(tf.matMul(qh, kh, false, true), 1 / Math.sqrt(d)); // [B, H, T, S]
-    const probs = tf.softmax(tf.add(scores, causalMask(t, s)), -1); // [B, H, T, S]
-    return tf.transpose(tf.matMul(probs, vh), [0, 2, 1, 3]) as tf.Tensor4D; // [B, T, H, D]
+    const rows = (h / kv) * t; // query rows per key/value head
+    const qg = tf.reshape(tf.transpose(q, [0, 2, 1, 3]), [b, kv, rows, d]); // [B, KV, group·T, D]
+    const kh = tf.transpose(k, [0, 2, 1, 3]); // [B, KV, S, D]
+    const vh = tf.transpose(v, [0, 2, 1, 3]); // [B, KV, S, D]
+    const scores = tf.reshape(tf.mul(tf.matMul(qg, kh, false, true), 1 / Math.sqrt(d)), [b, h, t, s]); // [B, H, T, S]
+    const probs = tf.reshape(tf.softmax(tf.add(scores, causalMask(t, s)), -1), [b, kv, rows, s]); // [B, KV, group·T, S]
+    const out = tf.reshape(tf.matMul(probs, vh), [b, h, t, d]); // [B, H, T, D]
+    return tf.transpose(out, [0, 2, 1, 3]) as tf.Tensor4D; // [B, T, H, D]
   });
 }
 
@@ -79,13 +86,4 @@ export function attentionPerHead(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D)
     }
     return tf.reshape(tf.concat(rows, 0), [b, t, h, d]) as tf.Tensor4D; // [B, T, H, D]
   });
-}
-
-/** [B, KV, S, D] → [B, KV·n, S, D], each key/value head repeated n times in place (repeat_kv). */
-function repeatKv(x: tf.Tensor4D, n: number): tf.Tensor4D {
-  if (n === 1) return x;
-  const [b, kv, s, d] = x.shape;
-  // Rank 4, because tfjs has no tile gradient above rank 4.
-  const tiled = tf.tile(tf.reshape(x, [b, kv, 1, s * d]), [1, 1, n, 1]); // [B, KV, n, S·D]
-  return tf.reshape(tiled, [b, kv * n, s, d]) as tf.Tensor4D;
 }
