@@ -2,9 +2,9 @@
  * Fast matmul kernels for the tfjs wasm backend (issue 5, "Attention at kernel speed").
  *
  * `installWasmKernels()` replaces the wasm backend's BatchMatMul (and the unfused case of _FusedMatMul)
- * with the SIMD kernels of kernels/matmul.ts, its copying Identity with one that shares the buffer, and
- * the vector-broadcast Multiply and GatherV2 with row-wise versions (elementwise.ts). Everything that multiplies matrices goes through those two
- * kernels, including the gradients tfjs-core derives for them (matMul's gradient is matMul with
+ * with the SIMD kernels of kernels/matmul.ts; it also replaces the copying Identity (and same-dtype Cast)
+ * with one that shares the buffer, and the vector-broadcast Multiply and GatherV2 with row-wise versions
+ * (elementwise.ts). Everything that multiplies matrices goes through the two matmul kernels, including the gradients tfjs-core derives for them (matMul's gradient is matMul with
  * transposes), so autodiff runs on the fast path without any change to model code.
  * The built-in kernels stay registered behind ours as the fallback for inputs we do not take
  * (non-float32 dtypes, fused bias/activation) and are restored by `uninstallWasmKernels()`.
@@ -32,6 +32,7 @@ const TAKEN: Record<string, (builtin: KernelConfig) => KernelFunc> = {
   [tf.BatchMatMul]: replacement,
   [tf._FusedMatMul]: replacement,
   [tf.Identity]: sharedIdentity,
+  [tf.Cast]: sharedCast,
   ...ELEMENTWISE,
 };
 /** The built-in configs we replaced, by kernel name; empty when nothing is installed. */
@@ -90,6 +91,17 @@ function sharedIdentity(builtin: KernelConfig): KernelFunc {
     args.backend.incRef(x.dataId);
     return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   }) as unknown as KernelFunc;
+}
+
+/**
+ * Cast to the dtype the tensor already has is an Identity: tfjs's gradients cast the other operand of every
+ * Multiply to float32 (about 90 same-dtype casts of activations per reference step), which the built-in
+ * copies. Real conversions keep the built-in.
+ */
+function sharedCast(builtin: KernelConfig): KernelFunc {
+  const identity = sharedIdentity(builtin);
+  return ((args: { inputs: { x: TensorInfo }; attrs: { dtype: string }; backend: unknown }) =>
+    args.inputs.x.dtype === args.attrs.dtype ? identity(args as unknown as Parameters<KernelFunc>[0]) : builtin.kernelFunc(args as unknown as Parameters<KernelFunc>[0])) as unknown as KernelFunc;
 }
 
 function replacement(builtin: KernelConfig): KernelFunc {

@@ -56,6 +56,19 @@ describe('shared Identity on wasm', () => {
     tf.dispose([w, x]);
   });
 
+  it('a cast to the same dtype shares the buffer; a real conversion converts', () => {
+    const x = tf.tensor1d([1.5, -2.25]);
+    const same = tf.cast(x, 'float32');
+    assert.equal(record(same).offset, record(x).offset);
+    const ints = tf.cast(x, 'int32');
+    assert.equal(ints.dtype, 'int32');
+    assert.deepEqual([...ints.dataSync()], [1, -2]);
+    const back = tf.cast(tf.tensor1d([3, 4], 'int32'), 'float32');
+    assert.equal(back.dtype, 'float32');
+    assert.deepEqual([...back.dataSync()], [3, 4]);
+    tf.dispose([x, same, ints, back]);
+  });
+
   it('keeps string tensors on the built-in path', () => {
     const s = tf.tensor1d(['a', 'b'], 'string');
     const c = tf.clone(s);
