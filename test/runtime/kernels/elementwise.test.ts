@@ -31,6 +31,22 @@ describe('wasm Multiply (vector broadcast) and GatherV2', () => {
     got2.dispose();
   });
 
+  it('broadcasts over middle axes too (RoPE: [B, T, H, D] × [1, T, 1, D])', () => {
+    const x = seeded([2, 3, 2, 4], 4);
+    const v = seeded([1, 3, 1, 4], 5);
+    const want: number[] = [];
+    for (let b = 0; b < 2; b++) for (let t = 0; t < 3; t++) for (let h = 0; h < 2; h++) for (let d = 0; d < 4; d++) {
+      want.push(Math.fround(x.data[((b * 3 + t) * 2 + h) * 4 + d]! * v.data[t * 4 + d]!));
+    }
+    for (const [a, b] of [[x, v], [v, x]] as const) {
+      const got = tf.tidy(() => tf.mul(tf.tensor(a.data, a.shape), tf.tensor(b.data, b.shape)).dataSync());
+      assert.deepEqual([...got], want);
+    }
+    // [T, 1, D] (lower rank) against [B, T, H, D].
+    const got3 = tf.tidy(() => tf.mul(tf.tensor(x.data, x.shape), tf.tensor(v.data, [3, 1, 4])).dataSync());
+    assert.deepEqual([...got3], want);
+  });
+
   it('leaves other broadcasts to the built-in kernel', () => {
     // [2, 3] × [2, 1] is a column broadcast: not the trailing-vector case.
     const got = tf.tidy(() => tf.mul(tf.tensor2d([[1, 2, 3], [4, 5, 6]]), tf.tensor2d([[2], [10]])).dataSync());
