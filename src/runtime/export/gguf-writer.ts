@@ -1,4 +1,5 @@
-import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
+import { writeFileAtomic } from '../atomic-file.js';
 import { encodeBf16, encodeF16 } from '../model/half.js';
 
 /**
@@ -159,9 +160,7 @@ export function writeGguf(path: string, metadata: Map<string, GgufValue>, tensor
   }
   head.pad(alignment);
 
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  const fd = openSync(tmp, 'w');
-  try {
+  writeFileAtomic(path, (fd) => {
     for (const c of head.chunks) writeSync(fd, c);
     let written = 0;
     tensors.forEach((t, i) => {
@@ -171,12 +170,6 @@ export function writeGguf(path: string, metadata: Map<string, GgufValue>, tensor
       written = offsets[i]! + bytes.length;
     });
     if (offset > written) writeSync(fd, Buffer.alloc(offset - written));
-    closeSync(fd);
-    renameSync(tmp, path);
-  } catch (e) {
-    try { closeSync(fd); } catch { /* already closed */ }
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  });
   return head.length + offset;
 }

@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FtcError } from '../../errors.js';
+import { writeFileAtomic } from '../atomic-file.js';
 import type { HostTensor } from './api.js';
 import type { LlamaConfig } from './config.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
@@ -121,9 +122,7 @@ export function saveAdapter(dir: string, params: Map<string, HostTensor>, config
   }
   mkdirSync(dir, { recursive: true });
   writeSafetensors(join(dir, 'adapter_model.safetensors'), tensors, { format: 'pt' });
-  const tmp = join(dir, `adapter_config.json.tmp-${process.pid}`);
-  writeFileSync(tmp, adapterConfigJson(config));
-  renameSync(tmp, join(dir, 'adapter_config.json'));
+  writeFileAtomic(join(dir, 'adapter_config.json'), (fd) => writeSync(fd, adapterConfigJson(config)));
 }
 
 /**

@@ -1,7 +1,8 @@
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { FtcError } from '../../errors.js';
+import { writeFileAtomic } from '../atomic-file.js';
 import type { HostTensor } from './api.js';
 import { decodeBf16Into, decodeF16Into, encodeBf16, encodeF16 } from './half.js';
 
@@ -121,19 +122,11 @@ export function writeSafetensors(
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(BigInt(jsonBytes.length));
 
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  const fd = openSync(tmp, 'w');
-  try {
+  writeFileAtomic(path, (fd) => {
     writeSync(fd, prefix);
     writeSync(fd, jsonBytes);
     for (const name of names) writeTensor(fd, tensors.get(name)!);
-    closeSync(fd);
-    renameSync(tmp, path);
-  } catch (e) {
-    try { closeSync(fd); } catch { /* already closed */ }
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  });
 }
 
 function writeTensor(fd: number, t: HostTensor & { dtype: WriteDtype }): void {

@@ -1,0 +1,20 @@
+import { closeSync, openSync, renameSync, rmSync } from 'node:fs';
+
+/**
+ * Writes `path` through `write(fd)` into a temporary sibling that is renamed into place only when
+ * every byte is written: a crash or an error never leaves a half-written file under the real name,
+ * and the temporary file is removed on error.
+ */
+export function writeFileAtomic(path: string, write: (fd: number) => void): void {
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  const fd = openSync(tmp, 'w');
+  try {
+    write(fd);
+    closeSync(fd);
+    renameSync(tmp, path);
+  } catch (e) {
+    try { closeSync(fd); } catch { /* already closed */ }
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
