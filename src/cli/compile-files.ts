@@ -1,7 +1,8 @@
-import { compileFile, OVERRIDE_FILE, type CompileResult } from '../compiler/index.js';
+import { compileFile, hasErrors, OVERRIDE_FILE, type CompileResult } from '../compiler/index.js';
+import type { PipelineIR } from '../compiler/ir.js';
 import { isFtcError } from '../errors.js';
 import { formatError } from './output.js';
-import type { Sources } from './diagnostics-print.js';
+import { printDiagnostics, type Sources } from './diagnostics-print.js';
 
 /** `--set` is repeatable: each occurrence adds one override. */
 export const collect = (v: string, acc: string[]): string[] => [...acc, v];
@@ -31,4 +32,21 @@ export function compileForCli(files: readonly string[], overrides: readonly stri
     }
   }
   return { results, sources };
+}
+
+/**
+ * Compiles the one pipeline a command works on, printing its diagnostics (as text, on stderr).
+ * Its IR comes back when there are no errors; otherwise undefined, with exit code 1 (errors in the
+ * input) or 2 (the file could not be read) set.
+ */
+export function compilePipelineForCli(file: string, overrides: readonly string[], checkFiles = true): PipelineIR | undefined {
+  const compiled = compileForCli([file], overrides, checkFiles);
+  if (!compiled) return undefined;
+  const r = compiled.results[0]!;
+  if (r.diagnostics.length) process.stderr.write(printDiagnostics(r.diagnostics, compiled.sources, 'text'));
+  if (hasErrors(r.diagnostics) || !r.ir) {
+    process.exitCode = 1;
+    return undefined;
+  }
+  return r.ir;
 }

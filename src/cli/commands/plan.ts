@@ -1,8 +1,7 @@
 import { Option, type Command } from 'commander';
-import { hasErrors, planHash, planPipeline } from '../../compiler/index.js';
+import { planHash, planPipeline } from '../../compiler/index.js';
 import type { JsonValue, Plan } from '../../compiler/ir.js';
-import { collect, compileForCli } from '../compile-files.js';
-import { printDiagnostics } from '../diagnostics-print.js';
+import { collect, compilePipelineForCli } from '../compile-files.js';
 import { explainAgainstDisk, type StageExplanation } from '../../runtime/explain.js';
 
 /**
@@ -45,16 +44,10 @@ export function register(program: Command): void {
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--set <stage.key=value>', 'override a value (repeatable)', collect, [])
     .action(async (file: string, o: { format: 'text' | 'json'; set: string[] }) => {
-      const compiled = compileForCli([file], o.set);
-      if (!compiled) return;
-      const r = compiled.results[0]!;
-      if (r.diagnostics.length) process.stderr.write(printDiagnostics(r.diagnostics, compiled.sources, 'text'));
-      if (hasErrors(r.diagnostics) || !r.ir) {
-        process.exitCode = 1;
-        return;
-      }
-      const plan = await planPipeline(r.ir);
-      const explained = await explainAgainstDisk(plan, r.ir);
+      const ir = compilePipelineForCli(file, o.set);
+      if (!ir) return;
+      const plan = await planPipeline(ir);
+      const explained = await explainAgainstDisk(plan, ir);
       process.stdout.write(o.format === 'json' ? JSON.stringify(planJson(plan, explained), null, 2) + '\n' : planText(plan, explained));
     });
 }

@@ -1,15 +1,11 @@
 import { relative } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { compileFile, hasErrors, OVERRIDE_FILE, planPipeline } from '../../compiler/index.js';
+import { planPipeline } from '../../compiler/index.js';
 import { lockPath, writeLock } from '../../runtime/lockfile.js';
 import { formatDuration } from '../../runtime/progress.js';
-import { printDiagnostics } from '../diagnostics-print.js';
+import { collect, compilePipelineForCli } from '../compile-files.js';
 
 const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 function workers(value: string): number | 'auto' {
   if (value === 'auto') return 'auto';
@@ -43,16 +39,8 @@ Two runs of the same pipeline may run at once: the second waits for entries the 
     )
     .action(async (file: string, o: { set: string[]; cache: boolean; force: string[]; frozen?: boolean; resume?: boolean; workers?: number | 'auto'; backend?: string }) => {
       const started = performance.now();
-      const compiled = compileFile(file, { overrides: o.set });
-      if (compiled.diagnostics.length) {
-        const sources = new Map([[file, compiled.text], [OVERRIDE_FILE, o.set.join('\n')]]);
-        process.stderr.write(printDiagnostics(compiled.diagnostics, sources, 'text'));
-      }
-      if (hasErrors(compiled.diagnostics) || !compiled.ir) {
-        process.exitCode = 1;
-        return;
-      }
-      const ir = compiled.ir;
+      const ir = compilePipelineForCli(file, o.set);
+      if (!ir) return;
       const plan = await planPipeline(ir);
       // Loaded on use, so `ftc --help` and the other commands never pay for the stage kinds' imports.
       const { execute } = await import('../../runtime/executor.js');
