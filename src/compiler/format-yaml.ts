@@ -73,7 +73,10 @@ function printValue(v: ValueNode, prefix: string, indent: string, comments: Comm
   // a collection with comments between its items takes lines so that they keep their place (an empty one has no lines to take)
   const hasItems = v.type === 'list' ? v.items.length > 0 : v.type === 'block' && v.entries.length > 0;
   const inline = hasItems && comments.hasCommentWithin(v.range) ? undefined : inlineValue(v);
-  if (inline !== undefined && (v.type !== 'block' || v.entries.length === 0) && prefix.length + 1 + inline.length <= WIDTH) {
+  // a scalar stays on its key's line however long it is: it has no lines to break into
+  const scalar = v.type !== 'list' && v.type !== 'block';
+  const fits = inline !== undefined && (v.type !== 'block' || v.entries.length === 0) && prefix.length + 1 + inline.length <= WIDTH;
+  if (inline !== undefined && (scalar || fits)) {
     out.push(`${prefix} ${inline}`);
     return;
   }

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatFt, formatYaml, quote, toFt } from '../../src/compiler/format.js';
 import { parseFt, parseSource } from '../../src/compiler/parse.js';
+import { parseYaml } from '../../src/compiler/yaml.js';
 import { repoRoot } from '../helpers.js';
 
 const fmt = (text: string) => formatFt(parseFt(text, 'p.ft').ast);
@@ -119,4 +120,14 @@ test('comments inside lists keep their place through fmt and ft → yaml → ft'
   const yaml = formatYaml(parseFt(src, 'p.ft').ast);
   assert.match(yaml, /    fields:\n      # first\n      - a: 1\n      # second\n      - a: 2\n/);
   assert.equal(toFt(parseSource(yaml, 'p.ft.yaml').ast), src);
+});
+
+test('convert: a string longer than a line stays on its key\'s line in YAML and round-trips', () => {
+  const prompt = 'Below is an instruction that describes a task. Write a response that appropriately completes the request.\n{instruction}';
+  const src = `pipeline p {\n  seed = 1\n}\n\npreprocess prompts {\n  input  = raw\n  prompt = ${JSON.stringify(prompt)}\n}\n`;
+  const yaml = formatYaml(parseFt(src, 'p.ft').ast);
+  assert.match(yaml, /^ {4}prompt: "Below is an instruction/m);
+  const back = parseYaml(yaml, 'p.ft.yaml');
+  assert.deepEqual(back.diagnostics, []);
+  assert.equal(toFt(back.ast), formatFt(parseFt(src, 'p.ft').ast));
 });
