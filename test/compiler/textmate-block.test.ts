@@ -1,23 +1,13 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { before, test } from 'node:test';
-import oniguruma from 'vscode-oniguruma';
 import vsctm from 'vscode-textmate';
-import { repoRoot } from '../helpers.js';
+import { loadFtGrammar } from '../textmate-grammar.js';
 
 // The `key { ... }` form in the TextMate grammar (the rest of it is tested in test/lsp/textmate.test.ts).
 let grammar: vsctm.IGrammar;
 
 before(async () => {
-  const wasm = readFileSync(join(repoRoot(), 'node_modules/vscode-oniguruma/release/onig.wasm'));
-  await oniguruma.loadWASM(wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength));
-  const path = join(repoRoot(), 'grammar/ft.tmLanguage.json');
-  const registry = new vsctm.Registry({
-    onigLib: Promise.resolve({ createOnigScanner: (s: string[]) => new oniguruma.OnigScanner(s), createOnigString: (s: string) => new oniguruma.OnigString(s) }),
-    loadGrammar: async (scope: string) => (scope === 'source.ft' ? vsctm.parseRawGrammar(readFileSync(path, 'utf8'), path) : null),
-  });
-  grammar = (await registry.loadGrammar('source.ft'))!;
+  grammar = await loadFtGrammar();
 });
 
 /** Each token's text and innermost scope, one line. */

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import oniguruma from 'vscode-oniguruma';
 import vsctm from 'vscode-textmate';
 import { repoRoot } from '../helpers.js';
+import { loadFtGrammar } from '../textmate-grammar.js';
 
 /**
  * The TextMate grammar (grammar/ft.tmLanguage.json), run by the same engine VS Code uses
@@ -13,16 +13,7 @@ import { repoRoot } from '../helpers.js';
 let grammar: vsctm.IGrammar;
 
 before(async () => {
-  const wasm = readFileSync(join(repoRoot(), 'node_modules/vscode-oniguruma/release/onig.wasm'));
-  await oniguruma.loadWASM(wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength));
-  const path = join(repoRoot(), 'grammar/ft.tmLanguage.json');
-  const registry = new vsctm.Registry({
-    onigLib: Promise.resolve({ createOnigScanner: (s: string[]) => new oniguruma.OnigScanner(s), createOnigString: (s: string) => new oniguruma.OnigString(s) }),
-    loadGrammar: async (scope: string) => (scope === 'source.ft' ? vsctm.parseRawGrammar(readFileSync(path, 'utf8'), path) : null),
-  });
-  const g = await registry.loadGrammar('source.ft');
-  assert.ok(g, 'grammar loads');
-  grammar = g;
+  grammar = await loadFtGrammar();
 });
 
 interface Tok {
