@@ -53,6 +53,21 @@ export async function* readCsv(file: string): RowSource {
     return { row, line: at, value: record };
   };
 
+  // Ends the current field with `value` at the delimiter `c` (comma, LF or CR); returns the record a
+  // line break completed, if it is a data row.
+  const endField = (value: string, c: number): RowItem | undefined => {
+    fields.push(value);
+    field = '';
+    if (c === COMMA) {
+      state = State.FieldStart;
+      return undefined;
+    }
+    const item = endRecord();
+    recordLine = line;
+    state = c === CR ? State.AfterCr : State.FieldStart;
+    return item;
+  };
+
   for await (const chunk of readChunks(file)) {
     let start = 0; // start of the pending field text in this chunk
     for (let i = 0; i < chunk.length; i++) {
@@ -72,14 +87,9 @@ export async function* readCsv(file: string): RowSource {
           if (c === QUOTE) {
             state = State.Quoted;
             start = i + 1;
-          } else if (c === COMMA) {
-            fields.push('');
-          } else if (c === LF || c === CR) {
-            fields.push('');
-            const item = endRecord();
+          } else if (c === COMMA || c === LF || c === CR) {
+            const item = endField('', c);
             if (item) yield item;
-            recordLine = line;
-            state = c === CR ? State.AfterCr : State.FieldStart;
           } else {
             state = State.Unquoted;
             start = i;
@@ -87,15 +97,8 @@ export async function* readCsv(file: string): RowSource {
           break;
         case State.Unquoted:
           if (c === COMMA || c === LF || c === CR) {
-            fields.push(field + chunk.slice(start, i));
-            field = '';
-            if (c === COMMA) state = State.FieldStart;
-            else {
-              const item = endRecord();
-              if (item) yield item;
-              recordLine = line;
-              state = c === CR ? State.AfterCr : State.FieldStart;
-            }
+            const item = endField(field + chunk.slice(start, i), c);
+            if (item) yield item;
           }
           break;
         case State.Quoted:
@@ -110,15 +113,8 @@ export async function* readCsv(file: string): RowSource {
             start = i + 1;
             state = State.Quoted;
           } else if (c === COMMA || c === LF || c === CR) {
-            fields.push(field);
-            field = '';
-            if (c === COMMA) state = State.FieldStart;
-            else {
-              const item = endRecord();
-              if (item) yield item;
-              recordLine = line;
-              state = c === CR ? State.AfterCr : State.FieldStart;
-            }
+            const item = endField(field, c);
+            if (item) yield item;
           } else {
             fault ??= `unexpected ${JSON.stringify(chunk[i])} after a closing quote (quotes inside a quoted field are written "")`;
             state = State.Unquoted; // read on to the end of the record
