@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportStages } from '../../../src/cli/commands/compile.js';
@@ -52,11 +51,4 @@ export async function compileExamples(): Promise<{ root: string; examples: Compi
     examples.push({ name: ex.name, ir: compiled.ir, ast: compiled.ast, exported, job, outDir });
   }
   return { root, examples };
-}
-
-/** python3 when it runs here; otherwise the reason to print when skipping. */
-export function python(): { ok: true } | { ok: false; reason: string } {
-  const r = spawnSync('python3', ['--version'], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) return { ok: false, reason: `python3 is not available here (${r.error?.message ?? r.stderr.trim()}); skipped` };
-  return { ok: true };
 }

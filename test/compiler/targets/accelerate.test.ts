@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { before, test } from 'node:test';
 import { writeJob } from '../../../src/cli/commands/compile.js';
+import { TESTED_BITSANDBYTES, TESTED_VERSIONS } from '../../../src/compiler/targets/accelerate/requirements.js';
+import { epochOrder } from '../../../src/runtime/train/batches.js';
 import { readTokenDataset } from '../../../src/runtime/tokenize/dataset.js';
 import { repoRoot, runCli } from '../../helpers.js';
-import { compileExamples, GOLDEN_EXAMPLES, python, type CompiledExample } from './accelerate-fixture.js';
+import { pythonEnv, requirePython } from '../../interop/env.js';
+import { compileExamples, GOLDEN_EXAMPLES, type CompiledExample } from './accelerate-fixture.js';
 
 const GOLDEN = join(repoRoot(), 'test', 'compiler', 'targets', 'golden');
 const update = process.env.UPDATE_GOLDEN === '1';
@@ -47,17 +50,39 @@ test('the job reads the preprocess and tokenizer artifacts ftc itself produced',
   }
 });
 
-test('generated Python is syntactically valid (python3 -m py_compile)', (t) => {
-  const py = python();
-  if (!py.ok) {
-    console.log(py.reason);
-    t.skip(py.reason);
-    return;
-  }
+test('generated Python is syntactically valid (python -m py_compile)', (t) => {
+  const python = requirePython(t);
+  if (!python) return;
   for (const ex of examples) {
-    const r = spawnSync('python3', ['-m', 'py_compile', join(ex.outDir, 'train.py'), join(ex.outDir, 'ftc_data.py')], { encoding: 'utf8' });
+    const r: SpawnSyncReturns<string> = spawnSync(python, ['-m', 'py_compile', join(ex.outDir, 'train.py'), join(ex.outDir, 'ftc_data.py')], { env: pythonEnv(), encoding: 'utf8' });
     assert.equal(r.status, 0, `${ex.name}: ${r.stderr}`);
   }
+});
+
+test('requirements.txt pins the versions the interop tests run the job with (interop/requirements.txt)', () => {
+  const pins = new Map(readFileSync(join(repoRoot(), 'interop', 'requirements.txt'), 'utf8').split('\n')
+    .filter((l) => l.includes('==')).map((l) => l.trim().split('==') as [string, string]));
+  for (const [name, version] of Object.entries({ ...TESTED_VERSIONS, bitsandbytes: TESTED_BITSANDBYTES })) assert.equal(version, pins.get(name), name);
+});
+
+// ftc_data.epoch_order against the trainer's own epochOrder: counts around the shuffle's edge cases,
+// seeds beyond 2^31 (the unsigned arithmetic), several epochs.
+const ORDER_HARNESS = String.raw`
+import json, sys
+sys.path.insert(0, ".")
+from ftc_data import epoch_order
+print(json.dumps([epoch_order(n, seed, epoch) for n, seed, epoch in json.load(sys.stdin)]))
+`;
+
+test("the job's example order is ftc's: ftc_data.epoch_order equals the trainer's epochOrder", (t) => {
+  const python = requirePython(t);
+  if (!python) return;
+  const cases: [number, number, number][] = [[0, 1, 0], [1, 42, 0], [2, 42, 1], [7, 0, 3], [304, 42, 0], [304, 42, 1], [1000, 4294967295, 2], [97, 2147483648, 5]];
+  const r = spawnSync(python, ['-c', ORDER_HARNESS], { cwd: examples[0]!.outDir, env: pythonEnv(), input: JSON.stringify(cases), encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const orders = JSON.parse(r.stdout) as number[][];
+  cases.forEach(([n, seed, epoch], i) => assert.deepEqual(orders[i], [...epochOrder(n, seed, epoch)], `count ${n} seed ${seed} epoch ${epoch}`));
+  assert.notDeepEqual(orders[4], orders[5], 'each epoch has its own order');
 });
 
 // Runs the job's own ftc_data.build_split with the TOKENIZATION and special tokens written in its
@@ -82,12 +107,8 @@ json.dump(out, sys.stdout)
 `;
 
 test("the job's tokenization equals ftc's tokenized examples: template, max length, BOS/EOS, masking, packing", async (t) => {
-  const py = python();
-  if (!py.ok) {
-    console.log(py.reason);
-    t.skip(py.reason);
-    return;
-  }
+  const python = requirePython(t);
+  if (!python) return;
   const { Tokenizer } = createRequire(import.meta.url)('tokenizers') as typeof import('tokenizers');
   for (const ex of examples) {
     const tokenizer = Tokenizer.fromString(readFileSync(join(ex.outDir, 'tokenizer', 'tokenizer.json'), 'utf8'));
@@ -97,7 +118,7 @@ test("the job's tokenization equals ftc's tokenized examples: template, max leng
       const enc = async (texts: string[]) => (await tokenizer.encodeBatch(texts, { addSpecialTokens: false })).map((e) => e.getIds());
       input[split] = { prompts: rows.map((r) => r.prompt), prompt_ids: await enc(rows.map((r) => r.prompt)), response_ids: await enc(rows.map((r) => r.response)) };
     }
-    const r = spawnSync('python3', ['-c', HARNESS], { cwd: ex.outDir, input: JSON.stringify(input), encoding: 'utf8', maxBuffer: 1 << 28 });
+    const r: SpawnSyncReturns<string> = spawnSync(python, ['-c', HARNESS], { cwd: ex.outDir, env: pythonEnv(), input: JSON.stringify(input), encoding: 'utf8', maxBuffer: 1 << 28 });
     assert.equal(r.status, 0, r.stderr);
     const job = JSON.parse(r.stdout) as Record<string, { examples: { input_ids: number[]; labels: number[] }[]; settings: Record<string, unknown> }>;
 

@@ -118,7 +118,7 @@ export const MAPPING: readonly KeyMapping[] = [
   { block: 'lora', key: 'dropout', section: 'LoraConfig', equivalent: 'LoraConfig(lora_dropout=...)', args: (v) => ({ lora_dropout: v }) },
   { block: 'lora', key: 'bias', section: 'LoraConfig', equivalent: 'LoraConfig(bias=...)', args: (v) => ({ bias: v }) },
   { block: 'lora', key: 'use_rslora', section: 'LoraConfig', equivalent: 'LoraConfig(use_rslora=...)', args: (v) => ({ use_rslora: v }) },
-  { block: 'lora', key: 'seed', section: 'train.py', equivalent: 'set_seed(LORA_SEED) before get_peft_model (torch RNG: same seed, not the same numbers as ftc)' },
+  { block: 'lora', key: 'seed', section: 'train.py', equivalent: "set_seed(LORA_SEED) before get_peft_model (torch RNG: same seed, not the same numbers as ftc; `--init-adapter DIR` starts from ftc's)" },
   {
     block: 'lora', key: 'quantization', section: 'BitsAndBytesConfig',
     equivalent: 'nf4 → BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4") + prepare_model_for_kbit_training; none → full-precision base',
@@ -151,8 +151,11 @@ export const MAPPING: readonly KeyMapping[] = [
   },
   { block: 'trainer', key: 'warmup_steps', section: 'TrainingArguments', equivalent: 'warmup_steps', args: (v) => ({ warmup_steps: v }) },
   {
-    block: 'trainer', key: 'warmup_ratio', section: 'TrainingArguments', equivalent: 'warmup_ratio (used when warmup_steps is 0, as in ftc)',
-    args: (v, c) => (c.params.warmup_steps === 0 && v !== 0 ? { warmup_ratio: v } : {}),
+    // transformers 5 dropped warmup_ratio: a warmup_steps below 1 is the ratio. This row comes after
+    // warmup_steps', so its argument replaces that one's 0.
+    block: 'trainer', key: 'warmup_ratio', section: 'TrainingArguments', equivalent: 'warmup_steps as a fraction below 1 (when warmup_steps is 0, as in ftc); 1 has no such form',
+    args: (v, c) => (c.params.warmup_steps === 0 && v !== 0 ? { warmup_steps: v } : {}),
+    noEquivalent: (v, c) => (c.params.warmup_steps === 0 && v === 1 ? 'transformers reads warmup_steps = 1 as one step, not as all of them; set warmup_steps to the number of steps instead' : undefined),
   },
   { block: 'trainer', key: 'grad_accum', section: 'TrainingArguments', equivalent: 'gradient_accumulation_steps (also deepspeed_config.gradient_accumulation_steps)', args: (v) => ({ gradient_accumulation_steps: v }) },
   { block: 'trainer', key: 'max_grad_norm', section: 'TrainingArguments', equivalent: 'max_grad_norm (0 disables clipping in both)', args: (v) => ({ max_grad_norm: v }) },
@@ -160,7 +163,7 @@ export const MAPPING: readonly KeyMapping[] = [
     block: 'trainer', key: 'precision', section: 'TrainingArguments', equivalent: 'fp16=True / bf16=True (and accelerate mixed_precision); the base loads in that dtype, adapters stay fp32',
     args: (v) => (v === 'fp16' ? { fp16: true } : v === 'bf16' ? { bf16: true } : {}),
   },
-  { block: 'trainer', key: 'log_every', section: 'TrainingArguments', equivalent: 'logging_steps', args: (v) => ({ logging_strategy: 'steps', logging_steps: v }) },
+  { block: 'trainer', key: 'log_every', section: 'TrainingArguments', equivalent: 'logging_steps; each log is also a line of metrics.jsonl in the output directory, as ftc writes it', args: (v) => ({ logging_strategy: 'steps', logging_steps: v }) },
   {
     block: 'trainer', key: 'eval_every', section: 'TrainingArguments',
     equivalent: 'eval_strategy="steps", eval_steps (0: "epoch"; "no" without an eval split); eval_on_start=True and a last-step eval, as ftc',
@@ -180,7 +183,7 @@ export const MAPPING: readonly KeyMapping[] = [
     args: (_v, c) => (earlyStopping(c) ? { load_best_model_at_end: true, metric_for_best_model: 'eval_loss', greater_is_better: false } : {}),
   },
   { block: 'trainer', key: 'output', section: 'TrainingArguments', equivalent: 'output_dir; trainer.save_model writes the PEFT adapter there (--output overrides)', args: () => ({ output_dir: expr('str(output)') }) },
-  { block: 'trainer', key: 'seed', section: 'TrainingArguments', equivalent: 'seed, data_seed (torch RNG: same seed, not the same order as ftc)', args: (v) => ({ seed: v, data_seed: v }) },
+  { block: 'trainer', key: 'seed', section: 'TrainingArguments', equivalent: "seed (torch RNG: dropout) and DATA_SEED: ftc's per-epoch example order (ftc_data.epoch_order), the same batches as ftc", args: (v) => ({ seed: v }) },
 
   // ── export: run after training on the main process ──
   compileTime('export', 'model', 'the trainer whose adapter is exported'),
@@ -190,7 +193,7 @@ export const MAPPING: readonly KeyMapping[] = [
     noEquivalent: (v) => (v === 'gguf' ? 'transformers writes no GGUF; export peft or merged from the job, then run `ftc export` (or llama.cpp\'s convert script) on the result' : undefined),
   },
   {
-    block: 'export', key: 'dtype', section: 'train.py', equivalent: 'torch_dtype of the merged weights (f32, f16, bf16); q8_0 has none',
+    block: 'export', key: 'dtype', section: 'train.py', equivalent: 'dtype of the merged weights (f32, f16, bf16); q8_0 has none',
     noEquivalent: (v, c) => (v === 'q8_0' && c.params.format !== 'gguf' ? 'q8_0 is a GGUF tensor type; transformers saves f32, f16 or bf16' : undefined),
   },
   { block: 'export', key: 'output', section: 'train.py', equivalent: 'directory the export is written to (relative to the job directory)' },

@@ -29,10 +29,21 @@ const DIFFERENCES = `- **Rows, template and split are ftc's.** \`ftc compile\` r
   tokenizer_config.json naming the BOS/EOS/PAD ftc resolved; \`ftc_data.py\` builds examples with
   ftc's rules (BOS unless the prompt already starts with it, EOS, -100 on the prompt, right
   truncation, greedy packing).
-- **Randomness differs.** LoRA init, dropout and the per-epoch example order come from torch's
-  generator seeded with the same seeds: same seeds, not the same numbers as ftc.
+- **The example order is ftc's.** The Trainer draws batches from ftc's per-epoch shuffle
+  (\`ftc_data.epoch_order\`, seeded with the trainer's seed); with several processes, consecutive
+  batches of it go to the processes in turn.
+- **LoRA init and dropout come from torch**, seeded with the same seeds: not the same numbers as
+  ftc. \`--init-adapter DIR\` starts from a saved adapter instead (one \`ftc run\` wrote, say).
+- **When the losses are the same.** The Trainer's loss, like ftc's, is the mean over the counted
+  tokens of the whole optimizer step, across accumulation and processes. So with dropout 0, the same
+  initial adapter and fp32 (and with bias ≠ none, weight_decay = 0: the Trainer never decays biases),
+  each logged step loss equals \`ftc run\`'s with grad_accum = the job's grad_accum × num_processes
+  (the job's batch_size is per process), until an epoch's last step.
 - **Step counts.** transformers counts an epoch's optimizer steps as floor(batches / accumulation)
-  where ftc rounds up; with several processes each step sees num_processes × batch_size examples.
+  where ftc rounds up; with several processes each step sees num_processes × batch_size examples,
+  and accelerate fills an epoch's last one with examples from the epoch's start.
+- **Eval loss** is the Trainer's: the mean of per-batch means weighted by rows, where ftc weights
+  every counted token alike.
 - **Early stopping** (when set) keeps the best checkpoint (load_best_model_at_end), ftc keeps the last.
 - **Packed rows** attend across example boundaries, as ftc's runtime does today.`;
 
@@ -64,10 +75,16 @@ transformers' Trainer, ${r.strategy} on ${r.numProcesses} process${r.numProcesse
     pip install -r requirements.txt
     accelerate launch --config_file accelerate.yaml train.py
 ${multi}
+A smoke test on a machine without GPUs (N processes over gloo; \`ACCELERATE_USE_CPU\` tells
+transformers to set up a CPU process group):
+
+    ACCELERATE_USE_CPU=true accelerate launch --config_file accelerate.yaml --multi_gpu --num_processes N train.py
+
 The base model is read from \`${r.model}\` and the adapter written to \`${r.output}\` (both relative
 to this directory; \`--model PATH_OR_HUB_ID\` and \`--output DIR\` override). The adapter is PEFT's
 format (adapter_config.json + adapter_model.safetensors), the same files \`ftc run\` writes, so
-\`ftc generate\`, \`ftc export\` and \`ftc score\` work on it.
+\`ftc generate\`, \`ftc export\` and \`ftc score\` work on it; the logged metrics go to
+metrics.jsonl beside it.
 
 ## Files
 
@@ -76,7 +93,7 @@ format (adapter_config.json + adapter_model.safetensors), the same files \`ftc r
 - \`accelerate.yaml\`: the accelerate config (strategy, processes, machines, mixed precision)
 - \`data/train.jsonl\`${r.rows.eval ? ', `data/eval.jsonl`' : ''}: ftc's preprocessed rows (${r.rows.train} train${r.rows.eval ? `, ${r.rows.eval} eval` : ''}), \`{"prompt", "response"}\`
 - \`tokenizer/\`: the tokenizer ftc used
-- \`requirements.txt\`: version floors
+- \`requirements.txt\`: the versions ftc tests this job with
 
 ## How this job differs from \`ftc run\`
 

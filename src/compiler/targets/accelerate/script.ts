@@ -1,6 +1,6 @@
 import type { JsonValue, StageIR } from '../../ir.js';
 import { earlyStopping, sectionArgs, type MapContext } from './mapping.js';
-import { kwargs, py, type Py } from './python.js';
+import { expr, kwargs, py, type Py } from './python.js';
 
 /** ftc's special tokens of the job's tokenizer, as its tokenizer stage resolved them. */
 export interface SpecialTokenIds {
@@ -33,7 +33,7 @@ export function trainScript(s: ScriptInput): string {
   const precision = s.trainer.params.precision as string;
   const tokenization = sectionArgs('TOKENIZATION', 'tokenizer', ctx(s, s.tokenizer.params));
   const lora = { ...sectionArgs('LoraConfig', 'lora', ctx(s, s.lora.params)), task_type: 'CAUSAL_LM' } as Record<string, Py>;
-  const training = { ...sectionArgs('TrainingArguments', 'trainer', ctx(s, s.trainer.params)), report_to: 'none' } as Record<string, Py>;
+  const training = { ...sectionArgs('TrainingArguments', 'trainer', ctx(s, s.trainer.params)), report_to: 'none', use_cpu: expr('USE_CPU') } as Record<string, Py>;
   const patience = earlyStopping(ctx(s, s.trainer.params)) ? (s.trainer.params.early_stopping_patience as number) : 0;
   const evalSteps = s.base.hasEval && (s.trainer.params.eval_every as number) > 0;
   const description = typeof s.base.ir.settings.description === 'string' ? `\n\n${s.base.ir.settings.description}` : '';
@@ -46,7 +46,7 @@ export function trainScript(s: ScriptInput): string {
     '    DataCollatorForSeq2Seq,',
     ...(patience ? ['    EarlyStoppingCallback,'] : []),
     '    Trainer,',
-    ...(evalSteps ? ['    TrainerCallback,'] : []),
+    '    TrainerCallback,',
     '    TrainingArguments,',
     '    set_seed,',
     ')',
@@ -62,16 +62,20 @@ again rather than editing this file. Launch (see README.md):
     accelerate launch --config_file accelerate.yaml train.py
 """
 import argparse
+import json
 import shutil
 from pathlib import Path
 
 import torch
 from accelerate import PartialState
+from accelerate.utils import parse_flag_from_env
 from datasets import Dataset, load_dataset
-from peft import LoraConfig, PeftModel, get_peft_model${quantized ? ', prepare_model_for_kbit_training' : ''}
+from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict${quantized ? ', prepare_model_for_kbit_training' : ''}
+from safetensors.torch import load_file
+from torch.utils.data import Sampler
 ${imports.join('\n')}
 
-from ftc_data import IGNORE_INDEX, build_split
+from ftc_data import IGNORE_INDEX, build_split, epoch_order
 
 HERE = Path(__file__).resolve().parent
 
@@ -82,6 +86,9 @@ OUTPUT = ${py(s.paths.output)}
 TRAIN_FILE = "data/train.jsonl"
 EVAL_FILE = ${s.base.hasEval ? '"data/eval.jsonl"' : 'None'}
 TOKENIZER = "tokenizer"
+# Set by \`accelerate launch --cpu\`, or by hand for several CPU processes (README); TrainingArguments
+# needs it too, or it refuses bf16/fp16 without a GPU.
+USE_CPU = parse_flag_from_env("ACCELERATE_USE_CPU")
 
 # tokenizer ${s.tokenizer.name}: ftc's rules, applied by ftc_data.build_split.
 TOKENIZATION = dict(
@@ -100,6 +107,9 @@ ${kwargs(lora, '    ')}
 ${bnb ? `QUANTIZATION = BitsAndBytesConfig(\n${kwargs(bnb, '    ')}\n)\n` : ''}MODEL_DTYPE = ${TORCH_DTYPE[precision]}
 STRATEGY = ${py(s.strategy)}
 EARLY_STOPPING_PATIENCE = ${patience}
+# trainer ${s.trainer.name}: seed of ftc's per-epoch example order (ftc_data.epoch_order), so each step
+# sees the examples \`ftc run\` gives it.
+DATA_SEED = ${py(s.trainer.params.seed!)}
 # export stages: (name, format, dtype, directory relative to this one)
 EXPORTS = [${s.exports.map((e) => `\n    (${py(e.name)}, ${py(e.params.format!)}, ${TORCH_DTYPE[e.params.dtype as string] ?? 'None'}, ${py(s.paths.exports[e.name]!)}),`).join('')}${s.exports.length ? '\n' : ''}]
 
@@ -120,11 +130,53 @@ class EvaluateAtEnd(TrainerCallback):
         return control
 ` : ''}
 
+class FtcOrder(Sampler):
+    """ftc's shuffle of the training examples, a new order each epoch (the Trainer calls set_epoch).
+    With several processes accelerate deals consecutive batches of it out to the processes."""
+
+    def __init__(self, count, seed):
+        self.count, self.seed, self.epoch = count, seed, 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __len__(self):
+        return self.count
+
+    def __iter__(self):
+        return iter(epoch_order(self.count, self.seed, self.epoch))
+
+
+class FtcTrainer(Trainer):
+    """transformers' Trainer, drawing training batches in ftc's order instead of torch's."""
+
+    def _get_train_sampler(self, train_dataset=None):
+        return FtcOrder(len(self.train_dataset if train_dataset is None else train_dataset), DATA_SEED)
+
+
+class MetricsLog(TrainerCallback):
+    """metrics.jsonl in the output directory, one JSON line per log, as \`ftc run\` writes it."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text("")
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero:
+            with self.path.open("a") as f:
+                f.write(json.dumps({"step": state.global_step, **(logs or {})}) + "\\n")
+
+
 def tokenized_split(tokenizer, rows):
     """ftc's examples for one split: prompt and response encoded apart, without special tokens."""
-    prompt_ids = tokenizer(rows["prompt"], add_special_tokens=False)["input_ids"]
-    response_ids = tokenizer(rows["response"], add_special_tokens=False)["input_ids"]
-    examples, counts = build_split(rows["prompt"], prompt_ids, response_ids, bos_id=BOS_ID,
+    prompts, responses = list(rows["prompt"]), list(rows["response"])  # datasets 4+ gives a Column, not a list
+    prompt_ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
+    response_ids = tokenizer(responses, add_special_tokens=False)["input_ids"]
+    examples, counts = build_split(prompts, prompt_ids, response_ids, bos_id=BOS_ID,
                                    bos_text=BOS_TEXT, eos_id=EOS_ID, **TOKENIZATION)
     if counts["too_long"] or counts["no_response"]:
         print(f"dropped {counts['too_long']} too long, {counts['no_response']} with no response left")
@@ -136,10 +188,22 @@ def resolve(path):
     return p if p.is_absolute() or not (HERE / p).exists() else HERE / p
 
 
+def load_initial_adapter(model, directory):
+    """Starts from a saved PEFT adapter (e.g. the one \`ftc run\` initialized) instead of a fresh init;
+    every trained tensor must come from it."""
+    state = load_file(str(Path(directory) / "adapter_model.safetensors"))
+    result = set_peft_model_state_dict(model, state)
+    trained = {name for name, p in model.named_parameters() if p.requires_grad}
+    missing = sorted(trained.intersection(result.missing_keys))
+    if missing or result.unexpected_keys:
+        raise SystemExit(f"--init-adapter {directory}: missing {missing}, unexpected {result.unexpected_keys}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=MODEL, help="base model directory or hub id (default: %(default)s)")
     parser.add_argument("--output", default=None, help="adapter output directory (default: OUTPUT, relative to this file)")
+    parser.add_argument("--init-adapter", default=None, help="PEFT adapter directory to start from instead of a fresh LoRA init")
     cli = parser.parse_args()
     output = Path(cli.output) if cli.output else HERE / OUTPUT
     # Built before the model so that DeepSpeed ZeRO-3 can partition it while loading.
@@ -155,19 +219,21 @@ def main():
         train_set = tokenized_split(tokenizer, rows["train"])
         eval_set = tokenized_split(tokenizer, rows["eval"]) if EVAL_FILE else None
 
-    load = dict(torch_dtype=MODEL_DTYPE)
+    load = dict(dtype=MODEL_DTYPE)
 ${quantized ? `    load["quantization_config"] = QUANTIZATION
     if STRATEGY in ("ddp", "deepspeed-zero2"):
         load["device_map"] = {"": PartialState().local_process_index}  # one quantized copy per GPU
 ` : ''}    model = AutoModelForCausalLM.from_pretrained(str(resolve(cli.model)), **load)
 ${quantized ? '    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)\n' : ''}    set_seed(LORA_SEED)  # LoRA A init
     model = get_peft_model(model, LORA)
+    if cli.init_adapter:
+        load_initial_adapter(model, cli.init_adapter)
     model.print_trainable_parameters()
 
-    callbacks = []
+    callbacks = [MetricsLog(output / "metrics.jsonl")]
     if EARLY_STOPPING_PATIENCE:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=EARLY_STOPPING_PATIENCE))
-${evalSteps ? '    callbacks.append(EvaluateAtEnd())\n' : ''}    trainer = Trainer(
+${evalSteps ? '    callbacks.append(EvaluateAtEnd())\n' : ''}    trainer = FtcTrainer(
         model=model,
         args=args,
         train_dataset=train_set,
@@ -194,7 +260,7 @@ def export(name, fmt, dtype, adapter, directory, model_path, tokenizer):
         for file in ("adapter_config.json", "adapter_model.safetensors"):
             shutil.copy2(adapter / file, directory / file)
     else:
-        base = AutoModelForCausalLM.from_pretrained(str(model_path), torch_dtype=dtype)
+        base = AutoModelForCausalLM.from_pretrained(str(model_path), dtype=dtype)
         merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
         merged.save_pretrained(str(directory), safe_serialization=True)
         tokenizer.save_pretrained(str(directory))

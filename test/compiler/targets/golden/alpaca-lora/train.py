@@ -7,23 +7,28 @@ again rather than editing this file. Launch (see README.md):
     accelerate launch --config_file accelerate.yaml train.py
 """
 import argparse
+import json
 import shutil
 from pathlib import Path
 
 import torch
 from accelerate import PartialState
+from accelerate.utils import parse_flag_from_env
 from datasets import Dataset, load_dataset
-from peft import LoraConfig, PeftModel, get_peft_model
+from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
+from safetensors.torch import load_file
+from torch.utils.data import Sampler
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
     DataCollatorForSeq2Seq,
     Trainer,
+    TrainerCallback,
     TrainingArguments,
     set_seed,
 )
 
-from ftc_data import IGNORE_INDEX, build_split
+from ftc_data import IGNORE_INDEX, build_split, epoch_order
 
 HERE = Path(__file__).resolve().parent
 
@@ -34,6 +39,9 @@ OUTPUT = "../../lora-finetuned"
 TRAIN_FILE = "data/train.jsonl"
 EVAL_FILE = "data/eval.jsonl"
 TOKENIZER = "tokenizer"
+# Set by `accelerate launch --cpu`, or by hand for several CPU processes (README); TrainingArguments
+# needs it too, or it refuses bf16/fp16 without a GPU.
+USE_CPU = parse_flag_from_env("ACCELERATE_USE_CPU")
 
 # tokenizer tok: ftc's rules, applied by ftc_data.build_split.
 TOKENIZATION = dict(
@@ -63,6 +71,9 @@ LORA = LoraConfig(
 MODEL_DTYPE = torch.float16
 STRATEGY = "ddp"
 EARLY_STOPPING_PATIENCE = 0
+# trainer sft: seed of ftc's per-epoch example order (ftc_data.epoch_order), so each step
+# sees the examples `ftc run` gives it.
+DATA_SEED = 42
 # export stages: (name, format, dtype, directory relative to this one)
 EXPORTS = []
 
@@ -91,16 +102,58 @@ def training_arguments(output):
         save_strategy="no",
         output_dir=str(output),
         seed=42,
-        data_seed=42,
         report_to="none",
+        use_cpu=USE_CPU,
     )
+
+
+class FtcOrder(Sampler):
+    """ftc's shuffle of the training examples, a new order each epoch (the Trainer calls set_epoch).
+    With several processes accelerate deals consecutive batches of it out to the processes."""
+
+    def __init__(self, count, seed):
+        self.count, self.seed, self.epoch = count, seed, 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __len__(self):
+        return self.count
+
+    def __iter__(self):
+        return iter(epoch_order(self.count, self.seed, self.epoch))
+
+
+class FtcTrainer(Trainer):
+    """transformers' Trainer, drawing training batches in ftc's order instead of torch's."""
+
+    def _get_train_sampler(self, train_dataset=None):
+        return FtcOrder(len(self.train_dataset if train_dataset is None else train_dataset), DATA_SEED)
+
+
+class MetricsLog(TrainerCallback):
+    """metrics.jsonl in the output directory, one JSON line per log, as `ftc run` writes it."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text("")
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero:
+            with self.path.open("a") as f:
+                f.write(json.dumps({"step": state.global_step, **(logs or {})}) + "\n")
 
 
 def tokenized_split(tokenizer, rows):
     """ftc's examples for one split: prompt and response encoded apart, without special tokens."""
-    prompt_ids = tokenizer(rows["prompt"], add_special_tokens=False)["input_ids"]
-    response_ids = tokenizer(rows["response"], add_special_tokens=False)["input_ids"]
-    examples, counts = build_split(rows["prompt"], prompt_ids, response_ids, bos_id=BOS_ID,
+    prompts, responses = list(rows["prompt"]), list(rows["response"])  # datasets 4+ gives a Column, not a list
+    prompt_ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
+    response_ids = tokenizer(responses, add_special_tokens=False)["input_ids"]
+    examples, counts = build_split(prompts, prompt_ids, response_ids, bos_id=BOS_ID,
                                    bos_text=BOS_TEXT, eos_id=EOS_ID, **TOKENIZATION)
     if counts["too_long"] or counts["no_response"]:
         print(f"dropped {counts['too_long']} too long, {counts['no_response']} with no response left")
@@ -112,10 +165,22 @@ def resolve(path):
     return p if p.is_absolute() or not (HERE / p).exists() else HERE / p
 
 
+def load_initial_adapter(model, directory):
+    """Starts from a saved PEFT adapter (e.g. the one `ftc run` initialized) instead of a fresh init;
+    every trained tensor must come from it."""
+    state = load_file(str(Path(directory) / "adapter_model.safetensors"))
+    result = set_peft_model_state_dict(model, state)
+    trained = {name for name, p in model.named_parameters() if p.requires_grad}
+    missing = sorted(trained.intersection(result.missing_keys))
+    if missing or result.unexpected_keys:
+        raise SystemExit(f"--init-adapter {directory}: missing {missing}, unexpected {result.unexpected_keys}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=MODEL, help="base model directory or hub id (default: %(default)s)")
     parser.add_argument("--output", default=None, help="adapter output directory (default: OUTPUT, relative to this file)")
+    parser.add_argument("--init-adapter", default=None, help="PEFT adapter directory to start from instead of a fresh LoRA init")
     cli = parser.parse_args()
     output = Path(cli.output) if cli.output else HERE / OUTPUT
     # Built before the model so that DeepSpeed ZeRO-3 can partition it while loading.
@@ -131,16 +196,18 @@ def main():
         train_set = tokenized_split(tokenizer, rows["train"])
         eval_set = tokenized_split(tokenizer, rows["eval"]) if EVAL_FILE else None
 
-    load = dict(torch_dtype=MODEL_DTYPE)
+    load = dict(dtype=MODEL_DTYPE)
     model = AutoModelForCausalLM.from_pretrained(str(resolve(cli.model)), **load)
     set_seed(LORA_SEED)  # LoRA A init
     model = get_peft_model(model, LORA)
+    if cli.init_adapter:
+        load_initial_adapter(model, cli.init_adapter)
     model.print_trainable_parameters()
 
-    callbacks = []
+    callbacks = [MetricsLog(output / "metrics.jsonl")]
     if EARLY_STOPPING_PATIENCE:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=EARLY_STOPPING_PATIENCE))
-    trainer = Trainer(
+    trainer = FtcTrainer(
         model=model,
         args=args,
         train_dataset=train_set,
@@ -167,7 +234,7 @@ def export(name, fmt, dtype, adapter, directory, model_path, tokenizer):
         for file in ("adapter_config.json", "adapter_model.safetensors"):
             shutil.copy2(adapter / file, directory / file)
     else:
-        base = AutoModelForCausalLM.from_pretrained(str(model_path), torch_dtype=dtype)
+        base = AutoModelForCausalLM.from_pretrained(str(model_path), dtype=dtype)
         merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
         merged.save_pretrained(str(directory), safe_serialization=True)
         tokenizer.save_pretrained(str(directory))
