@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { compile } from '../../../src/compiler/index.js';
 import { checkForAccelerate, mappingDoc, MAPPING } from '../../../src/compiler/targets/accelerate/index.js';
+import { sectionArgs } from '../../../src/compiler/targets/accelerate/mapping.js';
 import { MAPPING_DOC_PATH } from '../../../src/compiler/targets/accelerate/write-doc.js';
 import { jobSchema } from '../../../src/schema/job.js';
 import { schemas, STAGE_KINDS } from '../../../src/schema/index.js';
@@ -84,4 +85,23 @@ test('QLoRA keys: W0303 from ftc check for nf4; compute_dtype without nf4 warns 
   assert.deepEqual(nf4.diagnostics.map((d) => [d.severity, d.code]), [['warning', 'W0303']]);
   const stray = check(PIPELINE.replace('format = gguf', 'format = peft').replace('  model = base\n}', '  model = base\n  compute_dtype = fp16\n}'));
   assert.deepEqual(stray.map((d) => [d.severity, d.code]), [['warning', 'W0401']]);
+});
+
+test('warmup_ratio becomes a fractional warmup_steps (transformers 5 has no warmup_ratio); a ratio of 1 is an error', () => {
+  const text = PIPELINE.replace('format = gguf', 'format = peft');
+  const args = (overrides: string[]) => {
+    const r = compile(text, '/tmp/p.ft', { checkFiles: false, overrides });
+    assert.ok(r.ir, JSON.stringify(r.diagnostics));
+    const params = r.ir.stages.find((s) => s.kind === 'trainer')!.params;
+    return sectionArgs('TrainingArguments', 'trainer', { ir: r.ir, params, hasEval: false });
+  };
+  assert.equal(args(['sft.warmup_ratio=0.25']).warmup_steps, 0.25);
+  assert.equal('warmup_ratio' in args(['sft.warmup_ratio=0.25']), false);
+  assert.equal(args(['sft.warmup_ratio=0.25', 'sft.warmup_steps=3']).warmup_steps, 3, 'explicit steps win, as in ftc');
+  assert.equal(args([]).warmup_steps, 0);
+  assert.deepEqual(check(text, ['sft.warmup_ratio=0.5']), []);
+  const errors = check(text, ['sft.warmup_ratio=1']);
+  assert.deepEqual(errors.map((d) => d.code), ['E0401']);
+  assert.match(errors[0]!.message, /^trainer 'sft': `warmup_ratio = 1` has no equivalent in --target accelerate: .*set warmup_steps/);
+  assert.deepEqual(check(text, ['sft.warmup_ratio=1', 'sft.warmup_steps=5']), []);
 });
