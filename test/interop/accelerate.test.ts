@@ -40,12 +40,13 @@ const score = (adapter: string, text: string): number =>
   (JSON.parse(ftc(['score', '--model', join(root, 'models', 'tiny-llama'), '--adapter', adapter, '--text', text, '--format', 'json'])) as { loss: number }).loss;
 
 // fp32: the comparison is exact only without autocast (and fp16 autocast wants a GPU). Dropout 0: torch's
-// dropout masks are not ftc's. A large lr and weight decay so the updates move the loss visibly. 8 training
+// dropout masks are not ftc's. A large lr and weight decay so the updates move the loss visibly, and a
+// max_grad_norm below the norms (~0.55) so that clipping takes part. 8 training
 // rows, so that the 4 steps of 2 processes × 2 rows span two epochs: the second epoch's order is checked too.
 const STEPS = 4;
 const PROCESSES = 2;
 const ROWS = 8;
-const COMMON = [`raw.limit=${ROWS}`, 'prompts.eval_split=0', 'sft.precision=fp32', 'adapter.dropout=0', 'sft.log_every=1', 'sft.batch_size=2', 'sft.lr=5e-3', 'sft.weight_decay=0.1'];
+const COMMON = [`raw.limit=${ROWS}`, 'prompts.eval_split=0', 'sft.precision=fp32', 'adapter.dropout=0', 'sft.log_every=1', 'sft.batch_size=2', 'sft.lr=5e-3', 'sft.weight_decay=0.1', 'sft.max_grad_norm=0.5'];
 
 test('the compiled alpaca-lora job runs on 2 CPU processes (DDP over gloo), logs the losses ftc logs for the same steps, and writes an adapter ftc scores', (t) => {
   const python = requirePython(t);
@@ -84,6 +85,7 @@ test('the compiled alpaca-lora job runs on 2 CPU processes (DDP over gloo), logs
     assert.ok(Math.abs(r.learning_rate! - o.lr!) < 1e-12, `step ${r.step}: job lr ${r.learning_rate}, ftc ${o.lr}`);
   });
   assert.ok(ours.some((r) => Math.abs(r.loss! - ours[0]!.loss!) > 1e-3), 'the updates move the loss');
+  assert.ok(ours.every((r) => r.grad_norm! > 0.5), 'every step was clipped');
 
   // The job's adapter loads in ftc and scores as ftc's own after the same steps (and not as the init).
   const text = 'Give three tips for staying healthy.';

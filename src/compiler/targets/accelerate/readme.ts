@@ -133,7 +133,7 @@ ${VERIFIED}
 const VERIFIED = `The interop tests run the job with ${Object.entries(TESTED_VERSIONS).map(([n, v]) => `${n} ${v}`).join(', ')}
 (and bitsandbytes ${TESTED_BITSANDBYTES}); the job's requirements.txt pins the same versions.
 
-- The Alpaca example (8 rows, fp32, dropout 0, 4 steps over 2 epochs) compiled with \`ftc compile\` and launched with
+- The Alpaca example (8 rows, fp32, dropout 0, weight decay and clipping on, 4 steps over 2 epochs) compiled with \`ftc compile\` and launched with
   \`ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes 2\` (DDP over gloo) from the
   adapter \`ftc run\` initialized (\`--init-adapter\`): it exits 0, every logged step loss is within
   2e-5 of \`ftc run\`'s with grad_accum 2 (grad norms within 1e-4 relative, the same lr), and
