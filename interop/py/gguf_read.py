@@ -1,14 +1,14 @@
 """Reads ftc's GGUF exports with gguf-py and compares them with what llama.cpp's convert_hf_to_gguf.py writes
 for the same Hugging Face model, as far as gguf-py itself can tell.
 
-stdin: {"files": {"f32": path, "f16": path, "q8_0": path}, "base": model dir (tokenizer), "merged": ftc's merged
-f32 export of the same base + adapter (config.json + model.safetensors)}.
-stdout (last line): {"<dtype>": {"mismatches": [...], "tensors": n, "keys": n, "q8_0_blocks": n,
-"q8_0_max_err_over_d": x, ...}, "tokenizer_path": ...}. An empty mismatch list is the pass condition.
+stdin: {"models": [{"files": {"f32": path, "f16": path, "q8_0": path}, "base": model dir (tokenizer), "merged": ftc's
+merged f32 export of the same base + adapter (config.json + model.safetensors)}, ...]}, Llama or Qwen2 models.
+stdout (last line): {"models": [{"arch": ..., "tokenizer_path": ..., "<dtype>": {"mismatches": [...], "tensors": n,
+"keys": n, "q8_0_blocks": n, "q8_0_max_err_over_d": x, ...}}]}. An empty mismatch list is the pass condition.
 
 The expectation is built from gguf-py's own tables and classes (the ones the converter calls): metadata through a
 GGUFWriter's add_* methods with the values the converter takes from config.json, special tokens through
-SpecialVocab, tensor names through get_tensor_name_map(MODEL_ARCH.LLAMA), tensor bytes through gguf.quants.quantize
+SpecialVocab, tensor names through get_tensor_name_map(arch), tensor bytes through gguf.quants.quantize
 of the merged weights after the converter's q/k permutation. The converter script itself is not in the pip
 package; its rules restated here (type choice, permutation, token types) are written out where they are used.
 """
@@ -21,7 +21,9 @@ import gguf
 from gguf import GGMLQuantizationType as QT, GGUFReader, GGUFValueType, Keys, MODEL_ARCH
 from safetensors.numpy import load_file
 
-ARCH = MODEL_ARCH.LLAMA
+# The converter's class per Hugging Face architecture, as far as ftc exports: LlamaModel permutes q/k and adds
+# vocab_size and rope.dimension_count; Qwen2Model does neither.
+ARCHS = {"LlamaForCausalLM": MODEL_ARCH.LLAMA, "MistralForCausalLM": MODEL_ARCH.LLAMA, "Qwen2ForCausalLM": MODEL_ARCH.QWEN2}
 FILE_TYPE = {"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16, "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}
 MATRIX_TYPE = {"f32": QT.F32, "f16": QT.F16, "q8_0": QT.Q8_0}
 
@@ -74,9 +76,9 @@ def token_list(base, vocab_size):
     return tokens, types
 
 
-def expected_metadata(cfg, base, dtype, n_params):
+def expected_metadata(arch, cfg, base, dtype, n_params):
     """The key/value pairs the converter writes for this model, through gguf-py's writer (key -> (value, type))."""
-    w = gguf.GGUFWriter(path=None, arch=gguf.MODEL_ARCH_NAMES[ARCH])
+    w = gguf.GGUFWriter(path=None, arch=gguf.MODEL_ARCH_NAMES[arch])
     w.add_type(gguf.GGUFType.MODEL)
     w.add_size_label(gguf.size_label(n_params, n_params, 0, 0))
     w.add_block_count(cfg["num_hidden_layers"])
@@ -96,8 +98,9 @@ def expected_metadata(cfg, base, dtype, n_params):
         w.add_key_length(head_dim)
         w.add_value_length(head_dim)
     w.add_file_type(FILE_TYPE[dtype])
-    w.add_vocab_size(cfg["vocab_size"])
-    w.add_rope_dimension_count(head_dim or cfg["hidden_size"] // cfg["num_attention_heads"])
+    if arch == MODEL_ARCH.LLAMA:
+        w.add_vocab_size(cfg["vocab_size"])
+        w.add_rope_dimension_count(head_dim or cfg["hidden_size"] // cfg["num_attention_heads"])
     tokens, types = token_list(base, cfg["vocab_size"])
     w.add_tokenizer_model("gpt2")
     # The converter picks the pre-tokenizer by hashing a test string's token ids against known models, which a
@@ -115,7 +118,7 @@ def field_value(f):
     return v
 
 
-def check_file(path, dtype, cfg, base, hf_weights):
+def check_file(path, dtype, arch, cfg, base, hf_weights):
     out = {"mismatches": []}
     bad = out["mismatches"].append
     r = GGUFReader(path)
@@ -123,8 +126,8 @@ def check_file(path, dtype, cfg, base, hf_weights):
         bad(f"alignment {r.alignment}")
 
     # Tensors: names from gguf-py's map, converter's permutation and type rule, bytes from gguf.quants.
-    name_map = gguf.get_tensor_name_map(ARCH, cfg["num_hidden_layers"])
-    allowed = {gguf.TENSOR_NAMES[t].format(bid=b) for t in gguf.MODEL_TENSORS[ARCH] for b in range(cfg["num_hidden_layers"])}
+    name_map = gguf.get_tensor_name_map(arch, cfg["num_hidden_layers"])
+    allowed = {gguf.TENSOR_NAMES[t].format(bid=b) for t in gguf.MODEL_TENSORS[arch] for b in range(cfg["num_hidden_layers"])}
     want = {}
     for hf, w in hf_weights.items():
         name = name_map.get_name(hf, try_suffixes=(".weight", ".bias"))
@@ -132,10 +135,10 @@ def check_file(path, dtype, cfg, base, hf_weights):
             bad(f"gguf-py has no GGUF name for {hf}")
             continue
         if name.rsplit(".", 1)[0] not in allowed:
-            bad(f"{name} is not a llama tensor in gguf.constants")
-        if hf.endswith(("q_proj.weight", "q_proj.bias")):
+            bad(f"{name} is not a {gguf.MODEL_ARCH_NAMES[arch]} tensor in gguf.constants")
+        if arch == MODEL_ARCH.LLAMA and hf.endswith(("q_proj.weight", "q_proj.bias")):
             w = permute(w, cfg["num_attention_heads"])
-        if hf.endswith(("k_proj.weight", "k_proj.bias")):
+        if arch == MODEL_ARCH.LLAMA and hf.endswith(("k_proj.weight", "k_proj.bias")):
             w = permute(w, cfg["num_key_value_heads"])
         want[name] = w
     got = {t.name: t for t in r.tensors}
@@ -176,7 +179,7 @@ def check_file(path, dtype, cfg, base, hf_weights):
     # Metadata: every key the converter writes, with its value and value type; nothing else (general.name is
     # the user's choice of name and is compared for presence only).
     n_params = sum(int(np.prod([int(x) for x in t.shape])) for t in r.tensors)
-    expect = expected_metadata(cfg, base, dtype, n_params)
+    expect = expected_metadata(arch, cfg, base, dtype, n_params)
     fields = {k: f for k, f in r.fields.items() if not k.startswith("GGUF.")}
     if Keys.General.NAME not in fields:
         bad("no general.name")
@@ -209,22 +212,28 @@ def check_file(path, dtype, cfg, base, hf_weights):
     return out
 
 
-def main():
-    req = json.load(sys.stdin)
-    base, merged = req["base"], req["merged"]
+def check_model(m):
+    base, merged = m["base"], m["merged"]
     cfg = json.loads((Path(merged) / "config.json").read_text())
+    arch = ARCHS[cfg["architectures"][0]]
     hf_weights = load_file(str(Path(merged) / "model.safetensors"))
-    result = {}
-    # The converter's LlamaModel tries SentencePiece (tokenizer.model), then gguf-py's LlamaHfVocab, and takes the
-    # GPT-2 BPE path only when both refuse: check that a byte-level BPE tokenizer.json takes that path.
+    result = {"arch": gguf.MODEL_ARCH_NAMES[arch]}
+    # The converter's Llama class tries SentencePiece (tokenizer.model), then gguf-py's LlamaHfVocab, and takes the
+    # GPT-2 BPE path only when both refuse (Qwen2's tries SentencePiece, then GPT-2): check that a byte-level BPE
+    # tokenizer.json takes that path.
     try:
         gguf.LlamaHfVocab(Path(base))
         result["tokenizer_path"] = "llama-hf"
     except FileNotFoundError:
         result["tokenizer_path"] = "gpt2" if not (Path(base) / "tokenizer.model").exists() else "sentencepiece"
-    for dtype, path in req["files"].items():
-        result[dtype] = check_file(path, dtype, cfg, base, hf_weights)
-    print(json.dumps(result))
+    for dtype, path in m["files"].items():
+        result[dtype] = check_file(path, dtype, arch, cfg, base, hf_weights)
+    return result
+
+
+def main():
+    req = json.load(sys.stdin)
+    print(json.dumps({"models": [check_model(m) for m in req["models"]]}))
 
 
 main()

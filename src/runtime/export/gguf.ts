@@ -113,7 +113,6 @@ export function ggufModelMetadata(c: LlamaConfig, name: string, dtype: GgufDtype
   kv.set('general.size_label', { type: 'string', value: sizeLabel(params) });
   u32('general.file_type', FILE_TYPE[dtype]);
   u32('general.quantization_version', QUANTIZATION_VERSION);
-  u32(`${arch}.vocab_size`, c.vocabSize);
   u32(`${arch}.context_length`, c.maxPositionEmbeddings);
   u32(`${arch}.embedding_length`, c.hiddenSize);
   u32(`${arch}.block_count`, c.numHiddenLayers);
@@ -124,7 +123,11 @@ export function ggufModelMetadata(c: LlamaConfig, name: string, dtype: GgufDtype
   u32(`${arch}.attention.value_length`, c.headDim);
   f32(`${arch}.rope.freq_base`, c.ropeTheta);
   f32(`${arch}.attention.layer_norm_rms_epsilon`, c.rmsNormEps);
-  u32(`${arch}.rope.dimension_count`, c.headDim);
+  // The converter's Llama class adds these two; its Qwen2 class does not (llama.cpp derives both).
+  if (arch === 'llama') {
+    u32(`${arch}.vocab_size`, c.vocabSize);
+    u32(`${arch}.rope.dimension_count`, c.headDim);
+  }
   if (c.ropeScaling) {
     kv.set(`${arch}.rope.scaling.type`, { type: 'string', value: 'linear' });
     f32(`${arch}.rope.scaling.factor`, c.ropeScaling.factor);
