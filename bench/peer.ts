@@ -15,6 +15,8 @@ export interface PeerRow {
   threads: number;
   median_step_s: number;
   tokens_per_s: number;
+  /** Process CPU time (all threads) per step, warm-up included: the same measure as ftc's CPU s/step. */
+  cpu_s_per_step: number;
   steps_timed: number;
 }
 

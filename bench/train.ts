@@ -126,12 +126,18 @@ function peer(steps: number): PeerResult {
   });
 }
 
-/** ftc's best reference tokens/s over the peer's best, or undefined when either is missing. */
-function peerRatio(rows: Row[], p: PeerResult): { ftc: number; peer: number; ratio: number } | undefined {
-  const ftc = Math.max(...rows.filter((r) => r.config === REFERENCE.name).map((r) => r.tokens_per_s));
+/**
+ * ftc's best reference tokens/s over the peer's best, or undefined when either is missing; with both sides'
+ * one-thread CPU time per step, the figure that a crowded machine distorts least.
+ */
+function peerRatio(rows: Row[], p: PeerResult): { ftc: number; peer: number; ratio: number; cpu1?: { ftc: number; peer: number } } | undefined {
+  const ref = rows.filter((r) => r.config === REFERENCE.name);
+  const ftc = Math.max(...ref.map((r) => r.tokens_per_s));
   if (!p.ran || !Number.isFinite(ftc)) return undefined;
   const best = Math.max(...p.rows.map((r) => r.tokens_per_s));
-  return { ftc, peer: Math.round(best), ratio: round(ftc / best, 2) };
+  const ftc1 = ref.find((r) => r.workers === 1), peer1 = p.rows.find((r) => r.threads === 1);
+  const cpu1 = ftc1 && peer1 ? { ftc: ftc1.cpu_s_per_step, peer: round(peer1.cpu_s_per_step, 4) } : undefined;
+  return { ftc, peer: Math.round(best), ratio: round(ftc / best, 2), cpu1 };
 }
 
 function randomExamples(count: number, seed: number): ExampleSource {
@@ -241,10 +247,11 @@ function printPeer(p: PeerResult, ratio: ReturnType<typeof peerRatio>, ftcLoad: 
   const v = p.versions;
   process.stdout.write(`peer: transformers ${v.transformers} + peft ${v.peft} on torch ${v.torch}, fp32, attention ${p.attn_implementation}, ` +
     `${p.trainable_params} trainable; load average at start ${p.load_average_at_start.join(' ')}, at end ${p.load_average_at_end.join(' ')}\n`);
-  for (const r of p.rows) process.stdout.write(`  ${REFERENCE.name}, ${r.threads} thread(s): step ${r.median_step_s.toFixed(3)} s, ${Math.round(r.tokens_per_s)} tokens/s (${r.steps_timed} steps)\n`);
+  for (const r of p.rows) process.stdout.write(`  ${REFERENCE.name}, ${r.threads} thread(s): step ${r.median_step_s.toFixed(3)} s, CPU ${r.cpu_s_per_step.toFixed(3)} s/step, ${Math.round(r.tokens_per_s)} tokens/s (${r.steps_timed} steps)\n`);
   if (ratio) {
     process.stdout.write(`ftc / peer, reference, best of each: ${ratio.ftc} / ${ratio.peer} tokens/s = ${ratio.ratio.toFixed(2)}× ` +
       `(load average 1 min: ${ftcLoad[0]} at ftc's start, ${p.load_average_at_start[0]} at the peer's)\n`);
+    if (ratio.cpu1) process.stdout.write(`CPU s/step, reference, 1 thread: ftc ${ratio.cpu1.ftc.toFixed(3)}, peer ${ratio.cpu1.peer.toFixed(3)}\n`);
   }
 }
 

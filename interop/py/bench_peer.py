@@ -3,8 +3,9 @@
 stdin: {"config": config.json dict (ftc's llamaConfigToJson of the benchmark's model), "batch": B, "seq": T,
 "lora": {"r", "alpha", "target_modules", "dropout"}, "optim": {"lr", "weight_decay", "beta1", "beta2", "eps",
 "max_grad_norm"}, "threads": [1, 2], "warmup": n, "steps": n, "seed": s}.
-stdout (last line): {"rows": [{"threads", "median_step_s", "tokens_per_s", "steps_timed"}], "versions": {...},
-"attn_implementation": ...}.
+stdout (last line): {"rows": [{"threads", "median_step_s", "tokens_per_s", "cpu_s_per_step", "steps_timed"}],
+"versions": {...}, "attn_implementation": ...}. cpu_s_per_step is the process CPU time (all threads) per step, warm-up
+included, as ftc's bench counts it: on a loaded machine it grows far less than wall time.
 
 One step is what ftc's trainer does per batch: forward with labels (causal-LM loss on every token), backward,
 global-norm clipping, AdamW over the adapter parameters, zero_grad. Random weights (transformers' own init), random
@@ -51,11 +52,14 @@ def main():
     rows = []
     for n in req["threads"]:
         torch.set_num_threads(n)
+        cpu0 = time.process_time()
         for _ in range(req["warmup"]):
             step()
         times = [step() for _ in range(req["steps"])]
+        cpu = (time.process_time() - cpu0) / (req["warmup"] + req["steps"])
         s = statistics.median(times)
-        rows.append({"threads": torch.get_num_threads(), "median_step_s": s, "tokens_per_s": batch * seq / s, "steps_timed": len(times)})
+        rows.append({"threads": torch.get_num_threads(), "median_step_s": s, "tokens_per_s": batch * seq / s,
+                     "cpu_s_per_step": cpu, "steps_timed": len(times)})
     print(json.dumps({
         "rows": rows,
         "trainable_params": sum(p.numel() for p in params),
