@@ -113,11 +113,6 @@ def expected_metadata(arch, cfg, base, dtype, n_params):
     return {k: v for k, v in w.kv_data[0].items()}
 
 
-def field_value(f):
-    v = f.contents()
-    return v
-
-
 def check_file(path, dtype, arch, cfg, base, hf_weights):
     out = {"mismatches": []}
     bad = out["mismatches"].append
