@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- train [--json] [--workers N] [--steps N] [--backend wasm|cpu|auto] [--attention auto|batched|per-head]`
+ * `npm run bench -- train [--json] [--workers N] [--steps N] [--backend wasm|cpu|auto] [--attention auto|batched|per-head] [--no-peer]`
  *
  * Times the LoRA training step — the trainer's own loop (src/runtime/train/loop.ts `train`, with its
  * forward/backward in step.ts, global-norm clipping and AdamW), on random weights built in memory by the
@@ -21,6 +21,10 @@
  * Element-wise ops (norms, softmax, rope, SwiGLU, AdamW) are not counted.
  * MFU = achieved GFLOP/s ÷ (peak × threads), the peak being this backend's measured plain 2-D matMul
  * [512,512]×[512,512] on one thread (the fastest of timed repetitions), the best any one thread can do.
+ *
+ * The peer (bench/peer.ts): when the reference configuration runs, the same step (same config.json, LoRA,
+ * AdamW and clipping, batch, sequence, steps and warm-up) runs in transformers + peft on PyTorch CPU with 1
+ * and 2 threads, and ftc's best tokens/s on the reference is printed as a ratio to the peer's best.
  */
 import { availableParallelism, loadavg } from 'node:os';
 import * as tf from '../src/runtime/tf.js';
@@ -33,6 +37,7 @@ import type { Example, ExampleSource } from '../src/runtime/train/batches.js';
 import { train, type TrainConfig } from '../src/runtime/train/loop.js';
 import { WorkerPool } from '../src/runtime/train/parallel/pool.js';
 import type { Benchmark } from './main.js';
+import { type PeerResult, runPeer } from './peer.js';
 
 interface Variant {
   name: string;
@@ -48,6 +53,7 @@ const VARIANTS: Variant[] = [
   { name: 'GQA 256/4L/8H/2KV', layers: 4, hidden: 256, heads: 8, kvHeads: 2, ffn: 688 },
   { name: 'large 512/8L/8H', layers: 8, hidden: 512, heads: 8, kvHeads: 8, ffn: 1376 },
 ];
+const REFERENCE = VARIANTS[0]!;
 const VOCAB = 2048;
 const SEQ = 128;
 const BATCH = 4;
@@ -109,6 +115,29 @@ function matMulPeak(): number {
   const times = Array.from({ length: 40 }, once);
   tf.dispose([a, b]);
   return (2 * n ** 3) / (Math.min(...times) / 1000) / 1e9;
+}
+
+/** The reference step in transformers + peft (bench/peer.ts), with this benchmark's shapes and settings. */
+function peer(steps: number): PeerResult {
+  const config = initModelConfig({ ...REFERENCE, vocab: VOCAB, maxPositions: SEQ, seed: 0, dtype: 'f32', corpus: [] });
+  return runPeer({
+    config, batch: BATCH, seq: SEQ, lora: LORA, warmup: 1, steps, seed: TRAIN.seed,
+    optim: { lr: TRAIN.lr, weightDecay: TRAIN.weightDecay, beta1: TRAIN.beta1, beta2: TRAIN.beta2, eps: TRAIN.eps, maxGradNorm: TRAIN.maxGradNorm },
+  });
+}
+
+/**
+ * ftc's best reference tokens/s over the peer's best, or undefined when either is missing; with both sides'
+ * one-thread CPU time per step, the figure that a crowded machine distorts least.
+ */
+function peerRatio(rows: Row[], p: PeerResult): { ftc: number; peer: number; ratio: number; cpu1?: { ftc: number; peer: number } } | undefined {
+  const ref = rows.filter((r) => r.config === REFERENCE.name);
+  const ftc = Math.max(...ref.map((r) => r.tokens_per_s));
+  if (!p.ran || !Number.isFinite(ftc)) return undefined;
+  const best = Math.max(...p.rows.map((r) => r.tokens_per_s));
+  const ftc1 = ref.find((r) => r.workers === 1), peer1 = p.rows.find((r) => r.threads === 1);
+  const cpu1 = ftc1 && peer1 ? { ftc: ftc1.cpu_s_per_step, peer: round(peer1.cpu_s_per_step, 4) } : undefined;
+  return { ftc, peer: Math.round(best), ratio: round(ftc / best, 2), cpu1 };
 }
 
 function randomExamples(count: number, seed: number): ExampleSource {
@@ -182,6 +211,11 @@ export const benchmark: Benchmark = {
         if (!json) process.stderr.write(`  ${row.config}, ${row.workers} thread(s): ${row.tokens_per_s} tokens/s\n`);
       }
     }
+    const runsReference = !only || REFERENCE.name.startsWith(only);
+    if (!json && runsReference && !argv.includes('--no-peer')) process.stderr.write('  peer: transformers + peft on PyTorch, 1 and 2 threads...\n');
+    const peerResult: PeerResult = argv.includes('--no-peer') ? { ran: false, reason: '--no-peer' }
+      : runsReference ? peer(steps) : { ran: false, reason: 'the reference configuration was not run (--config)' };
+    const ratio = peerRatio(rows, peerResult);
     const header = {
       backend: `${backend} (${choice.tried.find((t) => t.ok)?.reason ?? ''})`,
       attention,
@@ -190,7 +224,7 @@ export const benchmark: Benchmark = {
       batch: BATCH, seq: SEQ, vocab: VOCAB, lora: `r=${LORA.r} alpha=${LORA.alpha} ${LORA.targetModules.join(',')}`,
     };
     if (json) {
-      process.stdout.write(JSON.stringify({ benchmark: 'train', ...header, rows }) + '\n');
+      process.stdout.write(JSON.stringify({ benchmark: 'train', ...header, rows, peer: peerResult, ftc_over_peer: ratio }) + '\n');
       return;
     }
     process.stdout.write(`backend ${header.backend}; attention ${attention}; ${header.cores} cores; load average at start ${header.load_average_at_start.join(' ')}\n`);
@@ -201,8 +235,25 @@ export const benchmark: Benchmark = {
     const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ') + '\n';
     process.stdout.write(line(cols));
     for (const t of table) process.stdout.write(line(t));
+    printPeer(peerResult, ratio, header.load_average_at_start);
   },
 };
+
+function printPeer(p: PeerResult, ratio: ReturnType<typeof peerRatio>, ftcLoad: number[]): void {
+  if (!p.ran) {
+    process.stdout.write(`peer (transformers + peft on PyTorch) not run: ${p.reason}\n`);
+    return;
+  }
+  const v = p.versions;
+  process.stdout.write(`peer: transformers ${v.transformers} + peft ${v.peft} on torch ${v.torch}, fp32, attention ${p.attn_implementation}, ` +
+    `${p.trainable_params} trainable; load average at start ${p.load_average_at_start.join(' ')}, at end ${p.load_average_at_end.join(' ')}\n`);
+  for (const r of p.rows) process.stdout.write(`  ${REFERENCE.name}, ${r.threads} thread(s): step ${r.median_step_s.toFixed(3)} s, CPU ${r.cpu_s_per_step.toFixed(3)} s/step, ${Math.round(r.tokens_per_s)} tokens/s (${r.steps_timed} steps)\n`);
+  if (ratio) {
+    process.stdout.write(`ftc / peer, reference, best of each: ${ratio.ftc} / ${ratio.peer} tokens/s = ${ratio.ratio.toFixed(2)}× ` +
+      `(load average 1 min: ${ftcLoad[0]} at ftc's start, ${p.load_average_at_start[0]} at the peer's)\n`);
+    if (ratio.cpu1) process.stdout.write(`CPU s/step, reference, 1 thread: ftc ${ratio.cpu1.ftc.toFixed(3)}, peer ${ratio.cpu1.peer.toFixed(3)}\n`);
+  }
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -69,8 +69,11 @@ export function ggufVocab(modelDir: string, config: LlamaConfig): Map<string, Gg
       tokens.push(`[PAD${id}]`);
       types.push(TokenType.UNUSED);
     } else {
-      tokens.push(t);
-      types.push(added.has(id) ? (added.get(id) ? TokenType.CONTROL : TokenType.USER_DEFINED) : TokenType.NORMAL);
+      // An added token is a control token when special, or when it looks like one (the converter's
+      // does_token_look_special); otherwise user-defined, with SentencePiece's ▁ written as a space.
+      const control = added.get(id) === true || looksSpecial(t);
+      tokens.push(added.has(id) && !control ? t.replaceAll('\u2581', ' ') : t);
+      types.push(added.has(id) ? (control ? TokenType.CONTROL : TokenType.USER_DEFINED) : TokenType.NORMAL);
     }
   }
   const merges = model.merges.map((m) => (Array.isArray(m) ? `${m[0]} ${m[1]}` : m));
@@ -97,19 +100,57 @@ export function ggufVocab(modelDir: string, config: LlamaConfig): Map<string, Gg
   ];
   for (const [name, id] of specials) if (id !== undefined) kv.set(`tokenizer.ggml.${name}_token_id`, { type: 'u32', value: id });
 
-  const addBos = typeof tokenCfg.add_bos_token === 'boolean' ? tokenCfg.add_bos_token : postProcessorAddsBos(tok, tokens[config.bosTokenId]);
+  // What to add around a sequence: tokenizer_config's add_*_token when it says, else what tokenizer.json's
+  // post-processor does (gguf-py's SpecialVocab, which the converter uses, reads them the same way). Where
+  // neither says, the converter leaves add_bos/add_eos out; ftc writes false, what the tokenizer does.
+  const tpl = templateSpecials(tok);
+  const flag = (field: string, fallback: boolean | undefined): boolean | undefined => (typeof tokenCfg[field] === 'boolean' ? (tokenCfg[field] as boolean) : fallback);
+  const tokenText = (field: string): string | undefined => { const id = idOf(field); return id === undefined ? undefined : tokens[id]; };
+  const bos = tokenText('bos_token') ?? tokens[config.bosTokenId];
+  const eos = tokenText('eos_token') ?? tokens[config.eosTokenId];
+  const sep = tokenText('sep_token');
+  const addBos = flag('add_bos_token', tpl.first !== undefined ? tpl.first === bos : false)!;
+  const addEos = flag('add_eos_token', tpl.last !== undefined ? tpl.last === eos : false)!;
+  const between = tpl.between;
+  const isSep = (t: string | undefined) => t !== undefined && (t === sep || t === eos);
+  const addSep = flag('add_sep_token', between === undefined ? undefined
+    : (isSep(between[0]) && tpl.last === undefined) || (between.length === 2 && isSep(between[1])));
   kv.set('tokenizer.ggml.add_bos_token', { type: 'bool', value: addBos });
-  kv.set('tokenizer.ggml.add_eos_token', { type: 'bool', value: tokenCfg.add_eos_token === true });
+  if (addSep !== undefined) kv.set('tokenizer.ggml.add_sep_token', { type: 'bool', value: addSep });
+  kv.set('tokenizer.ggml.add_eos_token', { type: 'bool', value: addEos });
+  // The converter's Llama path copies tokenizer_config's add_prefix_space when it is set.
+  if (typeof tokenCfg.add_prefix_space === 'boolean') kv.set('tokenizer.ggml.add_space_prefix', { type: 'bool', value: tokenCfg.add_prefix_space });
 
   const template = chatTemplate(tokenCfg.chat_template);
   if (template !== undefined) kv.set('tokenizer.chat_template', { type: 'string', value: template });
   return kv;
 }
 
-/** Whether tokenizer.json's TemplateProcessing starts a single sequence with the BOS token. */
-function postProcessorAddsBos(tok: TokenizerJson, bos: string | undefined): boolean {
-  const first = tok.post_processor?.type === 'TemplateProcessing' ? tok.post_processor.single?.[0] : undefined;
-  return (first as { SpecialToken?: { id?: string } } | undefined)?.SpecialToken?.id === bos && bos !== undefined;
+/** Added tokens some models forget to mark special (<pad>, <|im_start|>, <｜begin▁of▁sentence｜>, <unused0>). */
+function looksSpecial(t: string): boolean {
+  return ['<pad>', '<mask>', '<2mass>', '[@BOS@]'].includes(t) || (t.startsWith('<|') && t.endsWith('|>'))
+    || (t.startsWith('<\uff5c') && t.endsWith('\uff5c>')) || (t.startsWith('<unused') && t.endsWith('>'));
+}
+
+type TemplatePiece = { SpecialToken?: { id?: string }; Sequence?: { id?: string } };
+
+/**
+ * The special tokens tokenizer.json's TemplateProcessing puts around one sequence (first, last) and, for a
+ * pair, between A and B once the single sequence's first/last are taken off its ends (`<s> A </s> </s> B </s>`
+ * → between = ["</s>", "</s>"]); undefined where the template has none.
+ */
+function templateSpecials(tok: TokenizerJson): { first?: string; last?: string; between?: (string | undefined)[] } {
+  const pp = tok.post_processor as { type?: string; single?: TemplatePiece[]; pair?: TemplatePiece[] } | null | undefined;
+  if (pp?.type !== 'TemplateProcessing') return {};
+  const single = pp.single ?? [];
+  const first = single.length > 1 ? single[0]!.SpecialToken?.id : undefined;
+  const last = single.length > 1 ? single[single.length - 1]!.SpecialToken?.id : undefined;
+  let pair = pp.pair ?? [];
+  if (first !== undefined && pair[0]?.SpecialToken?.id === first) pair = pair.slice(1);
+  if (last !== undefined && pair[pair.length - 1]?.SpecialToken?.id === last) pair = pair.slice(0, -1);
+  const between = pair.length > 2 && pair[0]!.Sequence?.id === 'A' && pair[pair.length - 1]!.Sequence?.id === 'B'
+    ? pair.slice(1, -1).map((p) => p.SpecialToken?.id) : undefined;
+  return { first, last, between };
 }
 
 /** transformers stores one template as a string, or several as [{name, template}] ("default" is the chat one). */

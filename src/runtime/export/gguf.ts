@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import type { HostTensor, WeightMap } from '../model/api.js';
 import type { LlamaConfig } from '../model/config.js';
 import { ggufVocab } from './gguf-vocab.js';
-import { GGUF_ALIGNMENT, type GgmlTypeName, type GgufTensor, type GgufValue, Q8_0_BLOCK, writeGguf } from './gguf-writer.js';
+import { type GgmlTypeName, type GgufTensor, type GgufValue, Q8_0_BLOCK, writeGguf } from './gguf-writer.js';
 
 /**
  * A merged Llama-family model as a GGUF file that llama.cpp loads, laid out as llama.cpp's
@@ -85,18 +85,34 @@ export function ggufArchitecture(c: LlamaConfig): 'llama' | 'qwen2' {
   return c.architecture === 'Qwen2ForCausalLM' ? 'qwen2' : 'llama';
 }
 
-/** The model's hyper-parameters under llama.cpp's keys. */
-export function ggufModelMetadata(c: LlamaConfig, name: string, dtype: GgufDtype): Map<string, GgufValue> {
+/**
+ * gguf-py's size label (utility.size_label for a dense model), which the converter writes as
+ * general.size_label: the parameter count in K/M/B/T with at least two significant digits, e.g. 96,576 →
+ * "97K", 1,100,048,384 → "1.1B". Python rounds half to even, so exact ties do here too.
+ */
+export function sizeLabel(params: number): string {
+  const [scaled, suffix] = params > 1e12 ? [params * 1e-12, 'T'] : params > 1e9 ? [params * 1e-9, 'B'] : params > 1e6 ? [params * 1e-6, 'M'] : [params * 1e-3, 'K'];
+  const halfEven = (x: number) => (x - Math.floor(x) === 0.5 ? 2 * Math.round(x / 2) : Math.round(x));
+  const digits = String(halfEven(scaled)).replace(/^0+/, '').length;
+  const fix = Math.max(2 - digits, 0);
+  return `${(halfEven(scaled * 10 ** fix) / 10 ** fix).toFixed(fix)}${suffix}`;
+}
+
+/**
+ * The model's hyper-parameters under llama.cpp's keys, and the general.* keys the converter writes
+ * (general.alignment is left out, as the converter leaves it out: 32 is GGUF's default).
+ */
+export function ggufModelMetadata(c: LlamaConfig, name: string, dtype: GgufDtype, params: number): Map<string, GgufValue> {
   const arch = ggufArchitecture(c);
   const kv = new Map<string, GgufValue>();
   const u32 = (k: string, value: number) => kv.set(k, { type: 'u32', value });
   const f32 = (k: string, value: number) => kv.set(k, { type: 'f32', value });
   kv.set('general.architecture', { type: 'string', value: arch });
+  kv.set('general.type', { type: 'string', value: 'model' });
   kv.set('general.name', { type: 'string', value: name });
-  u32('general.alignment', GGUF_ALIGNMENT);
+  kv.set('general.size_label', { type: 'string', value: sizeLabel(params) });
   u32('general.file_type', FILE_TYPE[dtype]);
   u32('general.quantization_version', QUANTIZATION_VERSION);
-  u32(`${arch}.vocab_size`, c.vocabSize);
   u32(`${arch}.context_length`, c.maxPositionEmbeddings);
   u32(`${arch}.embedding_length`, c.hiddenSize);
   u32(`${arch}.block_count`, c.numHiddenLayers);
@@ -107,7 +123,11 @@ export function ggufModelMetadata(c: LlamaConfig, name: string, dtype: GgufDtype
   u32(`${arch}.attention.value_length`, c.headDim);
   f32(`${arch}.rope.freq_base`, c.ropeTheta);
   f32(`${arch}.attention.layer_norm_rms_epsilon`, c.rmsNormEps);
-  u32(`${arch}.rope.dimension_count`, c.headDim);
+  // The converter's Llama class adds these two; its Qwen2 class does not (llama.cpp derives both).
+  if (arch === 'llama') {
+    u32(`${arch}.vocab_size`, c.vocabSize);
+    u32(`${arch}.rope.dimension_count`, c.headDim);
+  }
   if (c.ropeScaling) {
     kv.set(`${arch}.rope.scaling.type`, { type: 'string', value: 'linear' });
     f32(`${arch}.rope.scaling.factor`, c.ropeScaling.factor);
@@ -131,7 +151,9 @@ export function ggufTensors(c: LlamaConfig, weights: WeightMap, dtype: GgufDtype
 /** Writes `<path>`: metadata, tokenizer and tensors. Returns the file's size in bytes. */
 export function writeModelGguf(path: string, opts: { config: LlamaConfig; weights: WeightMap; modelDir: string; dtype: GgufDtype; name?: string }): number {
   const { config, weights, modelDir, dtype } = opts;
-  const metadata = ggufModelMetadata(config, opts.name ?? basename(modelDir), dtype);
+  const tensors = ggufTensors(config, weights, dtype);
+  const params = tensors.reduce((n, t) => n + t.data.length, 0);
+  const metadata = ggufModelMetadata(config, opts.name ?? basename(modelDir), dtype, params);
   for (const [k, v] of ggufVocab(modelDir, config)) metadata.set(k, v);
-  return writeGguf(path, metadata, ggufTensors(config, weights, dtype));
+  return writeGguf(path, metadata, tensors);
 }

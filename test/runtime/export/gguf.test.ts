@@ -40,7 +40,9 @@ describe('GGUF export, read back with @huggingface/gguf', () => {
       const md = m as Record<string, unknown>;
       assert.equal(md.version, 3);
       assert.equal(md['general.architecture'], 'llama');
-      assert.equal(md['general.alignment'], 32);
+      assert.equal(md['general.alignment'], undefined, 'left out, as the converter does: 32 is the default');
+      assert.equal(md['general.type'], 'model');
+      assert.equal(md['general.size_label'], '97K', '96,576 parameters');
       assert.equal(md['general.file_type'], { f32: 0, f16: 1, q8_0: 7, bf16: 32 }[dtype]);
       const expect: Record<string, unknown> = {
         'llama.context_length': 128, 'llama.embedding_length': 64, 'llama.block_count': 2, 'llama.feed_forward_length': 80,
