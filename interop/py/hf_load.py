@@ -28,7 +28,6 @@ def check(case):
     new = out[0][prompt["input_ids"].shape[1]:].tolist()
     return {
         "warnings": [str(w.message) for w in caught],
-        "tokenizer_class": type(tok).__name__,
         "stored_dtype": str(stored.dtype).removeprefix("torch."),
         "ids": ids,
         "logits": logits,
