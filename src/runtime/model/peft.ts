@@ -9,7 +9,9 @@ import { readSafetensors, writeSafetensors } from './safetensors.js';
 /**
  * LoRA adapters on disk exactly as Hugging Face PEFT saves them, so `PeftModel.from_pretrained(base, dir)`
  * loads ours and we load theirs: adapter_config.json + adapter_model.safetensors with keys
- * `base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight` ([r, in]) and `...lora_B.weight` ([out, r]).
+ * `base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight` ([r, in]) and `...lora_B.weight` ([out, r]),
+ * and trained biases under the names PEFT gives them (`savedBiasKey`). Verified against peft 0.21 by
+ * test/interop/peft.test.ts and transformers-save.test.ts.
  */
 
 export const ATTENTION_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj'] as const;
@@ -251,6 +253,8 @@ function parseAdapterConfig(file: string): AdapterConfig {
   const bias = j.bias ?? 'none';
   if (bias !== 'none' && bias !== 'all' && bias !== 'lora_only') throw bad('bias', `must be none, all or lora_only, found ${JSON.stringify(bias)}`);
   if (j.use_dora === true) throw bad('use_dora', 'is true; DoRA adapters are not supported');
+  // PEFT ≥ 0.14: a bias on lora_B (`...lora_B.bias`), a different thing from the base biases `bias` trains.
+  if (j.lora_bias === true) throw bad('lora_bias', 'is true; LoRA adapters with a lora_B bias are not supported');
   if (j.fan_in_fan_out === true) throw bad('fan_in_fan_out', 'is true; Llama linear layers are never fan_in_fan_out');
   for (const f of ['rank_pattern', 'alpha_pattern'] as const) {
     const v = j[f];

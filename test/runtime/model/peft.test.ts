@@ -152,7 +152,7 @@ describe('saveAdapter / loadAdapter', () => {
     const original = JSON.parse(readFileSync(cfgFile, 'utf8'));
     for (const [patch, field] of [
       [{ peft_type: 'IA3' }, 'peft_type'], [{ r: 0 }, 'r'], [{ target_modules: ['c_attn'] }, 'target_modules'],
-      [{ use_dora: true }, 'use_dora'], [{ bias: 'some' }, 'bias'], [{ rank_pattern: { q_proj: 4 } }, 'rank_pattern'],
+      [{ use_dora: true }, 'use_dora'], [{ lora_bias: true }, 'lora_bias'], [{ bias: 'some' }, 'bias'], [{ rank_pattern: { q_proj: 4 } }, 'rank_pattern'],
     ] as const) {
       writeFileSync(cfgFile, JSON.stringify({ ...original, ...patch }));
       rejects(dir, 'E_ADAPTER_CONFIG_INVALID', new RegExp(`"${field}"`));
