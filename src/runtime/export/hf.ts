@@ -5,8 +5,9 @@ import { writeSafetensors, type WriteDtype } from '../model/safetensors.js';
 
 /**
  * A merged model in Hugging Face layout: what `AutoModelForCausalLM.from_pretrained(dir)` and
- * `loadCausalLM(dir)` read. config.json is the base model's own, with torch_dtype set to what the
- * weights now are; the tokenizer and generation files are copied as they are.
+ * `loadCausalLM(dir)` read. config.json is the base model's own, with `dtype` set to what the weights now
+ * are (the name transformers 5 writes and reads, `torch_dtype` being deprecated since 4.56, so an old
+ * `torch_dtype` is dropped); the tokenizer and generation files are copied as they are.
  */
 
 export type HfDtype = 'f32' | 'f16' | 'bf16';
@@ -21,7 +22,8 @@ export const COPIED_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special
 export function writeMergedHf(outDir: string, opts: { modelDir: string; weights: WeightMap; dtype: HfDtype }): string[] {
   mkdirSync(outDir, { recursive: true });
   const config = JSON.parse(readFileSync(join(opts.modelDir, 'config.json'), 'utf8')) as Record<string, unknown>;
-  config.torch_dtype = TORCH_DTYPE[opts.dtype];
+  delete config.torch_dtype;
+  config.dtype = TORCH_DTYPE[opts.dtype];
   writeFileSync(join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   const dtype = SAFETENSORS_DTYPE[opts.dtype];
   const tensors = new Map([...opts.weights].map(([name, t]) => [name, { ...t, dtype }] as const));

@@ -9,7 +9,9 @@ import { readSafetensors, writeSafetensors } from './safetensors.js';
 /**
  * LoRA adapters on disk exactly as Hugging Face PEFT saves them, so `PeftModel.from_pretrained(base, dir)`
  * loads ours and we load theirs: adapter_config.json + adapter_model.safetensors with keys
- * `base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight` ([r, in]) and `...lora_B.weight` ([out, r]).
+ * `base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight` ([r, in]) and `...lora_B.weight` ([out, r]),
+ * and trained biases under the names PEFT gives them (`savedBiasKey`). Verified against peft 0.21 by
+ * test/interop/peft.test.ts and transformers-save.test.ts.
  */
 
 export const ATTENTION_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj'] as const;
@@ -36,19 +38,42 @@ export function peftKey(layer: number, module: string, matrix: 'lora_A' | 'lora_
   return `base_model.model.${modulePath(layer, module)}.${matrix}.weight`;
 }
 
-/** PEFT's saved key for a trained bias (bias = all | lora_only). */
+/**
+ * ftc's name for a trained bias (bias = all | lora_only), the same whether or not the module is adapted,
+ * e.g. `base_model.model.model.layers.0.self_attn.k_proj.bias`. On disk PEFT names it by where the bias lives
+ * in its module tree: see `savedBiasKey`.
+ */
 export function peftBiasKey(layer: number, module: string): string {
   return `base_model.model.${modulePath(layer, module)}.bias`;
 }
 
-const KEY_RE = /^base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.(lora_A\.weight|lora_B\.weight|bias)$/;
+/**
+ * PEFT's saved key for a trained bias (peft 0.21 `_get_learnable_bias_state_dict`): a LoRA-wrapped module
+ * keeps its original Linear as `base_layer`, so an adapted module's bias is `...q_proj.base_layer.bias`;
+ * with bias = all, an unadapted module's bias keeps its plain name `...k_proj.bias`. PEFT loads with
+ * strict=False, so a bias under any other name is dropped without a word.
+ */
+export function savedBiasKey(layer: number, module: string, adapted: boolean): string {
+  return `base_model.model.${modulePath(layer, module)}.${adapted ? 'base_layer.' : ''}bias`;
+}
 
-/** Parses a saved PEFT key; undefined for keys that are not a Llama LoRA matrix or bias. */
-export function parsePeftKey(key: string): { layer: number; module: string; part: 'lora_A' | 'lora_B' | 'bias' } | undefined {
+const KEY_RE = /^base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.(lora_A\.weight|lora_B\.weight|base_layer\.bias|bias)$/;
+
+export interface ParsedPeftKey {
+  layer: number;
+  module: string;
+  part: 'lora_A' | 'lora_B' | 'bias';
+  /** For a bias: saved under `base_layer` (where PEFT keeps an adapted module's bias). */
+  onBaseLayer: boolean;
+}
+
+/** Parses a saved or in-memory PEFT key; undefined for keys that are not a Llama LoRA matrix or bias. */
+export function parsePeftKey(key: string): ParsedPeftKey | undefined {
   // In memory PEFT names carry the adapter name (`lora_A.default.weight`); the saved form drops it.
   const m = KEY_RE.exec(key.replace(/\.(lora_[AB])\.default\.weight$/, '.$1.weight'));
   if (!m || moduleParent(m[3]!) !== m[2]) return undefined;
-  return { layer: Number(m[1]), module: m[3]!, part: m[4] === 'bias' ? 'bias' : (m[4]!.slice(0, 6) as 'lora_A' | 'lora_B') };
+  const part = m[4]!.endsWith('bias') ? 'bias' : (m[4]!.slice(0, 6) as 'lora_A' | 'lora_B');
+  return { layer: Number(m[1]), module: m[3]!, part, onBaseLayer: m[4] === 'base_layer.bias' };
 }
 
 /** [in, out] features of a linear module for a model config. */
@@ -117,7 +142,9 @@ export function saveAdapter(dir: string, params: Map<string, HostTensor>, config
   for (const [name, t] of params) {
     const parsed = parsePeftKey(name);
     if (!parsed) throw new Error(`not a PEFT LoRA parameter name: ${name}`);
-    const key = parsed.part === 'bias' ? peftBiasKey(parsed.layer, parsed.module) : peftKey(parsed.layer, parsed.module, parsed.part);
+    const key = parsed.part === 'bias'
+      ? savedBiasKey(parsed.layer, parsed.module, adapts(config, parsed.module))
+      : peftKey(parsed.layer, parsed.module, parsed.part);
     tensors.set(key, { shape: t.shape, data: t.data, dtype: 'F32' });
   }
   mkdirSync(dir, { recursive: true });
@@ -125,10 +152,16 @@ export function saveAdapter(dir: string, params: Map<string, HostTensor>, config
   writeFileAtomic(join(dir, 'adapter_config.json'), (fd) => writeSync(fd, adapterConfigJson(config)));
 }
 
+/** Whether the adapter wraps `module` in LoRA (target_modules may still say all-linear). */
+function adapts(config: Pick<AdapterConfig, 'targetModules'>, module: string): boolean {
+  return config.targetModules.includes(module) || (config.targetModules.includes('all-linear') && moduleParent(module) !== undefined);
+}
+
 /**
  * Reads a PEFT LoRA adapter (ours or Python peft's) and checks it: a LORA config ftc can run, every key
- * a LoRA matrix of a target module with A [r, in] and B [out, r] in pairs, and, given the base model's
- * config, dimensions and layer indices that fit it.
+ * a LoRA matrix of a target module with A [r, in] and B [out, r] in pairs, every bias one that the bias
+ * setting trains, and, given the base model's config, dimensions and layer indices that fit it.
+ * The tensors come back under ftc's names: LoRA matrices as saved, biases as `peftBiasKey` names them.
  */
 export function loadAdapter(dir: string, model?: LlamaConfig): { config: AdapterConfig; tensors: Map<string, HostTensor> } {
   const cfgFile = join(dir, 'adapter_config.json');
@@ -144,19 +177,31 @@ export function loadAdapter(dir: string, model?: LlamaConfig): { config: Adapter
   const bad = (code: string, msg: string): FtcError => new FtcError(code, msg, { file: weightsFile }, 'the adapter does not match its adapter_config.json or base model');
 
   const pairs = new Map<string, { A?: number[]; B?: number[]; layer: number; module: string }>();
+  const named = new Map<string, HostTensor>();
   for (const [key, t] of tensors) {
     const p = parsePeftKey(key);
     if (!p) throw bad('E_ADAPTER_KEYS', `unexpected tensor "${key}"; expected PEFT LoRA keys like ${peftKey(0, 'q_proj', 'lora_A')}`);
-    if (!config.targetModules.includes(p.module)) {
-      throw bad('E_ADAPTER_KEYS', `tensor "${key}" adapts ${p.module}, which is not in target_modules [${config.targetModules.join(', ')}]`);
-    }
+    const adapted = adapts(config, p.module);
     if (model && p.layer >= model.numHiddenLayers) throw bad('E_ADAPTER_KEYS', `tensor "${key}" is for layer ${p.layer} but the model has ${model.numHiddenLayers} layers`);
     const dims = model ? moduleDims(model, p.module) : undefined;
     if (p.part === 'bias') {
       if (config.bias === 'none') throw bad('E_ADAPTER_KEYS', `tensor "${key}" is a bias but adapter_config.json says bias "none"`);
+      if (!adapted && (config.bias === 'lora_only' || p.onBaseLayer)) {
+        throw bad('E_ADAPTER_KEYS', `tensor "${key}" is the bias of ${p.module}, which is not in target_modules [${config.targetModules.join(', ')}]` +
+          (config.bias === 'lora_only' ? ' (bias "lora_only" trains only the adapted modules\' biases)' : ''));
+      }
+      // An adapted module's bias is `base_layer.bias` as PEFT saves it; the plain name is what ftc wrote before
+      // it matched PEFT, still read so those adapters load.
       if (t.shape.length !== 1 || (dims && t.shape[0] !== dims.out)) throw bad('E_ADAPTER_SHAPE', `bias "${key}" has shape [${t.shape}], expected [${dims?.out ?? 'out'}]`);
+      const name = peftBiasKey(p.layer, p.module);
+      if (named.has(name)) throw bad('E_ADAPTER_KEYS', `the bias of ${modulePath(p.layer, p.module)} is saved twice (as ${name} and under base_layer)`);
+      named.set(name, t);
       continue;
     }
+    if (!adapted) {
+      throw bad('E_ADAPTER_KEYS', `tensor "${key}" adapts ${p.module}, which is not in target_modules [${config.targetModules.join(', ')}]`);
+    }
+    named.set(key, t);
     const entry = pairs.get(`${p.layer}.${p.module}`) ?? { layer: p.layer, module: p.module };
     const [rows, cols] = t.shape;
     if (p.part === 'lora_A') {
@@ -178,7 +223,7 @@ export function loadAdapter(dir: string, model?: LlamaConfig): { config: Adapter
     }
   }
   if (pairs.size === 0) throw bad('E_ADAPTER_KEYS', 'the adapter holds no LoRA matrices');
-  return { config, tensors };
+  return { config, tensors: named };
 }
 
 function parseAdapterConfig(file: string): AdapterConfig {
@@ -208,6 +253,8 @@ function parseAdapterConfig(file: string): AdapterConfig {
   const bias = j.bias ?? 'none';
   if (bias !== 'none' && bias !== 'all' && bias !== 'lora_only') throw bad('bias', `must be none, all or lora_only, found ${JSON.stringify(bias)}`);
   if (j.use_dora === true) throw bad('use_dora', 'is true; DoRA adapters are not supported');
+  // PEFT ≥ 0.14: a bias on lora_B (`...lora_B.bias`), a different thing from the base biases `bias` trains.
+  if (j.lora_bias === true) throw bad('lora_bias', 'is true; LoRA adapters with a lora_B bias are not supported');
   if (j.fan_in_fan_out === true) throw bad('fan_in_fan_out', 'is true; Llama linear layers are never fan_in_fan_out');
   for (const f of ['rank_pattern', 'alpha_pattern'] as const) {
     const v = j[f];

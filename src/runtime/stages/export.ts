@@ -14,8 +14,8 @@ interface ExportParams {
 
 /**
  * Exports the trainer's adapter. The base model is the one the adapter records in adapter_config.json's
- * base_model_name_or_path: the trainer writes the model stage's path there (relative to the pipeline's
- * directory), exactly as PEFT records the model an adapter was trained on. The model stage's cache key is
+ * base_model_name_or_path: the trainer writes the model stage's directory there (absolute; an adapter from
+ * before that holds it relative to the pipeline's directory), exactly as PEFT records the model an adapter was trained on. The model stage's cache key is
  * upstream of the trainer's, so a changed base model already changes this stage's key.
  *
  * The artifact is the exported files (`model.gguf` for gguf); the executor copies it to `output`.

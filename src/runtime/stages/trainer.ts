@@ -82,7 +82,8 @@ export const trainerStage: StageImpl = {
     }
 
     const model = loadCausalLM(modelDir, { lora: lora.settings });
-    const adapterConfig: AdapterConfig = { ...lora.settings, baseModel: lora.model.path };
+    // Absolute, as PEFT records it: AutoPeftModelForCausalLM.from_pretrained(adapter) then finds the base from any directory.
+    const adapterConfig: AdapterConfig = { ...lora.settings, baseModel: modelDir };
     const outputDir = resolve(ctx.pipeline.dir, p.output);
     const checkpoints = new CheckpointDir(join(outputDir, 'checkpoints'), peftAdapterFiles(adapterConfig));
     if (!ctx.options.resume && checkpoints.steps().length > 0) {

@@ -7,9 +7,23 @@ import * as tf from '../tf.js';
  *   m ← β1·m + (1−β1)·g          v ← β2·v + (1−β2)·g²
  *   p ← p − (lr / (1−β1^t)) · m / (√v / √(1−β2^t) + ε)
  *
+ * Weight decay applies only to the parameters Hugging Face's Trainer decays (`hfDecays`), so the embedded
+ * trainer and the compiled accelerate job train the same thing when biases or norms are trained.
+ *
  * The moments live on the device as tf.Variables, created at the first step; `state()` and
  * `loadState()` move them to and from the host for checkpoints.
  */
+
+// transformers 5.24 Trainer.get_decay_parameter_names: no decay for a parameter whose lower-cased full name
+// matches one of these (biases, LayerNorm/RMSNorm weights). Its other rule, parameters of nn.LayerNorm
+// modules, never applies to a Llama (RMSNorm) and is covered by the names anyway.
+const NO_DECAY_PATTERNS = [/bias/, /layernorm/, /rmsnorm/, /(?:^|\.)norm(?:$|\.)/, /_norm(?:$|\.)/];
+
+/** Whether HF Trainer applies weight decay to the parameter with this (PEFT or HF) name. */
+export function hfDecays(name: string): boolean {
+  const lower = name.toLowerCase();
+  return !NO_DECAY_PATTERNS.some((re) => re.test(lower));
+}
 
 export interface AdamWConfig {
   beta1: number;
@@ -53,7 +67,7 @@ export class AdamW {
       const m = this.moment(this.m, name, p);
       const v = this.moment(this.v, name, p);
       tf.tidy(() => {
-        const decayed = weightDecay !== 0 ? tf.mul(p, 1 - lr * weightDecay) : p;
+        const decayed = weightDecay !== 0 && hfDecays(name) ? tf.mul(p, 1 - lr * weightDecay) : p;
         const m1 = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
         const v1 = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
         const denom = tf.add(tf.div(tf.sqrt(v1), bc2Sqrt), eps);

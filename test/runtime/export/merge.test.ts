@@ -84,7 +84,8 @@ describe('merged export', () => {
       assert.equal(r.merged, 10);
       assert.deepEqual(r.files.sort(), ['config.json', 'generation_config.json', 'model.safetensors', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json']);
       const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
-      assert.equal(cfg.torch_dtype, { f32: 'float32', f16: 'float16', bf16: 'bfloat16' }[dtype]);
+      assert.equal(cfg.torch_dtype, undefined);
+      assert.equal(cfg.dtype, { f32: 'float32', f16: 'float16', bf16: 'bfloat16' }[dtype]);
       const dtypes = new Set([...readSafetensorsHeader(join(out, 'model.safetensors')).tensors.values()].map((x) => x.dtype));
       assert.deepEqual([...dtypes], [{ f32: 'F32', f16: 'F16', bf16: 'BF16' }[dtype]]);
       assert.equal(readFileSync(join(out, 'tokenizer.json'), 'utf8'), readFileSync(join(base, 'tokenizer.json'), 'utf8'));

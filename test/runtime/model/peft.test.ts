@@ -45,7 +45,7 @@ describe('PEFT module names', () => {
     assert.equal(moduleParent('o_proj'), 'self_attn');
     assert.equal(moduleParent('up_proj'), 'mlp');
     assert.equal(moduleParent('lm_head'), undefined);
-    assert.deepEqual(parsePeftKey('base_model.model.model.layers.12.mlp.down_proj.lora_B.default.weight'), { layer: 12, module: 'down_proj', part: 'lora_B' });
+    assert.deepEqual(parsePeftKey('base_model.model.model.layers.12.mlp.down_proj.lora_B.default.weight'), { layer: 12, module: 'down_proj', part: 'lora_B', onBaseLayer: false });
     assert.equal(parsePeftKey('base_model.model.model.layers.0.mlp.q_proj.lora_A.weight'), undefined); // wrong parent
     assert.deepEqual(moduleDims(MODEL, 'k_proj'), { in: 8, out: 4 });
     assert.deepEqual(moduleDims(MODEL, 'down_proj'), { in: 12, out: 8 });
@@ -103,6 +103,24 @@ describe('saveAdapter / loadAdapter', () => {
     assert.equal(config.bias, 'lora_only');
   });
 
+  it('saves trained biases where PEFT keeps them: base_layer.bias on adapted modules, the plain name elsewhere', () => {
+    const dir = tempDir();
+    const withBias = params();
+    const bias = (mod: string, parent: string, n: number) => [`base_model.model.model.layers.0.${parent}.${mod}.bias`, { shape: [n], data: seq(n, 5) }] as [string, HostTensor];
+    for (const [k, t] of [bias('q_proj', 'self_attn', 8), bias('k_proj', 'self_attn', 4)]) withBias.set(k, t);
+    saveAdapter(dir, withBias, { ...CONFIG, bias: 'all' });
+    const saved = [...readSafetensorsHeader(join(dir, 'adapter_model.safetensors')).tensors.keys()].filter((k) => k.endsWith('bias')).sort();
+    assert.deepEqual(saved, ['base_model.model.model.layers.0.self_attn.k_proj.bias', 'base_model.model.model.layers.0.self_attn.q_proj.base_layer.bias']);
+    // Loaded back under ftc's names, so the model's parameters take them as they are.
+    const { tensors } = loadAdapter(dir, MODEL);
+    assert.deepEqual([...tensors.get('base_model.model.model.layers.0.self_attn.q_proj.bias')!.data], [...seq(8, 5)]);
+    assert.deepEqual([...tensors.get('base_model.model.model.layers.0.self_attn.k_proj.bias')!.data], [...seq(4, 5)]);
+    // lora_only trains the adapted modules' biases only; an unadapted one is refused by name.
+    const cfgFile = join(dir, 'adapter_config.json');
+    writeFileSync(cfgFile, readFileSync(cfgFile, 'utf8').replace('"bias": "all"', '"bias": "lora_only"'));
+    rejects(dir, 'E_ADAPTER_KEYS', /bias of k_proj, which is not in target_modules/);
+  });
+
   it('rejects adapters that do not fit their config or the base model', () => {
     const write = (mutate: (m: Map<string, HostTensor & { dtype: 'F32' }>) => void, cfg: Partial<AdapterConfig> = {}): string => {
       const dir = tempDir();
@@ -134,7 +152,7 @@ describe('saveAdapter / loadAdapter', () => {
     const original = JSON.parse(readFileSync(cfgFile, 'utf8'));
     for (const [patch, field] of [
       [{ peft_type: 'IA3' }, 'peft_type'], [{ r: 0 }, 'r'], [{ target_modules: ['c_attn'] }, 'target_modules'],
-      [{ use_dora: true }, 'use_dora'], [{ bias: 'some' }, 'bias'], [{ rank_pattern: { q_proj: 4 } }, 'rank_pattern'],
+      [{ use_dora: true }, 'use_dora'], [{ lora_bias: true }, 'lora_bias'], [{ bias: 'some' }, 'bias'], [{ rank_pattern: { q_proj: 4 } }, 'rank_pattern'],
     ] as const) {
       writeFileSync(cfgFile, JSON.stringify({ ...original, ...patch }));
       rejects(dir, 'E_ADAPTER_CONFIG_INVALID', new RegExp(`"${field}"`));
