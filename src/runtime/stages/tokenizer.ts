@@ -4,7 +4,7 @@ import { FtcError } from '../../errors.js';
 import { readJsonl } from '../data/jsonl.js';
 import type { StageContext, StageImpl, StageSummary } from '../stage.js';
 import { assemble, Packer, type AssembleOptions } from '../tokenize/assemble.js';
-import { DATASET_FORMAT, SplitWriter, writeMeta, type TokenDatasetMeta } from '../tokenize/dataset.js';
+import { DATASET_FORMAT, idBytesFor, SplitWriter, writeMeta, type TokenDatasetMeta } from '../tokenize/dataset.js';
 import { loadTokenizerFile, trainTokenizer, type LoadedTokenizer } from '../tokenize/load.js';
 import { PieceEncoder, type EncodedPiece, type Piece } from '../tokenize/pieces.js';
 import { addedSpecials } from '../tokenize/specials.js';
@@ -112,9 +112,11 @@ export const tokenizerStage: StageImpl = {
     type Encoded = [Example[], EncodedPiece[]];
     const encode = async (batch: Example[]): Promise<Encoded> => [batch, await encoder.encode(batch.map(pieceOf))];
 
+    const vocabSize = tokenizer.getVocabSize(true);
+    const idBytes = idBytesFor(vocabSize);
     const splits: TokenDatasetMeta['splits'] = {};
     for (const [name, file] of [['train', TRAIN_FILE], ['eval', EVAL_FILE]] as const) {
-      const writer = new SplitWriter(ctx.outDir, name, packed);
+      const writer = new SplitWriter(ctx.outDir, name, packed, idBytes);
       const packer = packed ? new Packer(writer, maxLength) : undefined;
       const take = ([batch, encodings]: Encoded) => {
         for (let i = 0; i < batch.length; i++) {
@@ -153,7 +155,8 @@ export const tokenizerStage: StageImpl = {
     }
     const meta: TokenDatasetMeta = {
       format: DATASET_FORMAT,
-      vocab_size: tokenizer.getVocabSize(true),
+      vocab_size: vocabSize,
+      id_bytes: idBytes,
       bos_id: specials.bos?.id ?? null,
       eos_id: specials.eos?.id ?? null,
       pad_id: specials.pad?.id ?? null,
