@@ -33,6 +33,13 @@ const TRICKY = [
   { instruction: `Summarize: ${LONG}`, input: LONG, output: `Summary: ${LONG}` },
 ];
 
+/** Conversations with several assistant turns, non-ASCII, punctuation first, and a trailing user turn. */
+const TRICKY_CHATS = [
+  [['system', 'Réponds en français.'], ['user', 'Bonjour ?'], ['assistant', '« Bonjour ! » 😀'], ['user', 'Ça va ?'], ['assistant', '...oui, très bien.'], ['user', '3 + 4 ?'], ['assistant', '7.']],
+  [['user', ' leading space'], ['assistant', ' and back'], ['user', 'no reply needed']],
+  [['user', 'Count.'], ['assistant', '1, 2, 3'], ['user', 'More.'], ['assistant', LONG]],
+].map((turns) => ({ messages: turns.map(([role, content]) => ({ role, content })) }));
+
 async function stage(impl: typeof dataStage, name: string, params: { [k: string]: JsonValue }, dir: string, inputs: Artifact[] = []): Promise<Artifact> {
   return (await runStage(impl, name, params, { inputs, pipelineDir: dir })).artifact;
 }
@@ -56,7 +63,8 @@ test('interop: ftc stores the ids and labels that transformers AutoTokenizer giv
     examples.push(await stage(preprocessStage, 'raw2', { input: 'raw', prompt: '{instruction}\n{input}', response: '{output}', shuffle: false }, dir, [raw]));
     examples.push(await stage(preprocessStage, 'raw2', { input: 'raw', template: 'alpaca', shuffle: false }, dir, [raw]));
   }
-  const chats = await stage(dataStage, 'raw', { source: join(root, 'data', 'chat_sample.jsonl') }, dir);
+  writeFileSync(join(dir, 'chats.jsonl'), [...readFileSync(join(root, 'data', 'chat_sample.jsonl'), 'utf8').trim().split('\n'), ...TRICKY_CHATS.map((c) => JSON.stringify(c))].join('\n') + '\n');
+  const chats = await stage(dataStage, 'raw', { source: join(dir, 'chats.jsonl') }, dir);
   const conversations = await stage(preprocessStage, 'raw2', { input: 'raw', template: 'chat', chat_template: chatConfig, shuffle: false }, dir, [chats]);
   const messages = readJsonlFile(join(chats.dir, 'records.jsonl')).map((r) => ({ messages: (r as { messages: unknown }).messages }));
 
@@ -77,7 +85,9 @@ test('interop: ftc stores the ids and labels that transformers AutoTokenizer giv
       }
     }
     // The chat pipeline's tokenizer settings, unpacked so that examples line up one to one.
-    cases.push({ label: `${model} chat`, dir: join(dir, model), max_length: 256, chat_template: chatTemplate, examples: messages, ftc: await run(conversations, { max_length: 256, add_eos: false }) });
+    for (const max_length of [256, 40]) {
+      cases.push({ label: `${model} chat max_length ${max_length}`, dir: join(dir, model), max_length, chat_template: chatTemplate, examples: messages, ftc: await run(conversations, { max_length, add_eos: false }) });
+    }
   }
 
   const hf = runPython<{ cases: Array<{ class: string; rows: Array<{ ids: number[]; labels: number[] }> }> }>(python, 'tokens_expected.py', { cases: cases.map(({ ftc: _, label: __, ...c }) => c) });
@@ -94,6 +104,9 @@ test('interop: ftc stores the ids and labels that transformers AutoTokenizer giv
     straddled += c.ftc.filter((r) => r.labels.every((l) => l === IGNORE_INDEX || l === r.ids[r.ids.length - 1])).length;
   });
   assert.ok(compared > 400, `compared ${compared} examples`);
+  // Several assistant turns were trained in one conversation (at 256; 40 cuts the later turns away).
+  const runs = (labels: number[]) => labels.filter((l, i) => l !== IGNORE_INDEX && (i === 0 || labels[i - 1] === IGNORE_INDEX)).length;
+  for (const c of cases.filter((x) => x.chat_template !== null && x.max_length === 256)) assert.ok(c.ftc.some((r) => runs(r.labels) >= 2), `${c.label}: multi-turn training ${c.ftc.map((r) => runs(r.labels)).join(',')}`);
   // BOS placement as transformers does it: the tiny model's and the Llama-style tokenizer_config.json both say add_bos_token.
   // (The chat template writes <s> itself; no second one is added.) EOS ends every example that was not cut.
   for (const c of cases) {
