@@ -10,11 +10,18 @@
  * always; --text=zipf draws from 30,000 made-up words by Zipf's law (plus numbers), closer to the
  * long tail of real text. An encode-only line compares the library's encodeBatch with the word
  * cache on the same texts, without the stage's reading, assembling and writing.
+ *
+ * Data loading: a child process reads one epoch of batches (batch 8, the trainer's BatchPlan) from
+ * generated token datasets of 1M and 10M tokens; its peak RSS should not grow with the dataset,
+ * since examples are read from the files by offset.
  */
+import { spawnSync } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeTokenDataset } from '../src/runtime/tokenize/dataset.js';
 import type { Benchmark } from './main.js';
 import type { JsonValue, StageKind } from '../src/compiler/ir.js';
 import type { Artifact, StageImpl } from '../src/runtime/stage.js';
@@ -160,6 +167,7 @@ export const benchmark: Benchmark = {
       writeFileSync(join(dir, 'tokenizer.json'), trainBpeTokenizer(sample, { vocabSize: 4096 }));
       const tok = await timed(tokenizerStage, 'tok', { input: 'prompts', vocab: 'tokenizer.json', max_length: 512, truncation: true, add_bos: true, add_eos: true, train_on_inputs: false, packing: false }, dir, [pre.artifact]);
       const tokens = Number(tok.summary.tokens) + Number((await import('../src/runtime/tokenize/dataset.js')).readTokenDataset(tok.artifact.dir).meta.splits.eval.tokens);
+      const loading = dataLoadingRss(dir);
       const encodeOnly = await compareEncoders(join(pre.artifact.dir, 'train.jsonl'), readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
       const figures = {
         file_mb: size / 1e6,
@@ -173,6 +181,7 @@ export const benchmark: Benchmark = {
         seconds: { data: data.seconds, preprocess: pre.seconds, tokenizer: tok.seconds },
         cpu_seconds: { data: data.cpuSeconds, preprocess: pre.cpuSeconds, tokenizer: tok.cpuSeconds },
         encode_only: encodeOnly,
+        loading_peak_rss_mb: loading,
         text,
         load_average: load,
       };
@@ -191,6 +200,7 @@ export const benchmark: Benchmark = {
             const e = encodeOnly[k];
             return `encode only, ${k.padEnd(10)} ${f(e.tokens / e.seconds)} tokens/s  ${f(e.tokens / e.cpuSeconds)} tokens per CPU-second  (${f(encodeOnly.texts)} texts, ${e.seconds.toFixed(1)} s, ${e.cpuSeconds.toFixed(1)} s CPU)`;
           }),
+          `data loading      peak RSS ${Object.entries(loading).map(([k, v]) => `${v.toFixed(0)} MB at ${k} tokens`).join(', ')} (one epoch of batches, read by offset)`,
           `text ${text}; load average ${load.map((l) => l.toFixed(2)).join(' ')} at start, ${loadavg().map((l) => l.toFixed(2)).join(' ')} at end, ${cpus().length} CPUs`,
         ].join('\n') + '\n',
       );
@@ -199,3 +209,33 @@ export const benchmark: Benchmark = {
     }
   },
 };
+
+/** Peak RSS (MB) of a process that reads one epoch of batches from datasets of 1M and 10M tokens. */
+function dataLoadingRss(dir: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
+  for (const tokens of [1e6, 1e7]) {
+    const ds = join(dir, `tokens-${tokens}`);
+    mkdirSync(ds, { recursive: true });
+    const next = mulberry32(7);
+    const examples = Array.from({ length: tokens / 250 }, () => {
+      const ids = Array.from({ length: 250 }, () => Math.floor(next() * 32000));
+      return { ids, labels: ids.map((id, i) => (i < 100 ? -100 : id)) };
+    });
+    writeTokenDataset(ds, { vocab_size: 32000, bos_id: 1, eos_id: 2, pad_id: 2, max_length: 512, packed: false, train_on_inputs: false, tokenizer_sha256: '' }, { train: examples });
+    const script = `
+      import { readTokenDataset } from ${JSON.stringify(join(src, 'runtime/tokenize/dataset.js'))};
+      import { BatchPlan } from ${JSON.stringify(join(src, 'runtime/train/batches.js'))};
+      const split = readTokenDataset(${JSON.stringify(ds)}).split('train');
+      const plan = new BatchPlan(split, { batchSize: 8, gradAccum: 1, seed: 1, padId: 2 });
+      let seen = 0;
+      for (let s = 0; s < plan.stepsPerEpoch; s++) for (const b of plan.nextStep().micros) seen += b.inputTokens;
+      if (seen !== ${tokens}) throw new Error('read ' + seen + ' tokens');
+      console.log(process.resourceUsage().maxRSS);`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`data loading bench: ${r.stderr}`);
+    out[tokens.toExponential(0)] = Number(r.stdout.trim()) / 1024;
+    rmSync(ds, { recursive: true, force: true });
+  }
+  return out;
+}

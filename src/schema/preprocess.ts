@@ -3,7 +3,7 @@ import type { StageSchema } from './types.js';
 export const preprocessSchema: StageSchema = {
   kind: 'preprocess',
   description: 'Turns records into prompt/response pairs: templates or chat rendering, filters, shuffle, eval split.',
-  'x-version': 1,
+  'x-version': 2,
   type: 'object',
   properties: {
     input: { type: 'string', 'x-ref': ['data', 'preprocess'], description: 'The data or preprocess stage to read records from.' },
@@ -21,6 +21,12 @@ export const preprocessSchema: StageSchema = {
       type: 'string',
       'x-path': 'file',
       description: 'For template = chat: tokenizer_config.json whose `chat_template` (Jinja) renders the messages.',
+    },
+    train_on: {
+      type: 'string',
+      enum: ['all_turns', 'last_turn'],
+      default: 'all_turns',
+      description: 'For template = chat: train on every assistant turn of a conversation (as axolotl and TRL do) or only the last one.',
     },
     min_length: { type: 'integer', minimum: 0, description: 'Drop examples whose prompt + response is shorter than this many characters.' },
     max_length: { type: 'integer', minimum: 1, description: 'Drop examples whose prompt + response is longer than this many characters.' },

@@ -2,8 +2,8 @@ import type { StageSchema } from './types.js';
 
 export const tokenizerSchema: StageSchema = {
   kind: 'tokenizer',
-  description: 'Tokenizes prompt/response pairs into input ids and labels (prompt tokens masked with -100).',
-  'x-version': 1,
+  description: 'Tokenizes prompt + response joined into input ids and labels (prompt tokens masked with -100; a token straddling the prompt/response boundary counts as prompt).',
+  'x-version': 2,
   type: 'object',
   properties: {
     input: { type: 'string', 'x-ref': ['preprocess'], description: 'The preprocess stage whose examples to tokenize.' },
@@ -23,8 +23,16 @@ export const tokenizerSchema: StageSchema = {
     },
     max_length: { type: 'integer', minimum: 2, default: 512, description: 'Maximum tokens per example (checked against the model context).' },
     truncation: { type: 'boolean', default: true, description: 'Truncate examples longer than max_length; when false they are dropped and counted.' },
-    add_bos: { type: 'boolean', default: true, description: 'Prepend the tokenizer BOS token when it has one.' },
-    add_eos: { type: 'boolean', default: true, description: 'Append the EOS token after the response so the model learns to stop.' },
+    add_bos: {
+      type: 'boolean',
+      description:
+        "Start every example with the BOS token (true) or without any (false). Unset: as transformers' tokenizer(text) does (the tokenizer.json post-processor, or tokenizer_config.json's add_bos_token); chat examples none, as apply_chat_template.",
+    },
+    add_eos: {
+      type: 'boolean',
+      description:
+        'End every example with the EOS token so the model learns to stop (unless it already ends with it), or add none (false). Unset: true for prompt/response examples, as Stanford Alpaca and axolotl append it; false for chat examples, whose template ends each turn itself.',
+    },
     train_on_inputs: { type: 'boolean', default: false, description: 'Compute the loss on prompt tokens too (labels are -100 on the prompt by default).' },
     packing: { type: 'boolean', default: false, description: 'Pack several short examples into each max_length sequence.' },
   },

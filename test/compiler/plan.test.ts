@@ -69,7 +69,7 @@ test('cache keys are sha256 of canonical JSON of kind, version, params, upstream
   const raw = sha(`{"files":{"d.json":"${sha(DATA)}"},"kind":"data","params":{"on_error":"fail","source":"d.json","text_mode":"line"},"version":1}`);
   assert.equal(k.raw, raw);
   const prompts = sha(
-    `{"files":{},"kind":"preprocess","params":{"dedupe":false,"eval_split":0,"input":{"stage":"${raw}"},"messages_field":"messages","seed":3,"shuffle":true,"template":"alpaca"},"version":1}`,
+    `{"files":{},"kind":"preprocess","params":{"dedupe":false,"eval_split":0,"input":{"stage":"${raw}"},"messages_field":"messages","seed":3,"shuffle":true,"template":"alpaca","train_on":"all_turns"},"version":2}`,
   );
   assert.equal(k.prompts, prompts);
   const modelDir = sha(`{"config.json":"${sha(CONFIG)}","tokenizer.json":"${sha(TOKENIZER)}"}`);
@@ -77,11 +77,11 @@ test('cache keys are sha256 of canonical JSON of kind, version, params, upstream
   // Pinned: a change here means every user's cache is invalidated; do it only on purpose.
   assert.deepEqual(k, {
     raw: 'ecf8d90015086746519da60457de924442887a9a1ebc017d891fe8ffe652eb08',
-    prompts: '2290fc44348d47362d14838a818dea4323e7fe1eff1ef4dd9d218459882c5ddb',
-    tok: '6c27f4b78e944fec4a55898fc8517d8ff982438bc084034e8c1c4faf8e3ce8df',
+    prompts: '63a4418ca0b4044895a4d6ec03eee2edfe1f9624bd0cca3f44e756c5b8a0c79e',
+    tok: 'd319d17f7daff2d84ea74599f32b6d1a85424cfc1b9ef80affc978a906e46f1d',
     base: 'ead0de7118adb312469743c22d193d73e31b96b50cd392da9cddb68f6f1b9410',
     adapter: '6035853fcf54212ffe314bff04e4c8e0e5c601d4b2cd996eae14d52de39c91e5',
-    sft: '5b42fb41c93bea20cd76dd3160d3d66d6f9ecbe914fa4e5cd6f63f9c434320d1',
+    sft: 'f3b0e2b110da440b96d68a732a33a485167e6db8b5094e4bf76042d08bef56ae',
   });
 });
 

@@ -13,8 +13,9 @@ import { register as generate } from './generate.js';
 import { register as score } from './score.js';
 import { register as exportCmd } from './export.js';
 import { register as compile } from './compile.js';
+import { register as show } from './show.js';
 
 /** Each command lives in its own file and adds itself to the program. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [initModel, run, cache, fmt, convert, check, plan, graph, doctor, lsp, generate, score, compile, exportCmd];
+export const commands: RegisterCommand[] = [initModel, run, cache, fmt, convert, check, plan, graph, doctor, lsp, generate, score, compile, exportCmd, show];

@@ -25,6 +25,8 @@ export interface ReadOptions {
   limit?: number;
   /** Named in the hint of a malformed-row error, e.g. "data stage `raw`". */
   stageLabel?: string;
+  /** With onError = skip: told of every skipped row and why. */
+  onSkip?: (skipped: { row: number; line?: number; reason: string }) => void;
 }
 
 export interface ReadStats {
@@ -90,6 +92,7 @@ export async function* readRecords(opts: ReadOptions, stats: ReadStats = { rows:
       if (typeof record === 'string') {
         if (opts.onError === 'skip') {
           stats.skipped++;
+          opts.onSkip?.({ row: item.row, line: item.line, reason: record });
           continue;
         }
         throw malformed(display, item, record, opts.stageLabel);

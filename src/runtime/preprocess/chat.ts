@@ -61,13 +61,22 @@ function messagesOf(record: DataRecord, field: string, ref: RecordRef): Message[
   });
 }
 
+/** Which assistant turns of a conversation are trained on (preprocess `train_on`). */
+export type TrainOn = 'all_turns' | 'last_turn';
+
 /**
- * Chat data: the conversation up to the last assistant turn is rendered with
- * add_generation_prompt = true (the prompt); the whole conversation through that turn is
- * rendered too, and the response is what it adds after the prompt (the assistant's text
- * plus the template's end-of-turn markup, which the model must learn to emit).
+ * Chat data: the conversation through its last assistant turn is rendered whole (later messages
+ * have nothing to learn from). Each trained assistant turn is found by rendering prefixes: the
+ * conversation before it with add_generation_prompt = true ends where the turn starts, and the
+ * conversation through it ends where the turn ends, so the span holds the assistant's text plus
+ * the template's end-of-turn markup, which the model must learn to emit. Every assistant turn is
+ * trained on by default, as axolotl, LLaMA-Factory and TRL do; `last_turn` trains only the last.
+ * The prompt is the text before the first trained turn, the response the rest.
+ *
+ * A template whose prefix renders differently from the same part of the whole conversation (one
+ * that looks ahead at later messages) leaves no span to find: that is an error naming the turn.
  */
-export function chatRenderer(file: string, display: string, field: string): Renderer {
+export function chatRenderer(file: string, display: string, field: string, trainOn: TrainOn = 'all_turns'): Renderer {
   const { template, specials } = loadChatTemplate(file, display);
   const render = (messages: Message[], addGenerationPrompt: boolean, ref: RecordRef): string => {
     try {
@@ -78,20 +87,28 @@ export function chatRenderer(file: string, display: string, field: string): Rend
   };
   return (record, ref) => {
     const messages = messagesOf(record, field, ref);
-    let last = -1;
-    for (let i = messages.length - 1; i >= 0 && last === -1; i--) if (messages[i].role === 'assistant') last = i;
-    if (last === -1) {
+    const assistant = messages.flatMap((m, i) => (m.role === 'assistant' ? [i] : []));
+    if (!assistant.length) {
       throw new FtcError('E_CHAT_MESSAGES', `record ${ref.index} of \`${ref.source}\`: the conversation has no assistant message to learn`, { row: ref.index });
     }
-    const prompt = render(messages.slice(0, last), true, ref);
+    const last = assistant[assistant.length - 1];
     const full = render(messages.slice(0, last + 1), false, ref);
-    if (!full.startsWith(prompt)) {
-      throw new FtcError(
-        'E_CHAT_TEMPLATE',
-        `record ${ref.index} of \`${ref.source}\`: the chat template renders the conversation differently with and without its last assistant turn, so the prompt cannot be split from the response`,
-        { row: ref.index },
-      );
+    const turns: Array<[number, number]> = [];
+    for (const a of trainOn === 'last_turn' ? [last] : assistant) {
+      const before = render(messages.slice(0, a), true, ref);
+      const through = a === last ? full : render(messages.slice(0, a + 1), false, ref);
+      if (!full.startsWith(before) || !full.startsWith(through) || through.length < before.length) {
+        const nth = assistant.indexOf(a) + 1;
+        throw new FtcError(
+          'E_CHAT_TEMPLATE',
+          `record ${ref.index} of \`${ref.source}\`: the chat template renders the conversation up to assistant turn ${nth} (message ${a + 1}) differently from the same part of the whole conversation, so that turn's span cannot be found`,
+          { row: ref.index },
+          trainOn === 'all_turns' && a !== last ? 'set train_on = last_turn to train only the last assistant turn' : undefined,
+        );
+      }
+      turns.push([before.length, through.length]);
     }
-    return { prompt, response: full.slice(prompt.length) };
+    const start = turns[0][0];
+    return { prompt: full.slice(0, start), response: full.slice(start), turns };
   };
 }

@@ -111,7 +111,8 @@ export const ALPACA_PROMPT_NO_INPUT =
   'Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n' +
   '### Instruction:\n{instruction}\n\n### Response:\n';
 
-export type Renderer = (record: DataRecord, ref: RecordRef) => { prompt: string; response: string };
+/** `turns`: chat only, the spans of prompt + response to train on (stages/preprocess.ts Example). */
+export type Renderer = (record: DataRecord, ref: RecordRef) => { prompt: string; response: string; turns?: Array<[number, number]> };
 
 /** prompt/response from two templates. */
 export function templateRenderer(prompt: string, response: string): Renderer {

@@ -7,6 +7,10 @@ import type { StageContext, StageImpl, StageSummary } from '../stage.js';
 
 /** The data stage's artifact: one normalized JSON record per line. */
 export const RECORDS_FILE = 'records.jsonl';
+/** With on_error = skip: every skipped row, {row, line?, reason} per line, beside the records. */
+export const SKIPPED_FILE = 'skipped.jsonl';
+/** Skipped rows named in the warning; the rest are in SKIPPED_FILE. */
+const SKIPS_SHOWN = 5;
 
 interface DataParams {
   source: string;
@@ -28,6 +32,9 @@ export const dataStage: StageImpl = {
   async run(ctx: StageContext): Promise<StageSummary> {
     const p = ctx.stage.params as unknown as DataParams;
     const stats: ReadStats = { rows: 0, skipped: 0 };
+    const skips = p.on_error === 'skip' ? await JsonlWriter.create(join(ctx.outDir, SKIPPED_FILE)) : undefined;
+    const firstSkips: string[] = [];
+    const pending: Promise<void>[] = [];
     const records = readRecords(
       {
         file: resolve(ctx.pipeline.dir, p.source),
@@ -39,6 +46,10 @@ export const dataStage: StageImpl = {
         onError: p.on_error,
         limit: p.limit,
         stageLabel: `data stage \`${ctx.stage.name}\``,
+        onSkip: (s) => {
+          if (firstSkips.length < SKIPS_SHOWN) firstSkips.push(`row ${s.row}${s.line !== undefined && s.line !== s.row ? ` (line ${s.line})` : ''}: ${s.reason}`);
+          pending.push(skips!.write(s));
+        },
       },
       stats,
     );
@@ -51,9 +62,14 @@ export const dataStage: StageImpl = {
       }
     } finally {
       await out.close();
+      await Promise.all(pending);
+      await skips?.close();
       progress.done();
     }
-    if (stats.skipped) ctx.log.warn(`skipped ${stats.skipped} malformed row${stats.skipped === 1 ? '' : 's'} of ${p.source}`);
+    if (stats.skipped) {
+      const more = stats.skipped > firstSkips.length ? `\n  ... all ${stats.skipped} in ${join(ctx.outDir, SKIPPED_FILE)}` : '';
+      ctx.log.warn(`skipped ${stats.skipped} malformed row${stats.skipped === 1 ? '' : 's'} of ${p.source}:\n${firstSkips.map((l) => `  ${l}`).join('\n')}${more}`);
+    }
     return { rows: stats.rows, skipped: stats.skipped };
   },
 };

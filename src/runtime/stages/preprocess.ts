@@ -22,6 +22,7 @@ interface PreprocessParams {
   response?: string;
   messages_field?: string;
   chat_template?: string;
+  train_on?: 'all_turns' | 'last_turn';
   min_length?: number;
   max_length?: number;
   dedupe?: boolean;
@@ -33,6 +34,12 @@ interface PreprocessParams {
 export interface Example {
   prompt: string;
   response: string;
+  /**
+   * Chat only: the [start, end) spans of prompt + response (UTF-16 indices) to train on, one per
+   * assistant turn. Its presence also says that the text came from a chat template, which writes
+   * its own special tokens.
+   */
+  turns?: Array<[number, number]>;
 }
 
 /** The records of an upstream data or preprocess artifact, streamed in order. */
@@ -57,7 +64,7 @@ function makeRenderer(p: PreprocessParams, ctx: StageContext): Renderer {
     if (!p.chat_template) {
       throw new FtcError('E_PREPROCESS_PARAMS', `preprocess \`${ctx.stage.name}\`: template = chat needs chat_template (a tokenizer_config.json)`);
     }
-    return chatRenderer(resolve(ctx.pipeline.dir, p.chat_template), p.chat_template, p.messages_field ?? 'messages');
+    return chatRenderer(resolve(ctx.pipeline.dir, p.chat_template), p.chat_template, p.messages_field ?? 'messages', p.train_on ?? 'all_turns');
   }
   if (p.prompt === undefined || p.response === undefined) {
     throw new FtcError(
@@ -77,7 +84,7 @@ function makeRenderer(p: PreprocessParams, ctx: StageContext): Renderer {
  */
 export const preprocessStage: StageImpl = {
   kind: 'preprocess',
-  version: 1,
+  version: 2,
   async run(ctx: StageContext): Promise<StageSummary> {
     const p = ctx.stage.params as unknown as PreprocessParams;
     const input = ctx.inputs[p.input];
@@ -109,7 +116,7 @@ export const preprocessStage: StageImpl = {
           }
           seen.add(digest);
         }
-        await spill.append({ prompt: example.prompt, response: example.response });
+        await spill.append(example.turns ? { prompt: example.prompt, response: example.response, turns: example.turns } : { prompt: example.prompt, response: example.response });
       }
 
       const n = spill.count;

@@ -4,9 +4,10 @@ import { FtcError } from '../../errors.js';
 import { readJsonl } from '../data/jsonl.js';
 import type { StageContext, StageImpl, StageSummary } from '../stage.js';
 import { assemble, Packer, type AssembleOptions } from '../tokenize/assemble.js';
-import { DATASET_FORMAT, SplitWriter, writeMeta, type TokenDatasetMeta } from '../tokenize/dataset.js';
+import { DATASET_FORMAT, idBytesFor, SplitWriter, writeMeta, type TokenDatasetMeta } from '../tokenize/dataset.js';
 import { loadTokenizerFile, trainTokenizer, type LoadedTokenizer } from '../tokenize/load.js';
-import { idEncoder } from '../tokenize/word-cache.js';
+import { PieceEncoder, type EncodedPiece, type Piece } from '../tokenize/pieces.js';
+import { addedSpecials } from '../tokenize/specials.js';
 import { EVAL_FILE, TRAIN_FILE, type Example } from './preprocess.js';
 
 interface TokenizerParams {
@@ -57,16 +58,27 @@ async function obtainTokenizer(p: TokenizerParams, ctx: StageContext, trainFile:
   return trainTokenizer(texts, p.train?.vocab_size ?? 4096, p.train?.min_frequency ?? 2);
 }
 
+/** The text an example is encoded as and the spans trained on: the response, or each assistant turn. */
+function pieceOf(e: Example): Piece {
+  const text = e.prompt + e.response;
+  return { text, spans: e.turns ?? [[e.prompt.length, text.length]] };
+}
+
 /**
  * Tokenizes the preprocess stage's splits into the binary dataset of tokenize/dataset.ts.
- * Prompt and response are encoded separately (without the tokenizer's own special tokens),
- * then assembled with BOS/EOS, label masking, truncation and optional packing. Byte-level BPE
- * tokenizers go through a word cache (tokenize/word-cache.ts: the library's exact ids, asked only
- * for unseen words); a batch's library work runs in the Rust pool while the previous one is assembled.
+ * Each example's prompt and response are encoded joined (tokenize/pieces.ts, which also says which
+ * tokens are trained), then assembled with special tokens, label masking, truncation and optional
+ * packing. Special tokens follow transformers: around a template's text, what `tokenizer(text)`
+ * adds (specials.ts: the post-processor, or tokenizer_config.json's add_bos_token/add_eos_token),
+ * then EOS after the response as Stanford Alpaca and axolotl append it; a chat template's text
+ * gets none, as apply_chat_template encodes it (the template writes BOS and end-of-turn itself).
+ * add_bos/add_eos in the pipeline override both. Byte-level BPE tokenizers go through a word cache
+ * (tokenize/word-cache.ts: the library's exact ids, asked only for unseen words); a batch's library
+ * work runs in the Rust pool while the previous one is assembled.
  */
 export const tokenizerStage: StageImpl = {
   kind: 'tokenizer',
-  version: 1,
+  version: 2,
   async run(ctx: StageContext): Promise<StageSummary> {
     const p = ctx.stage.params as unknown as TokenizerParams;
     const input = ctx.inputs[p.input];
@@ -75,34 +87,40 @@ export const tokenizerStage: StageImpl = {
     const { tokenizer, specials } = loaded;
     const maxLength = p.max_length ?? 512;
     const packed = p.packing ?? false;
-    const addBos = (p.add_bos ?? true) && specials.bos !== undefined;
-    if ((p.add_eos ?? true) && !specials.eos) ctx.log.warn('the tokenizer has no EOS token; examples end without one');
-    const base: AssembleOptions = {
-      maxLength,
-      truncation: p.truncation ?? true,
-      eosId: (p.add_eos ?? true) ? specials.eos?.id : undefined,
-      trainOnInputs: p.train_on_inputs ?? false,
+    const added = await addedSpecials(tokenizer, JSON.parse(loaded.json) as Record<string, unknown>, loaded.file);
+    if (p.add_bos === true && !specials.bos) ctx.log.warn('add_bos = true but the tokenizer has no BOS token; examples start without one');
+    if (p.add_eos !== false && !specials.eos) ctx.log.warn('the tokenizer has no EOS token; examples end without one');
+    const bos = specials.bos ? [specials.bos.id] : [];
+    const templateOptions = {
+      prefix: p.add_bos === undefined ? added.prefix : p.add_bos ? bos : [],
+      suffix: p.add_eos === false ? [] : added.suffix,
+      eosId: p.add_eos === false ? undefined : specials.eos?.id,
+    };
+    const chatOptions = { prefix: p.add_bos === true ? bos : [], suffix: [], eosId: p.add_eos === true ? specials.eos?.id : undefined };
+    const base = { maxLength, truncation: p.truncation ?? true, trainOnInputs: p.train_on_inputs ?? false };
+    const optionsFor = (e: Example): AssembleOptions => {
+      const o = e.turns ? chatOptions : templateOptions;
+      // An explicit add_bos never doubles a BOS the text already starts with (a chat template writes one).
+      if (p.add_bos === true && specials.bos && e.prompt.startsWith(specials.bos.text)) return { ...base, ...o, prefix: [] };
+      return { ...base, ...o };
     };
     let truncated = 0, tooLong = 0, noResponse = 0;
     const progress = ctx.log.progress('tokenizing');
     let done = 0;
 
-    const encoder = idEncoder(tokenizer, loaded.json);
-    type Encoded = [Example[], ArrayLike<number>[]];
-    const encode = async (batch: Example[]): Promise<Encoded> => {
-      const texts = batch.map((e) => e.prompt).concat(batch.map((e) => e.response));
-      return [batch, await encoder.encodeBatch(texts)];
-    };
+    const encoder = new PieceEncoder(tokenizer, loaded.json);
+    type Encoded = [Example[], EncodedPiece[]];
+    const encode = async (batch: Example[]): Promise<Encoded> => [batch, await encoder.encode(batch.map(pieceOf))];
 
+    const vocabSize = tokenizer.getVocabSize(true);
+    const idBytes = idBytesFor(vocabSize);
     const splits: TokenDatasetMeta['splits'] = {};
     for (const [name, file] of [['train', TRAIN_FILE], ['eval', EVAL_FILE]] as const) {
-      const writer = new SplitWriter(ctx.outDir, name, packed);
+      const writer = new SplitWriter(ctx.outDir, name, packed, idBytes);
       const packer = packed ? new Packer(writer, maxLength) : undefined;
       const take = ([batch, encodings]: Encoded) => {
         for (let i = 0; i < batch.length; i++) {
-          // A chat template may already have written the BOS into the prompt text.
-          const bos = addBos && !batch[i].prompt.startsWith(specials.bos!.text) ? specials.bos!.id : undefined;
-          const ex = assemble(encodings[i], encodings[batch.length + i], { ...base, bosId: bos });
+          const ex = assemble(encodings[i], optionsFor(batch[i]));
           if ('drop' in ex) {
             if (ex.drop === 'too_long') tooLong++;
             else noResponse++;
@@ -137,7 +155,8 @@ export const tokenizerStage: StageImpl = {
     }
     const meta: TokenDatasetMeta = {
       format: DATASET_FORMAT,
-      vocab_size: tokenizer.getVocabSize(true),
+      vocab_size: vocabSize,
+      id_bytes: idBytes,
       bos_id: specials.bos?.id ?? null,
       eos_id: specials.eos?.id ?? null,
       pad_id: specials.pad?.id ?? null,

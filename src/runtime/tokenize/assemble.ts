@@ -1,11 +1,14 @@
 import { IGNORE_INDEX, type SplitWriter } from './dataset.js';
+import type { EncodedPiece } from './pieces.js';
 
 export interface AssembleOptions {
   maxLength: number;
   truncation: boolean;
-  /** Prepended when set (add_bos and the tokenizer has a BOS not already in the prompt). */
-  bosId?: number;
-  /** Appended after the response when set (add_eos). */
+  /** Special tokens before the text (BOS): never targets. */
+  prefix: readonly number[];
+  /** Special tokens after the text (the tokenizer's own EOS): targets, so the model learns to stop. */
+  suffix: readonly number[];
+  /** Appended (a target) unless the sequence already ends with it: axolotl's add_eos. */
   eosId?: number;
   trainOnInputs: boolean;
 }
@@ -15,31 +18,32 @@ export type Assembled =
   | { drop: 'too_long' | 'no_response' };
 
 /**
- * One training example: [BOS] prompt response [EOS], labels -100 on BOS and prompt unless
- * train_on_inputs. Longer than max_length: with truncation the sequence is cut on the right,
- * so the response (and its EOS) loses its tail first and the prompt stays whole, as axolotl
- * and HF's right-side truncation do; an example whose response is cut away entirely has
- * nothing to learn and is dropped. Without truncation a long example is dropped.
+ * One training example: prefix, the encoded text (pieces.ts: prompt and response joined), suffix,
+ * then EOS unless the sequence already ends with it. Labels are the ids of trained tokens and
+ * -100 elsewhere (everything but the prefix with train_on_inputs). Longer than max_length: with
+ * truncation the sequence is cut on the right, so the response (and its EOS) loses its tail first
+ * and the prompt stays whole, as Stanford Alpaca's train.py and axolotl cut; an example with no
+ * target left has nothing to learn and is dropped. Without truncation a long example is dropped.
  */
-export function assemble(prompt: ArrayLike<number>, response: ArrayLike<number>, o: AssembleOptions): Assembled {
-  const head = o.bosId !== undefined ? 1 : 0;
-  const promptEnd = head + prompt.length;
-  const total = promptEnd + response.length + (o.eosId !== undefined ? 1 : 0);
+export function assemble(text: EncodedPiece, o: AssembleOptions): Assembled {
+  const last = o.suffix.length ? o.suffix[o.suffix.length - 1] : text.ids.length ? text.ids[text.ids.length - 1] : o.prefix[o.prefix.length - 1];
+  const eos = o.eosId !== undefined && last !== o.eosId ? 1 : 0;
+  const total = o.prefix.length + text.ids.length + o.suffix.length + eos;
   if (total > o.maxLength && !o.truncation) return { drop: 'too_long' };
   const length = Math.min(total, o.maxLength);
-  if (!o.trainOnInputs && promptEnd >= length) return { drop: 'no_response' };
-  const ids = new Int32Array(length);
-  if (head) ids[0] = o.bosId!;
-  // Copy as far as the length allows; `set` would throw past the end.
-  const p = Math.min(prompt.length, length - head);
-  for (let i = 0; i < p; i++) ids[head + i] = prompt[i];
-  const r = Math.min(response.length, length - promptEnd);
-  for (let i = 0; i < r; i++) ids[promptEnd + i] = response[i];
-  if (o.eosId !== undefined && total <= length) ids[length - 1] = o.eosId;
-  const labels = ids.slice();
-  if (!o.trainOnInputs) labels.fill(IGNORE_INDEX, 0, Math.min(promptEnd, length));
-  else if (head) labels[0] = IGNORE_INDEX; // BOS is never a target
-  return { ids, labels, truncated: total > length };
+  const ids = new Int32Array(total);
+  const labels = new Int32Array(total).fill(IGNORE_INDEX);
+  let at = 0;
+  for (const id of o.prefix) ids[at++] = id;
+  for (let i = 0; i < text.ids.length; i++, at++) {
+    ids[at] = text.ids[i];
+    if (o.trainOnInputs || text.trained[i]) labels[at] = ids[at];
+  }
+  for (const id of o.suffix) labels[at] = ids[at++] = id;
+  if (eos) labels[at] = ids[at++] = o.eosId!;
+  const kept = labels.subarray(0, length);
+  if (!o.trainOnInputs && kept.every((l) => l === IGNORE_INDEX)) return { drop: 'no_response' };
+  return { ids: ids.slice(0, length), labels: kept.slice(), truncated: total > length };
 }
 
 /**

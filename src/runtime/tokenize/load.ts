@@ -16,6 +16,8 @@ export interface LoadedTokenizer {
   json: string;
   sha256: string;
   specials: SpecialTokens;
+  /** Where it was loaded from (its tokenizer_config.json lies beside it); undefined when trained. */
+  file?: string;
 }
 
 /** Loads a Hugging Face tokenizer.json; a broken file is the user's to fix, so an FtcError. */
@@ -28,7 +30,8 @@ export function loadTokenizerFile(file: string, display: string): LoadedTokenize
   } catch (e) {
     throw new FtcError('E_TOKENIZER_INVALID', `${display} is not a tokenizer.json the tokenizers library can load: ${(e as Error).message}`, { file: display });
   }
-  return { tokenizer, json, sha256: sha256(json), specials: findSpecialTokens(tokenizer, file) };
+  withoutSavedLimits(tokenizer);
+  return { tokenizer, json, sha256: sha256(json), specials: findSpecialTokens(tokenizer, file), file };
 }
 
 /** Trains a byte-level BPE tokenizer on the given texts (src/runtime/tokenize/bpe.ts). */
@@ -42,6 +45,16 @@ export function trainTokenizer(texts: string[], vocabSize: number, minFrequency:
   }
   const tokenizer = TokenizerClass.fromString(json);
   return { tokenizer, json, sha256: sha256(json), specials: findSpecialTokens(tokenizer) };
+}
+
+/**
+ * Truncation and padding saved in a tokenizer.json are switched off: transformers' fast tokenizer
+ * resets both on every call unless the call asks for them, so they never shape what it feeds a
+ * model; the tokenizer stage's own max_length/truncation do that.
+ */
+function withoutSavedLimits(tokenizer: Tokenizer): void {
+  tokenizer.disableTruncation();
+  tokenizer.disablePadding();
 }
 
 function sha256(text: string): string {

@@ -49,8 +49,9 @@ const MAX_WORDS = 1 << 20;
  * Why a tokenizer.json cannot use the word cache, or undefined when it can. The cache is exact only
  * where the library's encoding of a text is the concatenation of its encodings of the text's
  * pre-tokenized words: no normalizer, the ByteLevel pre-tokenizer alone with GPT-2's regex and no
- * prefix space, a deterministic BPE model (no dropout), no truncation or padding, and a
- * post-processor that adds nothing when special tokens are off. Added tokens are handled per text
+ * prefix space, a deterministic BPE model (no dropout), and a post-processor that adds nothing when
+ * special tokens are off and does not trim offsets (pieces.ts masks by offsets; a trimmed offset
+ * can move a token across a word edge). Truncation and padding saved in the file are off (load.ts). Added tokens are handled per text
  * (a text containing one goes to the library whole).
  */
 export function wordCacheUnsupported(config: Record<string, unknown>): string | undefined {
@@ -63,10 +64,10 @@ export function wordCacheUnsupported(config: Record<string, unknown>): string | 
   if (pre.use_regex === false) return 'ByteLevel without the GPT-2 regex';
   if (model?.type !== 'BPE') return 'model is not BPE';
   if (model.dropout != null && model.dropout !== 0) return 'BPE dropout';
-  if (config.truncation != null || config.padding != null) return 'truncation or padding set in tokenizer.json';
   if (post != null && !['TemplateProcessing', 'ByteLevel', 'RobertaProcessing', 'BertProcessing'].includes(post.type as string)) {
     return `post-processor ${String(post.type)}`;
   }
+  if (post?.trim_offsets === true) return 'post-processor trims offsets';
   return undefined;
 }
 

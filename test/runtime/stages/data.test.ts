@@ -39,3 +39,16 @@ test('data stage: a malformed row fails by default, naming the file as written a
     return true;
   });
 });
+
+test('data stage, on_error = skip: the warning names the first skipped rows and why; skipped.jsonl lists them all', async () => {
+  const dir = tempDir();
+  const lines = Array.from({ length: 9 }, (_, i) => (i % 2 ? `{"a":${i}` : `{"a":${i}}`));
+  writeFileSync(join(dir, 'e.jsonl'), lines.join('\n') + '\n');
+  const warnings: string[] = [];
+  const { summary, artifact } = await runStage(dataStage, 'raw', { source: 'e.jsonl', on_error: 'skip' }, { pipelineDir: dir, warnings });
+  assert.deepEqual(summary, { rows: 5, skipped: 4 });
+  const skipped = readJsonlFile(join(artifact.dir, 'skipped.jsonl')) as Array<{ row: number; reason: string }>;
+  assert.deepEqual(skipped.map((s) => s.row), [2, 4, 6, 8]);
+  assert.ok(skipped.every((s) => s.reason.length > 0));
+  assert.match(warnings[0], /skipped 4 malformed rows of e\.jsonl:\n {2}row 2: .+\n {2}row 4: .+\n {2}row 6: .+\n {2}row 8: .+$/);
+});

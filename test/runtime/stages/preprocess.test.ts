@@ -88,13 +88,28 @@ test('chat: messages rendered through a Jinja chat_template; prompt ends with th
     { input: 'raw', template: 'chat', chat_template: 'tok/tokenizer_config.json', messages_field: 'conv' },
     { inputs: [raw], pipelineDir: dir },
   );
+  // Every assistant turn is trained: the prompt ends where the first one starts; turns are spans of prompt + response.
+  const prompt = '<s><|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n';
+  const first = 'Hello!<|im_end|>\n';
+  const between = '<|im_start|>user\nBye<|im_end|>\n<|im_start|>assistant\n';
+  const second = 'Goodbye.<|im_end|>\n';
+  const at = prompt.length + first.length + between.length;
   assert.deepEqual(splits(artifact).train, [
-    {
-      prompt:
-        '<s><|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n<|im_start|>assistant\n',
-      response: 'Goodbye.<|im_end|>\n',
-    },
+    { prompt, response: first + between + second, turns: [[prompt.length, prompt.length + first.length], [at, at + second.length]] },
   ]);
+  const last = await runStage(
+    preprocessStage,
+    'p',
+    { input: 'raw', template: 'chat', chat_template: 'tok/tokenizer_config.json', messages_field: 'conv', train_on: 'last_turn' },
+    { inputs: [raw], pipelineDir: dir },
+  );
+  assert.deepEqual(splits(last.artifact).train, [{ prompt: prompt + first + between, response: second, turns: [[at, at + second.length]] }]);
+  // A template that looks ahead (here: numbers the turns left) renders a prefix unlike the whole.
+  writeFileSync(join(dir, 'tok/ahead.json'), JSON.stringify({ chat_template: "{% for m in messages %}{{ messages|length - loop.index }}{{ m['content'] }}{% endfor %}" }));
+  await assert.rejects(
+    runStage(preprocessStage, 'p', { input: 'raw', template: 'chat', chat_template: 'tok/ahead.json', messages_field: 'conv' }, { inputs: [raw], pipelineDir: dir }),
+    (e: unknown) => e instanceof FtcError && /assistant turn 1 \(message 3\) differently/.test(e.message) && /train_on = last_turn/.test(e.hint ?? ''),
+  );
   const noAssistant = dataArtifact([{ messages: [{ role: 'user', content: 'Hi' }] }]);
   await assert.rejects(
     runStage(preprocessStage, 'p', { input: 'raw', template: 'chat', chat_template: 'tok/tokenizer_config.json' }, { inputs: [noAssistant], pipelineDir: dir }),

@@ -20,7 +20,7 @@ const { Tokenizer } = require('tokenizers') as typeof import('tokenizers');
  * without running any tokenizer: words split on whitespace, <unk> 0, <s> 1, </s> 2, <pad> 3.
  */
 const WORDS = ['<unk>', '<s>', '</s>', '<pad>', 'a', 'b', 'c', 'd', 'e', 'f'];
-function wordTokenizer(dir: string): string {
+function wordTokenizer(dir: string, extra: Record<string, unknown> = {}): string {
   const json = {
     version: '1.0',
     truncation: null,
@@ -28,8 +28,15 @@ function wordTokenizer(dir: string): string {
     added_tokens: WORDS.slice(0, 4).map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
     normalizer: null,
     pre_tokenizer: { type: 'WhitespaceSplit' },
-    post_processor: null,
+    // Llama's: BOS before the text, which is what transformers' tokenizer(text) adds here.
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
+    },
     decoder: null,
+    ...extra,
     model: { type: 'WordLevel', vocab: Object.fromEntries(WORDS.map((w, i) => [w, i])), unk_token: '<unk>' },
   };
   mkdirSync(join(dir, 'tok'), { recursive: true });
@@ -39,14 +46,15 @@ function wordTokenizer(dir: string): string {
 
 function prompts(train: Array<[string, string]>, evalSet: Array<[string, string]> = []): Artifact {
   const dir = tempDir();
-  const lines = (xs: Array<[string, string]>) => xs.map(([prompt, response]) => JSON.stringify({ prompt, response }) + '\n').join('');
+  // Prompt and response are encoded joined: the prompt ends with the space between them, as an Alpaca prompt ends with a newline.
+  const lines = (xs: Array<[string, string]>) => xs.map(([prompt, response]) => JSON.stringify({ prompt: prompt && !/\s$/.test(prompt) && !/^\s/.test(response) ? prompt + ' ' : prompt, response }) + '\n').join('');
   writeFileSync(join(dir, 'train.jsonl'), lines(train));
   writeFileSync(join(dir, 'eval.jsonl'), lines(evalSet));
   return { stage: 'prompts', kind: 'preprocess', key: 'k', dir, summary: {} };
 }
 
-async function tokenize(params: { [k: string]: JsonValue }, input: Artifact, dir = tempDir()) {
-  const vocab = wordTokenizer(dir);
+async function tokenize(params: { [k: string]: JsonValue }, input: Artifact, dir = tempDir(), extra: Record<string, unknown> = {}) {
+  const vocab = wordTokenizer(dir, extra);
   const { summary, artifact } = await runStage(tokenizerStage, 'tok', { input: 'prompts', vocab, ...params }, { inputs: [input], pipelineDir: dir });
   const ds = readTokenDataset(artifact.dir);
   const rows = (split: string) => Array.from({ length: ds.split(split).count }, (_, i) => {
@@ -117,9 +125,11 @@ test('the tokenizer.json used is copied into the artifact and its sha256 recorde
   assert.equal(ds.meta.tokenizer_sha256, createHash('sha256').update(original).digest('hex'));
 });
 
-test('a prompt already starting with the BOS text (chat templates) gets no second BOS', async () => {
-  const { rows } = await tokenize({}, prompts([['<s> a', 'b']]));
+test('add_bos = true never doubles a BOS the prompt text starts with; unset, the tokenizer adds its own as transformers does', async () => {
+  const { rows } = await tokenize({ add_bos: true }, prompts([['<s> a', 'b']]));
   assert.deepEqual(rows('train')[0].ids, [1, 4, 5, 2]);
+  const unset = await tokenize({}, prompts([['<s> a', 'b']]));
+  assert.deepEqual(unset.rows('train')[0].ids, [1, 1, 4, 5, 2]);
 });
 
 test('train {}: a byte-level BPE tokenizer trained on the examples, whose ids decode back to the text', async () => {

@@ -8,7 +8,7 @@ import { tempDir } from '../../helpers.js';
 
 const base = { vocab_size: 50, bos_id: 1, eos_id: 2, pad_id: 2, max_length: 8, train_on_inputs: false, tokenizer_sha256: 'ab' };
 
-test('round trip: ids, labels and offsets per split, little-endian on disk', () => {
+test('round trip: ids in the vocabulary\'s width, a one-bit mask, offsets per split, little-endian on disk', () => {
   const dir = tempDir();
   const train = [
     { ids: [1, 10, 11, 2], labels: [-100, -100, 11, 2] },
@@ -16,12 +16,13 @@ test('round trip: ids, labels and offsets per split, little-endian on disk', () 
   ];
   const meta = writeTokenDataset(dir, { ...base, packed: false }, { train, eval: [{ ids: [1, 7], labels: [-100, 7] }] });
   assert.deepEqual(meta.splits, { train: { examples: 2, tokens: 7, segments: 2 }, eval: { examples: 1, tokens: 2, segments: 1 } });
-  // Independent check of the byte layout: Int32 LE values, u32 offsets.
-  const ids = readFileSync(join(dir, 'train.ids.i32'));
-  assert.equal(ids.length, 28);
-  assert.equal(ids.readInt32LE(4 * 5), 40000);
-  const labels = readFileSync(join(dir, 'train.labels.i32'));
-  assert.equal(labels.readInt32LE(0), -100);
+  // Independent check of the byte layout: u16 LE ids (a 50-entry vocabulary), mask bits LSB first, u32 offsets.
+  assert.equal(meta.id_bytes, 2);
+  const ids = readFileSync(join(dir, 'train.ids.u16'));
+  assert.equal(ids.length, 14);
+  assert.equal(ids.readUInt16LE(2 * 5), 40000);
+  // Trained: tokens 2, 3 (example 0) and 5, 6 (example 1) of 7 → 0b01101100.
+  assert.deepEqual([...readFileSync(join(dir, 'train.mask.bits'))], [0b01101100]);
   const offsets = readFileSync(join(dir, 'train.offsets.u32'));
   assert.deepEqual([0, 1, 2].map((i) => offsets.readUInt32LE(4 * i)), [0, 4, 7]);
 
@@ -53,9 +54,20 @@ test('packed datasets give each sequence its segment starts, in any access order
 test('a truncated or inconsistent dataset is an FtcError, not a wrong read', () => {
   const dir = tempDir();
   writeTokenDataset(dir, { ...base, packed: false }, { train: [{ ids: [1, 2, 3], labels: [1, 2, 3] }] });
-  const ids = readFileSync(join(dir, 'train.ids.i32'));
-  writeFileSync(join(dir, 'train.ids.i32'), ids.subarray(0, 8));
-  assert.throws(() => readTokenDataset(dir).split('train'), (e: unknown) => e instanceof FtcError && e.code === 'E_TOKEN_DATASET_CORRUPT');
-  writeFileSync(join(dir, 'train.ids.i32'), ids.subarray(0, 7));
+  const ids = readFileSync(join(dir, 'train.ids.u16'));
+  writeFileSync(join(dir, 'train.ids.u16'), ids.subarray(0, 4));
+  assert.throws(() => readTokenDataset(dir).split('train'), (e: unknown) => e instanceof FtcError && e.code === 'E_TOKEN_DATASET_CORRUPT' && /holds 4 bytes, meta.json implies 6/.test(e.message));
+  writeFileSync(join(dir, 'train.ids.u16'), ids);
+  const offsets = readFileSync(join(dir, 'train.offsets.u32'));
+  writeFileSync(join(dir, 'train.offsets.u32'), offsets.subarray(0, 7));
   assert.throws(() => readTokenDataset(dir).split('train'), /not a whole number of 32-bit values/);
+});
+
+test('a vocabulary over 65,536 entries stores u32 ids; a label other than its id or -100 is refused', () => {
+  const dir = tempDir();
+  const meta = writeTokenDataset(dir, { ...base, vocab_size: 150_000, packed: false }, { train: [{ ids: [1, 149_999, 2], labels: [-100, 149_999, 2] }] });
+  assert.equal(meta.id_bytes, 4);
+  assert.equal(readFileSync(join(dir, 'train.ids.u32')).readUInt32LE(4), 149_999);
+  assert.deepEqual([...readTokenDataset(dir).split('train').example(0).labels], [-100, 149_999, 2]);
+  assert.throws(() => writeTokenDataset(tempDir(), { ...base, packed: false }, { train: [{ ids: [1, 2], labels: [-100, 5] }] }), /neither its id/);
 });

@@ -89,6 +89,7 @@ export const MAPPING: readonly KeyMapping[] = [
   compileTime('preprocess', 'response', 'response template rendered by ftc'),
   compileTime('preprocess', 'messages_field', 'chat messages field read by ftc'),
   compileTime('preprocess', 'chat_template', 'Jinja chat template rendered by ftc; also copied into tokenizer/tokenizer_config.json'),
+  compileTime('preprocess', 'train_on', 'assistant turns trained on: spans found by ftc when it renders the chat rows (`turns` in the exported rows)'),
   compileTime('preprocess', 'min_length', 'length filter'),
   compileTime('preprocess', 'max_length', 'length filter'),
   compileTime('preprocess', 'dedupe', 'duplicate filter'),
