@@ -81,7 +81,7 @@ test('cache keys are sha256 of canonical JSON of kind, version, params, upstream
     tok: '6c27f4b78e944fec4a55898fc8517d8ff982438bc084034e8c1c4faf8e3ce8df',
     base: 'ead0de7118adb312469743c22d193d73e31b96b50cd392da9cddb68f6f1b9410',
     adapter: '6035853fcf54212ffe314bff04e4c8e0e5c601d4b2cd996eae14d52de39c91e5',
-    sft: '5b42fb41c93bea20cd76dd3160d3d66d6f9ecbe914fa4e5cd6f63f9c434320d1',
+    sft: '50b4b3d9a3f2f519674e309703bc771e80de2259c3d54a58e67fb82d60f3ba83',
   });
 });
 
