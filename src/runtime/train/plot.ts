@@ -48,7 +48,7 @@ export function lossCurveSvg(records: MetricsRecord[], title = 'Loss', opts: { c
     const yv = yMin + yStep * i;
     parts.push(`<line x1="${x0 - 5}" y1="${f(y(yv))}" x2="${x0}" y2="${f(y(yv))}" stroke="black"/>`);
     parts.push(`<line x1="${x0}" y1="${f(y(yv))}" x2="${W - M.right}" y2="${f(y(yv))}" stroke="#eee"/>`);
-    parts.push(`<text x="${x0 - 8}" y="${f(y(yv) + 4)}" text-anchor="end">${String(Number(yv.toFixed(6)))}</text>`);
+    parts.push(`<text x="${x0 - 8}" y="${f(y(yv) + 4)}" text-anchor="end">${tick(yv)}</text>`);
   }
   parts.push(`<text x="${(x0 + W - M.right) / 2}" y="${H - 8}" text-anchor="middle">step</text>`);
   parts.push(`<text x="14" y="${(M.top + y0) / 2}" text-anchor="middle" transform="rotate(-90 14 ${(M.top + y0) / 2})">loss</text>`);
@@ -95,8 +95,9 @@ function f(v: number): string {
   return v.toFixed(1);
 }
 
+/** Three significant digits without trailing zeros (7.5, not 7.50). */
 function tick(v: number): string {
-  return Math.abs(v) >= 100 || Number.isInteger(v) ? String(Math.round(v * 100) / 100) : v.toPrecision(3);
+  return Math.abs(v) >= 100 || Number.isInteger(v) ? String(Math.round(v * 100) / 100) : String(Number(v.toPrecision(3)));
 }
 
 export function escapeXml(s: string): string {
