@@ -69,7 +69,9 @@ ${table(r.config, 'trainer')}</div>
 <div><h2>Model and adapter</h2>
 ${table(r.model, 'model')}</div>
 <div><h2>Timings (s)</h2>
-${table(r.timings, 'timings')}</div>
+${table(Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, v.toFixed(3)])), 'timings')}
+<p class="note">Wall seconds of the trainer stage's run. The stage's line in <code>ftc run</code> also counts<br>
+loading the trainer's code (TensorFlow.js), once per process.</p></div>
 </div>
 </body>
 </html>
@@ -90,7 +92,7 @@ function verdict(first: number | undefined, final: [kind: string, loss: number] 
 
 function evalTable(evals: MetricsRecord[]): string {
   const rows = evals.map((e) => `<tr><td>${e.step}</td><td>${fmt(e.epoch)}</td><td>${fmt(e.eval_loss)}</td><td>${fmt(e.eval_ppl)}</td>`
-    + `<td>${e.eval_examples ?? ''}</td><td>${e.eval_seconds !== undefined ? fmt(e.eval_seconds) : ''}</td></tr>`);
+    + `<td>${e.eval_examples ?? ''}</td><td>${e.eval_seconds !== undefined ? e.eval_seconds.toFixed(2) : ''}</td></tr>`);
   return `<table class="evals">\n<tr><th>step</th><th>epoch</th><th>eval loss</th><th>eval perplexity</th><th>examples</th><th>seconds</th></tr>\n${rows.join('\n')}\n</table>`;
 }
 

@@ -73,8 +73,8 @@ test('the report holds the final metrics, what ran, the plot with chance level, 
   assert.match(html, /<th>chance level<\/th><td>2.7726 \(ln 16: a uniform guess over the vocabulary\)<\/td>/);
   assert.match(html, /Final eval loss 1: 1.7726 below chance level 2.7726 \(the first logged train loss was 2.5000\)\./);
   assert.match(html, /class="chance"/);
-  assert.match(html, /<tr><td>0<\/td><td>0<\/td><td>3<\/td><td>20.086<\/td><td>6<\/td><td>0.25000<\/td><\/tr>/);
-  assert.match(html, /<tr><td>20<\/td><td>1<\/td><td>1<\/td><td>2.7183<\/td><td>6<\/td><td>0.50000<\/td><\/tr>/);
+  assert.match(html, /<tr><td>0<\/td><td>0<\/td><td>3<\/td><td>20.086<\/td><td>6<\/td><td>0.25<\/td><\/tr>/);
+  assert.match(html, /<tr><td>20<\/td><td>1<\/td><td>1<\/td><td>2.7183<\/td><td>6<\/td><td>0.50<\/td><\/tr>/);
   assert.ok(html.includes('<svg') && html.includes('<th>total</th><td>12.500</td>') && html.includes('warning: precision fp16'));
 });
 
