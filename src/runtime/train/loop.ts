@@ -10,9 +10,9 @@ import { localEngine, type GradientEngine } from './step.js';
 import { AdamW } from './optimizer.js';
 import { makeSchedule, type ScheduleKind } from './schedule.js';
 
-/** The trainer stage's parameters, in the loop's own words (schema names in comments). */
 export { evalLoss } from './evaluate.js';
 
+/** The trainer stage's parameters, in the loop's own words (schema names in comments). */
 export interface TrainConfig {
   batchSize: number; // batch_size
   gradAccum: number; // grad_accum
