@@ -1,8 +1,10 @@
 import { resolve } from 'node:path';
+import type { Tokenizer } from 'tokenizers';
 import { FtcError } from '../errors.js';
 import type { PipelineIR, StageIR } from '../compiler/ir.js';
 import { chatRenderer } from '../runtime/preprocess/chat.js';
 import { alpacaRenderer, compileTemplate, type Renderer } from '../runtime/preprocess/template.js';
+import type { SpecialToken } from '../runtime/tokenize/specials.js';
 
 /** How `ftc generate FILE` turns the user's text into the prompt training saw. */
 export interface PromptFormat {
@@ -56,6 +58,15 @@ export function pipelinePromptFormat(ir: PipelineIR): PromptFormat | undefined {
       return render(record, REF).prompt;
     },
   };
+}
+
+/**
+ * A formatted prompt's ids as the tokenizer stage encodes prompts: without the tokenizer's own special
+ * tokens, BOS prepended (when add_bos and the tokenizer has one) unless the text already starts with it.
+ */
+export async function encodePrompt(tokenizer: Tokenizer, text: string, bos: SpecialToken | undefined): Promise<number[]> {
+  const ids = (await tokenizer.encode(text, null, { addSpecialTokens: false })).getIds();
+  return bos && !text.startsWith(bos.text) ? [bos.id, ...ids] : ids;
 }
 
 /** Rendering errors name a record; here the "record" is the command line. */

@@ -87,3 +87,36 @@ test('ftc generate FILE formats the prompt by default and says so; --raw does no
   assert.equal(stray.status, 1, stray.stderr);
   assert.match(stray.stderr, /--field fills a field of a pipeline's prompt template/);
 });
+
+test('the formatted, encoded prompt is token for token the prompt part of what the tokenizer stage trained on', async () => {
+  const dir = tempDir();
+  // Every record asks the same instruction, so every training example starts with the same prompt ids.
+  const rows = ['red', 'blue', 'green', 'white'].map((c) => ({ instruction: 'Name a colour.', input: '', output: `It is ${c}.` }));
+  writeFileSync(join(dir, 'd.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const init = runCli(['init-model', join(dir, 'model'), '--layers', '1', '--hidden', '32', '--heads', '4', '--kv-heads', '2', '--ffn', '48', '--vocab', '300',
+    '--corpus', join(dir, 'd.jsonl')]);
+  assert.equal(init.status, 0, init.stderr);
+  const file = join(dir, 'p.ft');
+  writeFileSync(file, pipeline('template = alpaca').replace('  output = "out"\n', '  output = "out"\n  max_steps = 1\n'));
+  const { compileFile } = await import('../../src/compiler/index.js');
+  const { planPipeline } = await import('../../src/compiler/plan.js');
+  const { ArtifactCache } = await import('../../src/runtime/cache.js');
+  const { execute } = await import('../../src/runtime/executor.js');
+  const { readTokenDataset } = await import('../../src/runtime/tokenize/dataset.js');
+  const { loadTokenizerFile } = await import('../../src/runtime/tokenize/load.js');
+  const { encodePrompt } = await import('../../src/cli/prompt-template.js');
+  const { ir } = compileFile(file);
+  assert.ok(ir);
+  const quiet = { info: () => {}, warn: () => {}, progress: () => ({ update: () => {}, done: () => {} }) };
+  const result = await execute(await planPipeline(ir), ir, { cache: new ArtifactCache(join(dir, 'cache')), report: () => {}, logger: () => quiet, backend: 'cpu', workers: 1 });
+  const example = readTokenDataset(result.stages.find((s) => s.name === 'tok')!.dir).split('train').example(0);
+  const promptLength = example.labels.findIndex((l) => l !== -100);
+  assert.ok(promptLength > 10, `prompt length ${promptLength}`);
+  const trained = [...example.ids.subarray(0, promptLength)];
+
+  const loaded = loadTokenizerFile(join(dir, 'model', 'tokenizer.json'), 'tokenizer.json');
+  const f = pipelinePromptFormat(ir)!;
+  const ids = await encodePrompt(loaded.tokenizer, f.format('Name a colour.', {}), loaded.specials.bos);
+  assert.deepEqual(ids, trained);
+  assert.equal(ids[0], loaded.specials.bos!.id, 'BOS first, as in training');
+});

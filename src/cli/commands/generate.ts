@@ -48,10 +48,9 @@ export function register(program: Command): void {
         if (format) {
           const text = format.format(o.prompt, fieldsOf(o.field));
           process.stderr.write(`prompt formatted with ${format.describe} (--raw sends the text as it is)\n`);
-          const { findSpecialTokens } = await import('../../runtime/tokenize/specials.js');
+          const [{ findSpecialTokens }, { encodePrompt }] = await Promise.all([import('../../runtime/tokenize/specials.js'), import('../prompt-template.js')]);
           const bos = format.addBos ? findSpecialTokens(tokenizer!, join(args.model!, 'tokenizer.json')).bos : undefined;
-          // As the tokenizer stage encodes prompts: without the tokenizer's own specials, BOS prepended unless the text has it.
-          prompt = [...(bos && !text.startsWith(bos.text) ? [bos.id] : []), ...(await tokenizer!.encode(text, null, { addSpecialTokens: false })).getIds()];
+          prompt = await encodePrompt(tokenizer!, text, bos);
         } else prompt = (await tokenizer!.encode(o.prompt)).getIds();
         if (prompt.length === 0) throw new FtcError('E_USAGE', 'the prompt encodes to no tokens');
         const ids = generate(model, prompt, { maxNewTokens: o.maxNewTokens, temperature: o.temperature, topP: o.topP, seed: o.seed });
