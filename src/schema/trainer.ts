@@ -28,7 +28,13 @@ export const trainerSchema: StageSchema = {
       description: 'Compute precision; fp16/bf16 where the backend has them, otherwise a warning says what ran instead.',
     },
     log_every: { type: 'integer', minimum: 1, default: 10, 'x-cache': false, description: 'Log loss and learning rate every N steps (logging_steps).' },
-    eval_every: { type: 'integer', minimum: 0, default: 0, description: 'Evaluate every N steps (0: at each epoch end only).' },
+    eval_every: { type: 'integer', minimum: 0, default: 0, description: 'Evaluate every N steps (0: at each epoch end only); the last step is always evaluated.' },
+    eval_on_start: { type: 'boolean', default: false, description: 'Also evaluate before the first update, as a baseline for the curve (transformers\' eval_on_start).' },
+    eval_max_examples: {
+      type: 'integer',
+      minimum: 1,
+      description: 'Evaluate on at most this many examples of the eval split: a seeded sample, the same at every evaluation (default: all).',
+    },
     save_every: { type: 'integer', minimum: 0, default: 0, description: 'Checkpoint every N steps for --resume (0: no intermediate checkpoints).' },
     early_stopping_patience: {
       type: 'integer',

@@ -81,7 +81,7 @@ test('cache keys are sha256 of canonical JSON of kind, version, params, upstream
     tok: 'd319d17f7daff2d84ea74599f32b6d1a85424cfc1b9ef80affc978a906e46f1d',
     base: 'ead0de7118adb312469743c22d193d73e31b96b50cd392da9cddb68f6f1b9410',
     adapter: '6035853fcf54212ffe314bff04e4c8e0e5c601d4b2cd996eae14d52de39c91e5',
-    sft: 'f3b0e2b110da440b96d68a732a33a485167e6db8b5094e4bf76042d08bef56ae',
+    sft: '6e9e10b3c1ce81254df394bff92e9b261354419cb38a52a689c418d025b67cf7',
   });
 });
 

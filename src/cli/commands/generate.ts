@@ -1,16 +1,25 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { FtcError } from '../../errors.js';
+import { join } from 'node:path';
+import { compileFile } from '../../compiler/index.js';
 import type { ModelArgs } from '../../runtime/model/open.js';
+import type { PromptFormat } from '../prompt-template.js';
 
 interface GenerateFlags extends ModelArgs {
   prompt: string;
+  raw?: boolean;
+  field: string[];
   maxNewTokens: number;
   temperature: number;
   topP: number;
   seed: number;
 }
 
-/** `ftc generate FILE|--model DIR [--adapter DIR] --prompt TEXT`: continue a prompt with the (adapted) model. */
+/**
+ * `ftc generate FILE|--model DIR [--adapter DIR] --prompt TEXT`: continue a prompt with the (adapted) model.
+ * With a pipeline file the text is put into the pipeline's prompt (or chat) template first and encoded
+ * as training encoded prompts, so the model is asked what training taught it; --raw sends the text as is.
+ */
 export function register(program: Command): void {
   program
     .command('generate')
@@ -18,7 +27,9 @@ export function register(program: Command): void {
     .argument('[pipeline]', 'pipeline file: the model comes from its model stage and the adapter from its trainer output')
     .option('--model <dir>', 'model directory (Hugging Face layout)')
     .option('--adapter <dir>', 'PEFT adapter directory (adapter_config.json + adapter_model.safetensors)')
-    .requiredOption('--prompt <text>', 'the prompt')
+    .requiredOption('--prompt <text>', "the prompt; with a pipeline file it fills the prompt template's first field (alpaca: the instruction)")
+    .option('--field <name=value>', 'fill another field of the prompt template (repeatable), e.g. --field input="some context"', collect, [])
+    .option('--raw', "send --prompt as it is, without the pipeline's prompt template")
     .option('--max-new-tokens <n>', 'most tokens to generate', int(1), 64)
     .option('--temperature <t>', '0 for greedy decoding, otherwise the sampling temperature', num(0), 0)
     .option('--top-p <p>', 'nucleus sampling mass (with --temperature > 0)', num(0), 1)
@@ -29,9 +40,18 @@ export function register(program: Command): void {
       const { argsFromPipeline, openModel } = await import('../../runtime/model/open.js');
       const { generate } = await import('../../runtime/model/generate.js');
       const args = pipeline ? argsFromPipeline(pipeline, o) : o;
+      const format = pipeline && !o.raw ? await pipelineFormat(pipeline) : undefined;
+      if (!format && o.field.length > 0) throw new FtcError('E_USAGE', '--field fills a field of a pipeline\'s prompt template', undefined, 'pass a pipeline file, and leave out --raw');
       const { model, tokenizer } = await openModel(args, true);
       try {
-        const prompt = (await tokenizer!.encode(o.prompt)).getIds();
+        let prompt: number[];
+        if (format) {
+          const text = format.format(o.prompt, fieldsOf(o.field));
+          process.stderr.write(`prompt formatted with ${format.describe} (--raw sends the text as it is)\n`);
+          const [{ findSpecialTokens }, { encodePrompt }] = await Promise.all([import('../../runtime/tokenize/specials.js'), import('../prompt-template.js')]);
+          const bos = format.addBos ? findSpecialTokens(tokenizer!, join(args.model!, 'tokenizer.json')).bos : undefined;
+          prompt = await encodePrompt(tokenizer!, text, bos);
+        } else prompt = (await tokenizer!.encode(o.prompt)).getIds();
         if (prompt.length === 0) throw new FtcError('E_USAGE', 'the prompt encodes to no tokens');
         const ids = generate(model, prompt, { maxNewTokens: o.maxNewTokens, temperature: o.temperature, topP: o.topP, seed: o.seed });
         process.stdout.write((await tokenizer!.decode(ids, true)) + '\n');
@@ -39,6 +59,27 @@ export function register(program: Command): void {
         model.dispose();
       }
     });
+}
+
+/** The prompt format of a pipeline file (a file with errors is reported by argsFromPipeline first). */
+async function pipelineFormat(file: string): Promise<PromptFormat | undefined> {
+  const { ir } = compileFile(file, { checkFiles: false });
+  // Loaded on use: the chat template code brings in jinja, which other commands never need.
+  return ir ? (await import('../prompt-template.js')).pipelinePromptFormat(ir) : undefined;
+}
+
+function fieldsOf(pairs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new FtcError('E_USAGE', `--field ${pair}: expected name=value`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+function collect(v: string, all: string[]): string[] {
+  return [...all, v];
 }
 
 function int(min: number): (v: string) => number {

@@ -33,6 +33,8 @@ interface TrainerParams {
   precision: 'fp32' | 'fp16' | 'bf16';
   log_every: number;
   eval_every: number;
+  eval_on_start: boolean;
+  eval_max_examples?: number;
   save_every: number;
   early_stopping_patience: number;
   output: string;
@@ -76,10 +78,9 @@ export const trainerStage: StageImpl = {
 
     // Backend and precision.
     const backend = await initBackend((ctx.options.backend ?? ctx.pipeline.settings.backend ?? 'auto') as BackendPreference);
-    if (p.precision !== 'fp32') {
-      // TensorFlow.js has no float16/bfloat16 tensors on any backend it runs in Node.
-      warn(`precision ${p.precision} is not available on the ${backend.name} backend; trained in fp32 instead`);
-    }
+    // TensorFlow.js has no float16/bfloat16 tensors on any backend it runs in Node: fp32 is what runs.
+    const precision = 'fp32';
+    if (p.precision !== precision) warn(`precision ${p.precision} is not available on the ${backend.name} backend; trained in fp32 instead`);
 
     const model = loadCausalLM(modelDir, { lora: lora.settings });
     // Absolute, as PEFT records it: AutoPeftModelForCausalLM.from_pretrained(adapter) then finds the base from any directory.
@@ -100,6 +101,7 @@ export const trainerStage: StageImpl = {
         pool = await WorkerPool.start({ threads, backend: backend.name, source: { dir: modelDir, lora: lora.settings }, model });
         ctx.log.info(`training on ${threads} threads (data-parallel, ${backend.name} backend each)`);
       }
+      const trainStarted = performance.now();
       const result = await train({
         model,
         train: trainSplit,
@@ -113,20 +115,44 @@ export const trainerStage: StageImpl = {
         runKey: ctx.stage.key,
         gradients: pool,
       });
+      const trainEnded = performance.now();
+      // The workers are done; stopping them (which can take seconds) is part of the run the report times.
+      await pool?.close();
+      const workersStopped = performance.now();
       if (evalSplit.count === 0) warn('the dataset has no eval split: no eval loss or perplexity was computed (set eval_split in the preprocess stage)');
 
       // The adapter, in PEFT format, plus what the user reads: metrics, plot, report.
       saveAdapter(ctx.outDir, adapterHost(model), adapterConfig);
       writeFileSync(join(ctx.outDir, 'loss.svg'), lossCurveSvg(metrics.records, `${ctx.pipeline.name} · ${ctx.stage.name}`));
-      const total = (performance.now() - started) / 1000;
+      const finished = performance.now();
+      const seconds = (ms: number) => Math.round(ms) / 1000;
+      const ranPrecision = p.precision === precision ? precision : `${precision} (the pipeline asks for ${p.precision}, which TensorFlow.js does not have)`;
       writeFileSync(join(ctx.outDir, 'report.html'), reportHtml({
         pipeline: ctx.pipeline.name,
         stage: ctx.stage.name,
-        backend: `${backend.name} (${backend.tried.find((t) => t.ok)?.reason ?? ''})`,
-        config: { ...p, seed: config.seed, total_steps: result.totalSteps, resumed_from: result.resumedFrom },
-        model: { base_model: lora.model.path, architecture: lora.model.architecture, parameters: lora.model.parameters, ...lora.settings, trainable_parameters: lora.trainable_parameters },
+        ran: {
+          // The backend's detail describes one tfjs instance; with a pool, each worker runs its own.
+          backend: `${backend.name} (${threads > 1 ? 'each worker: ' : ''}${backend.tried.find((t) => t.ok)?.reason ?? ''})`,
+          workers: threads > 1 ? `${threads} data-parallel threads` : '1 (this thread)',
+          precision: ranPrecision,
+        },
+        config: { ...p, precision: ranPrecision, seed: config.seed, total_steps: result.totalSteps, resumed_from: result.resumedFrom },
+        model: {
+          base_model: lora.model.path, architecture: lora.model.architecture, parameters: lora.model.parameters, vocab_size: lora.model.vocab_size,
+          ...pipelineKeys(lora.settings), trainable_parameters: lora.trainable_parameters,
+        },
+        vocabSize: lora.model.vocab_size,
         records: metrics.records,
-        timings: { total: round(total), training: round(result.seconds.train), evaluation: round(result.seconds.eval) },
+        // Disjoint parts of this stage's wall time; `total` is their sum up to rounding (a test holds them to it).
+        timings: {
+          total: seconds(finished - started),
+          'setup (backend, model, workers)': seconds(trainStarted - started),
+          training: seconds(trainEnded - trainStarted - 1000 * (result.seconds.eval + result.seconds.checkpoint)),
+          evaluation: seconds(result.seconds.eval * 1000),
+          checkpoints: seconds(result.seconds.checkpoint * 1000),
+          ...(pool ? { 'stopping workers': seconds(workersStopped - trainEnded) } : {}),
+          'writing the adapter and plot': seconds(finished - workersStopped),
+        },
         stopReason: result.stopReason === 'early-stopping' ? `early stopping (patience ${p.early_stopping_patience})` : `completed ${result.steps} steps`,
         warnings,
       }));
@@ -139,11 +165,16 @@ export const trainerStage: StageImpl = {
         ...(result.stopReason === 'early-stopping' ? { stopped: 'early' } : {}),
       };
     } finally {
-      await pool?.close();
+      await pool?.close(); // again on an error; terminating a stopped worker is a no-op
       model.dispose();
     }
   },
 };
+
+/** The lora settings under the lora stage's own key names (targetModules → target_modules). */
+function pipelineKeys(settings: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(settings).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]));
+}
 
 /** The schema's keys in the loop's words; the seed falls back to the pipeline's. */
 export function trainConfig(p: TrainerParams, pipelineSeed: number): TrainConfig {
@@ -163,6 +194,8 @@ export function trainConfig(p: TrainerParams, pipelineSeed: number): TrainConfig
     maxGradNorm: p.max_grad_norm,
     logEvery: p.log_every,
     evalEvery: p.eval_every,
+    evalOnStart: p.eval_on_start,
+    evalMaxExamples: p.eval_max_examples,
     saveEvery: p.save_every,
     patience: p.early_stopping_patience,
     seed: p.seed ?? pipelineSeed,

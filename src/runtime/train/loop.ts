@@ -2,12 +2,15 @@ import * as tf from '../tf.js';
 import { FtcError } from '../../errors.js';
 import type { CausalLM, WeightMap } from '../model/api.js';
 import type { Progress, StageLogger } from '../stage.js';
-import { BatchPlan, mixSeed, sequentialBatches, type Batch, type ExampleSource } from './batches.js';
+import { BatchPlan, mixSeed, type ExampleSource } from './batches.js';
 import type { CheckpointDir, TrainerSnapshot } from './checkpoint.js';
+import { evalLoss, evalSubset, throttledEvalProgress } from './evaluate.js';
 import { MetricsLog } from './metrics.js';
 import { localEngine, type GradientEngine } from './step.js';
 import { AdamW } from './optimizer.js';
 import { makeSchedule, type ScheduleKind } from './schedule.js';
+
+export { evalLoss } from './evaluate.js';
 
 /** The trainer stage's parameters, in the loop's own words (schema names in comments). */
 export interface TrainConfig {
@@ -26,6 +29,8 @@ export interface TrainConfig {
   maxGradNorm: number; // 0: no clipping
   logEvery: number;
   evalEvery: number; // 0: at epoch ends only
+  evalOnStart?: boolean; // eval_on_start: also evaluate before the first update (default false, as transformers)
+  evalMaxExamples?: number; // eval_max_examples: a seeded sample of the eval split of at most this size
   saveEvery: number; // 0: no checkpoints
   patience: number; // early_stopping_patience, 0: never
   seed: number;
@@ -51,7 +56,12 @@ export interface TrainInputs {
   gradients?: GradientEngine;
   /** Return right after this step (and its checkpoint), as if the process had been killed. For tests. */
   haltAfterStep?: number;
+  /** During an evaluation, a progress line at most this often (seconds); default EVAL_PROGRESS_SECONDS. */
+  evalProgressSeconds?: number;
 }
+
+/** How often a running evaluation says how far it is, also when no progress bar is drawn. */
+export const EVAL_PROGRESS_SECONDS = 10;
 
 export type StopReason = 'completed' | 'early-stopping' | 'halted';
 
@@ -63,7 +73,11 @@ export interface TrainResult {
   metrics: MetricsLog;
   lastEvalLoss?: number;
   bestEvalLoss?: number;
-  seconds: { train: number; eval: number };
+  /**
+   * Wall seconds of this call, split into disjoint parts that sum to `total`: optimizer steps
+   * (with their logging), evaluations and checkpoint writes.
+   */
+  seconds: { total: number; train: number; eval: number; checkpoint: number };
 }
 
 /**
@@ -77,6 +91,7 @@ export interface TrainResult {
  * saved, so the last checkpoint on disk is always a good one.
  */
 export async function train(inp: TrainInputs): Promise<TrainResult> {
+  const t0 = performance.now(); // setting up and restoring a checkpoint count as training time
   const { model, config: cfg } = inp;
   const metrics = inp.metrics ?? new MetricsLog();
   const params = model.adapterParams();
@@ -85,7 +100,9 @@ export async function train(inp: TrainInputs): Promise<TrainResult> {
   const totalSteps = cfg.maxSteps ?? Math.max(1, Math.ceil(cfg.epochs * plan.stepsPerEpoch));
   const lrAt = makeSchedule({ kind: cfg.scheduler, lr: cfg.lr, totalSteps, warmupSteps: cfg.warmupSteps, warmupRatio: cfg.warmupRatio });
   const optimizer = new AdamW(params, { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weightDecay });
-  const hasEval = inp.eval !== undefined && inp.eval.count > 0;
+  const evalSet = inp.eval && evalSubset(inp.eval, cfg.evalMaxExamples, cfg.seed);
+  const hasEval = evalSet !== undefined && evalSet.count > 0;
+  if (hasEval && evalSet.count < inp.eval!.count) inp.log?.info(`evaluating on ${evalSet.count} of the ${inp.eval!.count} eval examples (eval_max_examples)`);
   if (cfg.patience > 0 && !hasEval) inp.log?.warn('early_stopping_patience is set but there is no eval split; early stopping is off');
 
   let step = 0;
@@ -93,7 +110,7 @@ export async function train(inp: TrainInputs): Promise<TrainResult> {
   let pending = { lossSum: tf.scalar(0) as tf.Scalar, steps: 0, tokens: 0 };
   let lastGradNorm: tf.Scalar = tf.scalar(0);
   let resumedFrom: number | undefined;
-  const seconds = { train: 0, eval: 0 };
+  const seconds = { total: 0, train: 0, eval: 0, checkpoint: 0 };
 
   // Resume: parameters, optimizer moments, data position, history and pending sums, as saved.
   const snapshot = inp.resume ? await inp.checkpoints?.latest() : undefined;
@@ -107,26 +124,27 @@ export async function train(inp: TrainInputs): Promise<TrainResult> {
   }
 
   const evaluate = (): { loss: number; ppl: number } => {
-    const t0 = performance.now();
-    const loss = evalLoss(model, inp.eval!, cfg.batchSize, inp.padId);
-    seconds.eval += (performance.now() - t0) / 1000;
+    const started = performance.now();
+    const progress = inp.log && throttledEvalProgress((l) => inp.log!.info(l), `step ${step}: evaluating`, inp.evalProgressSeconds ?? EVAL_PROGRESS_SECONDS);
+    const loss = evalLoss(model, evalSet!, cfg.batchSize, inp.padId, progress);
+    const took = (performance.now() - started) / 1000;
+    seconds.eval += took;
     if (!Number.isFinite(loss)) throw nonFinite('eval loss', loss, step);
-    const record = { step, epoch: round(plan.epochProgress), eval_loss: loss, eval_ppl: Math.exp(loss) };
+    const record = { step, epoch: round(plan.epochProgress), eval_loss: loss, eval_ppl: Math.exp(loss), eval_examples: evalSet!.count, eval_seconds: round(took) };
     metrics.add(record);
-    inp.log?.info(`step ${step}: eval_loss ${loss.toFixed(4)} eval_ppl ${record.eval_ppl.toFixed(2)}`);
+    inp.log?.info(`step ${step}: eval_loss ${loss.toFixed(4)} eval_ppl ${record.eval_ppl.toFixed(2)} (${evalSet!.count} examples, ${took.toFixed(1)} s)`);
     return { loss, ppl: record.eval_ppl };
   };
   let lastEval: number | undefined = metrics.evalLosses().at(-1);
   let stopReason: StopReason = 'completed';
-  // A baseline eval before the first update, so the curve shows where training started.
-  if (hasEval && !snapshot) lastEval = trackEarlyStop(evaluate().loss);
+  // eval_on_start: a baseline before the first update, so the curve shows where training started.
+  if (hasEval && cfg.evalOnStart && !snapshot) lastEval = trackEarlyStop(evaluate().loss);
 
   // After a resume the bar counts only this process's steps, so its ETA rests on this process's speed.
   const startStep = step;
   const bar: Progress | undefined = inp.log?.progress(startStep > 0 ? `train (resumed at step ${startStep} of ${totalSteps})` : 'train', totalSteps - startStep);
   let fields: Record<string, string | number> = {};
   let windowStart = performance.now();
-  const t0 = performance.now();
 
   try {
     while (step < totalSteps) {
@@ -177,8 +195,11 @@ export async function train(inp: TrainInputs): Promise<TrainResult> {
       bar?.update(step - startStep, fields);
 
       // ── eval/checkpoint ──
+      const paused = performance.now();
       if (evalNow) lastEval = trackEarlyStop(evaluate().loss);
       if (saveNow) await save();
+      // tokens/s counts the steps' own time: the window skips the evaluation and checkpoint.
+      windowStart += performance.now() - paused;
 
       // ── stop ──
       if (cfg.patience > 0 && early.bad >= cfg.patience) {
@@ -198,7 +219,9 @@ export async function train(inp: TrainInputs): Promise<TrainResult> {
     lastGradNorm.dispose();
     optimizer.dispose();
   }
-  seconds.train = (performance.now() - t0) / 1000 - seconds.eval;
+  // Evaluations and checkpoints are disjoint intervals inside [t0, now], so training time is never negative.
+  seconds.total = (performance.now() - t0) / 1000;
+  seconds.train = Math.max(0, seconds.total - seconds.eval - seconds.checkpoint);
   return { steps: step, totalSteps, stopReason, resumedFrom, metrics, lastEvalLoss: lastEval, bestEvalLoss: early.best ?? undefined, seconds };
 
   function trackEarlyStop(loss: number): number {
@@ -208,6 +231,7 @@ export async function train(inp: TrainInputs): Promise<TrainResult> {
   }
 
   async function save(): Promise<void> {
+    const started = performance.now();
     // Host sync, deliberate: parameters, moments and the pending loss sum go to disk.
     const adapter = adapterHost(model);
     const dir = await inp.checkpoints!.save({
@@ -222,6 +246,7 @@ export async function train(inp: TrainInputs): Promise<TrainResult> {
       pending: { lossSum: pending.lossSum.dataSync()[0]!, steps: pending.steps, tokens: pending.tokens },
     });
     inp.log?.info(`checkpoint step ${step} → ${dir}`);
+    seconds.checkpoint += (performance.now() - started) / 1000;
   }
 
   function restore(s: TrainerSnapshot): void {
@@ -273,29 +298,6 @@ export function setAdapterHost(model: CausalLM & AdapterIO, tensors: WeightMap):
     v.assign(t);
     t.dispose();
   }
-}
-
-/** Mean loss per counted token over a whole split, no dropout: one host sync at the end. */
-export function evalLoss(model: CausalLM, source: ExampleSource, batchSize: number, padId: number): number {
-  let sum: tf.Scalar = tf.scalar(0);
-  let tokens = 0;
-  for (const batch of sequentialBatches(source, batchSize, padId)) {
-    if (batch.lossTokens === 0) continue;
-    const next = tf.tidy(() => {
-      const [ids, labels] = toTensors(batch);
-      return tf.add(sum, tf.mul(model.loss(ids, labels, { training: false }), batch.lossTokens)) as tf.Scalar;
-    });
-    sum.dispose();
-    sum = next;
-    tokens += batch.lossTokens;
-  }
-  const total = sum.dataSync()[0]!; // host sync: the eval result
-  sum.dispose();
-  return tokens > 0 ? total / tokens : NaN;
-}
-
-function toTensors(b: Batch): [tf.Tensor2D, tf.Tensor2D] {
-  return [tf.tensor2d(b.ids, [b.rows, b.cols], 'int32'), tf.tensor2d(b.labels, [b.rows, b.cols], 'int32')];
 }
 
 /** √(Σ‖g‖²) over every gradient, on the device. */

@@ -2,7 +2,7 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 
 /**
  * One line of metrics.jsonl. Training lines carry loss/lr/grad_norm/tokens_per_s; evaluation
- * lines carry eval_loss/eval_ppl; both carry the optimizer step and the (fractional) epoch.
+ * lines carry eval_loss/eval_ppl/eval_examples/eval_seconds; both carry the optimizer step and the (fractional) epoch.
  */
 export interface MetricsRecord {
   step: number;
@@ -13,6 +13,10 @@ export interface MetricsRecord {
   tokens_per_s?: number;
   eval_loss?: number;
   eval_ppl?: number;
+  /** Examples the evaluation covered (all of the eval split, or eval_max_examples of it). */
+  eval_examples?: number;
+  /** Wall seconds the evaluation took. */
+  eval_seconds?: number;
 }
 
 /** Appends records as JSON lines; `reset` rewrites the file with a history (after a resume). */

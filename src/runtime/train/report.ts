@@ -5,29 +5,37 @@ import { escapeXml, lossCurveSvg } from './plot.js';
 export interface RunReport {
   pipeline: string;
   stage: string;
-  backend: string;
-  /** The trainer's resolved parameters, shown as a table. */
+  /** What actually ran, each in words: backend, data-parallel workers, compute precision. */
+  ran: { backend: string; workers: string; precision: string };
+  /** The trainer's resolved parameters under the pipeline's key names, shown as a table. */
   config: Record<string, unknown>;
-  /** The LoRA settings and model facts, shown as a second table. */
+  /** The LoRA settings (pipeline key names) and model facts, shown as a second table. */
   model: Record<string, unknown>;
+  /** The model's vocabulary size: ln(vocab) is the loss of a uniform guess, drawn as the chance line. */
+  vocabSize?: number;
   records: MetricsRecord[];
-  /** Seconds: total wall time and time spent evaluating. */
+  /** Wall seconds: `total` and the disjoint parts it is made of. */
   timings: Record<string, number>;
   stopReason: string;
   warnings: string[];
 }
 
 export function reportHtml(r: RunReport): string {
-  const lastTrain = [...r.records].reverse().find((m) => m.loss !== undefined);
-  const lastEval = [...r.records].reverse().find((m) => m.eval_loss !== undefined);
-  const bestEval = r.records.filter((m) => m.eval_loss !== undefined).sort((a, b) => a.eval_loss! - b.eval_loss!)[0];
+  const trains = r.records.filter((m) => m.loss !== undefined);
+  const evals = r.records.filter((m) => m.eval_loss !== undefined);
+  const lastTrain = trains.at(-1);
+  const lastEval = evals.at(-1);
+  const bestEval = [...evals].sort((a, b) => a.eval_loss! - b.eval_loss!)[0];
+  const chance = r.vocabSize !== undefined && r.vocabSize > 1 ? Math.log(r.vocabSize) : undefined;
   const final: Record<string, unknown> = {
     steps: lastTrain?.step ?? 0,
     epoch: lastTrain?.epoch,
+    'first train loss': trains[0]?.loss,
     'final train loss': lastTrain?.loss,
     'final eval loss': lastEval?.eval_loss,
     'final eval perplexity': lastEval?.eval_ppl,
     'best eval loss': bestEval ? `${fmt(bestEval.eval_loss)} (step ${bestEval.step})` : undefined,
+    'chance level': chance !== undefined ? `${fmt(chance)} (ln ${r.vocabSize}: a uniform guess over the vocabulary)` : undefined,
     'stopped because': r.stopReason,
   };
   const title = `${r.pipeline} · ${r.stage}`;
@@ -47,30 +55,53 @@ export function reportHtml(r: RunReport): string {
 </head>
 <body>
 <h1>${escapeXml(title)}</h1>
-<p>Backend: <b>${escapeXml(r.backend)}</b></p>
+<p>Backend: <b>${escapeXml(r.ran.backend)}</b> · workers: <b>${escapeXml(r.ran.workers)}</b> · precision: <b>${escapeXml(r.ran.precision)}</b></p>
 ${r.warnings.map((w) => `<p class="warn">warning: ${escapeXml(w)}</p>`).join('\n')}
 <h2>Result</h2>
-${table(final)}
-${lossCurveSvg(r.records, 'Train and eval loss')}
+${table(final, 'result')}
+${verdict(trains[0]?.loss, lastEval ? ['eval', lastEval.eval_loss!] : lastTrain ? ['train', lastTrain.loss!] : undefined, chance)}
+${lossCurveSvg(r.records, 'Train and eval loss', { chance })}
+<h2>Evaluations</h2>
+${evals.length > 0 ? evalTable(evals) : '<p>No evaluation ran (no eval split).</p>'}
 <div class="grid">
 <div><h2>Trainer</h2>
-${table(r.config)}</div>
+${table(r.config, 'trainer')}</div>
 <div><h2>Model and adapter</h2>
-${table(r.model)}</div>
+${table(r.model, 'model')}</div>
 <div><h2>Timings (s)</h2>
-${table(r.timings)}</div>
+${table(Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, v.toFixed(3)])), 'timings')}
+<p class="note">Wall seconds of the trainer stage's run. The stage's line in <code>ftc run</code> also counts<br>
+loading the trainer's code (TensorFlow.js), once per process.</p></div>
 </div>
 </body>
 </html>
 `;
 }
 
-function table(rows: Record<string, unknown>): string {
+/** One sentence that puts the final loss next to chance, so a flat curve on a random model is read as such. */
+function verdict(first: number | undefined, final: [kind: string, loss: number] | undefined, chance: number | undefined): string {
+  if (final === undefined || chance === undefined) return '';
+  const [kind, last] = final;
+  const below = chance - last;
+  const from = first !== undefined ? ` (the first logged train loss was ${fmt(first)})` : '';
+  const words = below > 0
+    ? `${fmt(below)} below chance level ${fmt(chance)}${from}`
+    : `${fmt(-below)} above chance level ${fmt(chance)}: the model predicts no better than a uniform guess${from}`;
+  return `<p class="verdict">Final ${kind} loss ${fmt(last)}: ${escapeXml(words)}.</p>`;
+}
+
+function evalTable(evals: MetricsRecord[]): string {
+  const rows = evals.map((e) => `<tr><td>${e.step}</td><td>${fmt(e.epoch)}</td><td>${fmt(e.eval_loss)}</td><td>${fmt(e.eval_ppl)}</td>`
+    + `<td>${e.eval_examples ?? ''}</td><td>${e.eval_seconds !== undefined ? e.eval_seconds.toFixed(2) : ''}</td></tr>`);
+  return `<table class="evals">\n<tr><th>step</th><th>epoch</th><th>eval loss</th><th>eval perplexity</th><th>examples</th><th>seconds</th></tr>\n${rows.join('\n')}\n</table>`;
+}
+
+function table(rows: Record<string, unknown>, name: string): string {
   const body = Object.entries(rows)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `<tr><th>${escapeXml(k)}</th><td>${escapeXml(fmt(v))}</td></tr>`)
     .join('\n');
-  return `<table>\n${body}\n</table>`;
+  return `<table class="${name}">\n${body}\n</table>`;
 }
 
 function fmt(v: unknown): string {

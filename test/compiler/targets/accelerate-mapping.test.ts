@@ -105,3 +105,16 @@ test('warmup_ratio becomes a fractional warmup_steps (transformers 5 has no warm
   assert.match(errors[0]!.message, /^trainer 'sft': `warmup_ratio = 1` has no equivalent in --target accelerate: .*set warmup_steps/);
   assert.deepEqual(check(text, ['sft.warmup_ratio=1', 'sft.warmup_steps=5']), []);
 });
+
+test('eval_on_start maps to TrainingArguments(eval_on_start); eval_max_examples has no equivalent and is an error at its key', async () => {
+  const { sectionArgs } = await import('../../../src/compiler/targets/accelerate/mapping.js');
+  const text = PIPELINE.replace('format = gguf', 'format = peft');
+  const r = compile(text, '/tmp/p.ft', { checkFiles: false, overrides: ['sft.eval_on_start=true'] });
+  const trainer = r.ir!.stages.find((s) => s.name === 'sft')!;
+  assert.equal(sectionArgs('TrainingArguments', 'trainer', { ir: r.ir!, params: trainer.params, hasEval: true }).eval_on_start, true);
+  assert.equal(sectionArgs('TrainingArguments', 'trainer', { ir: r.ir!, params: trainer.params, hasEval: false }).eval_on_start, undefined);
+  assert.deepEqual(check(text), []);
+  const errors = check(text.replace('  output = "out"\n', '  output = "out"\n  eval_max_examples = 100\n'));
+  assert.deepEqual(errors.map((d) => [d.code, d.line, d.column]), [['E0401', 26, 3]]);
+  assert.match(errors[0]!.message, /^trainer 'sft': `eval_max_examples = 100` has no equivalent in --target accelerate: transformers evaluates the whole eval set/);
+});

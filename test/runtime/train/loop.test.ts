@@ -45,7 +45,7 @@ test('global norm and clipping follow torch.nn.utils.clip_grad_norm_', async () 
 });
 
 test('training lowers the eval loss and logs every step', async () => {
-  const { result, losses, evals } = await run();
+  const { result, losses, evals } = await run({ evalOnStart: true });
   assert.equal(result.totalSteps, 3 * Math.ceil(Math.ceil(20 / 3) / 2)); // 7 micro-batches → 4 steps per epoch
   assert.equal(losses.length, result.totalSteps);
   assert.equal(evals.length, 1 + 3); // baseline + each epoch end
@@ -107,7 +107,7 @@ test('a NaN loss stops the run with a clear error and keeps the last good checkp
 test('early stopping ends the run when eval loss stops improving', async () => {
   // Eval sequences step by 7 while training steps by 1: fitting the training data raises the eval loss.
   const evalDown = countingData(6, { seed: 5, step: 7 });
-  const { result, evals } = await run({ evalEvery: 1, patience: 2, lr: 0.1, warmupSteps: 0 }, { eval: evalDown });
+  const { result, evals } = await run({ evalEvery: 1, evalOnStart: true, patience: 2, lr: 0.1, warmupSteps: 0 }, { eval: evalDown });
   assert.equal(result.stopReason, 'early-stopping');
   assert.equal(result.steps, 2);
   assert.ok(evals[1]! > evals[0]! && evals[2]! > evals[0]!, `${evals}`);

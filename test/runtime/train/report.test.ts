@@ -26,23 +26,61 @@ test('metrics are JSON lines that parse back; reset rewrites the file with the r
   assert.deepEqual(parseMetrics(readFileSync(file, 'utf8')), RECORDS.slice(0, 2));
 });
 
-test('the loss curve maps steps and losses onto the plot area', () => {
+test('the loss curve maps steps and losses onto the plot area, the y-axis from 0', () => {
   const svg = lossCurveSvg(RECORDS, 'run <1>');
-  // x: step 0..20 → 60..620 (width 640, margins 60/20); y: loss 1..3 → 315..30 (height 360, margins 30/45).
-  // train: (10, 2.5) → (340, 315 − 0.75·285 = 101.25), (20, 2) → (620, 172.5); eval: (0, 3) → (60, 30), (20, 1) → (620, 315).
-  assert.ok(svg.includes('<path class="train" d="M340.0,101.3 L620.0,172.5"'), svg);
-  assert.ok(svg.includes('<path class="eval" d="M60.0,30.0 L620.0,315.0"'));
+  // x: step 0..20 → 60..620 (width 640, margins 60/20). y: losses up to 3 → ticks of 1 (the 1-2-2.5-5 step
+  // above 3/4), axis 0..4 → 315..30 (height 360, margins 30/45), so y(v) = 315 − v·285/4.
+  // train: (10, 2.5) → (340, 136.875), (20, 2) → (620, 172.5); eval: (0, 3) → (60, 101.25), (20, 1) → (620, 243.75).
+  assert.ok(svg.includes('<path class="train" d="M340.0,136.9 L620.0,172.5"'), svg);
+  assert.ok(svg.includes('<path class="eval" d="M60.0,101.3 L620.0,243.8"'), svg);
+  for (const t of ['0', '1', '2', '3', '4']) assert.ok(svg.includes(`text-anchor="end">${t}</text>`), `y tick ${t}`);
   assert.ok(svg.includes('run &lt;1&gt;'), 'the title is escaped');
+  assert.doesNotMatch(svg, /class="chance"/, 'no chance line without a vocabulary');
   assert.match(lossCurveSvg([]), /no losses recorded/);
 });
 
-test('the report holds the final metrics, the plot inline and the timings', () => {
-  const html = reportHtml({
-    pipeline: 'p', stage: 'sft', backend: 'cpu', config: { lr: 2e-4, batch_size: 4 }, model: { r: 8 },
-    records: RECORDS, timings: { total: 12.5 }, stopReason: 'completed 20 steps', warnings: ['precision fp16 ... fp32 instead'],
-  });
+test('chance level ln(vocab) is a dashed line, and the axis reaches it when it lies above every loss', () => {
+  // ln 16 = 2.7726 lies within the data's axis 0..4: y = 315 − 2.7726·285/4 = 117.45.
+  assert.ok(lossCurveSvg(RECORDS, 't', { chance: Math.log(16) }).includes('<line class="chance" x1="60" y1="117.5" x2="620" y2="117.5"'));
+  // ln 512 = 6.238 above every loss: ticks of 2 (above 6.238/4), axis 0..8, the line at 315 − 6.238·285/8 = 92.76.
+  const svg = lossCurveSvg(RECORDS, 't', { chance: Math.log(512) });
+  assert.ok(svg.includes('<line class="chance" x1="60" y1="92.8" x2="620" y2="92.8"'), svg);
+  for (const t of ['0', '2', '4', '6', '8']) assert.ok(svg.includes(`text-anchor="end">${t}</text>`), `y tick ${t}`);
+  assert.match(svg, /chance: ln\(vocab\) = 6\.238/);
+});
+
+const REPORT = {
+  pipeline: 'p', stage: 'sft', ran: { backend: 'cpu (pure JS)', workers: '2 data-parallel threads', precision: 'fp32 (the pipeline asks for fp16, which TensorFlow.js does not have)' },
+  config: { lr: 2e-4, batch_size: 4 }, model: { r: 8, target_modules: ['q_proj', 'v_proj'] }, vocabSize: 16,
+  timings: { total: 12.5 }, stopReason: 'completed 20 steps', warnings: ['precision fp16 ... fp32 instead'],
+};
+
+test('the report holds the final metrics, what ran, the plot with chance level, each evaluation and the timings', () => {
+  const records = [
+    { ...RECORDS[0]!, eval_examples: 6, eval_seconds: 0.25 },
+    RECORDS[1]!,
+    RECORDS[2]!,
+    { ...RECORDS[3]!, eval_examples: 6, eval_seconds: 0.5 },
+  ];
+  const html = reportHtml({ ...REPORT, records });
   assert.match(html, /<th>final eval loss<\/th><td>1<\/td>/);
   assert.match(html, /<th>best eval loss<\/th><td>1 \(step 20\)<\/td>/);
   assert.match(html, /<th>final train loss<\/th><td>2<\/td>/);
+  assert.match(html, /<th>first train loss<\/th><td>2.5000<\/td>/);
+  assert.match(html, /workers: <b>2 data-parallel threads<\/b> · precision: <b>fp32 \(the pipeline asks for fp16/);
+  assert.match(html, /<th>target_modules<\/th><td>q_proj, v_proj<\/td>/);
+  // ln 16 = 2.7726; the final eval loss 1 is 1.7726 below it.
+  assert.match(html, /<th>chance level<\/th><td>2.7726 \(ln 16: a uniform guess over the vocabulary\)<\/td>/);
+  assert.match(html, /Final eval loss 1: 1.7726 below chance level 2.7726 \(the first logged train loss was 2.5000\)\./);
+  assert.match(html, /class="chance"/);
+  assert.match(html, /<tr><td>0<\/td><td>0<\/td><td>3<\/td><td>20.086<\/td><td>6<\/td><td>0.25<\/td><\/tr>/);
+  assert.match(html, /<tr><td>20<\/td><td>1<\/td><td>1<\/td><td>2.7183<\/td><td>6<\/td><td>0.50<\/td><\/tr>/);
   assert.ok(html.includes('<svg') && html.includes('<th>total</th><td>12.500</td>') && html.includes('warning: precision fp16'));
+});
+
+test('a final loss at or above chance level is called what it is', () => {
+  const html = reportHtml({ ...REPORT, vocabSize: 2, records: RECORDS.slice(1, 3) });
+  // ln 2 = 0.69315; the final train loss 2 is 1.3069 above it.
+  assert.match(html, /Final train loss 2: 1.3069 above chance level 0.69315: the model predicts no better than a uniform guess/);
+  assert.match(html, /No evaluation ran/);
 });

@@ -167,8 +167,13 @@ export const MAPPING: readonly KeyMapping[] = [
   { block: 'trainer', key: 'log_every', section: 'TrainingArguments', equivalent: 'logging_steps; each log is also a line of metrics.jsonl in the output directory, as ftc writes it', args: (v) => ({ logging_strategy: 'steps', logging_steps: v }) },
   {
     block: 'trainer', key: 'eval_every', section: 'TrainingArguments',
-    equivalent: 'eval_strategy="steps", eval_steps (0: "epoch"; "no" without an eval split); eval_on_start=True and a last-step eval, as ftc',
-    args: (v, c) => (!c.hasEval ? { eval_strategy: 'no' } : v === 0 ? { eval_strategy: 'epoch', eval_on_start: true } : { eval_strategy: 'steps', eval_steps: v, eval_on_start: true }),
+    equivalent: 'eval_strategy="steps", eval_steps (0: "epoch"; "no" without an eval split); a last-step eval, as ftc',
+    args: (v, c) => (!c.hasEval ? { eval_strategy: 'no' } : v === 0 ? { eval_strategy: 'epoch' } : { eval_strategy: 'steps', eval_steps: v }),
+  },
+  { block: 'trainer', key: 'eval_on_start', section: 'TrainingArguments', equivalent: 'eval_on_start (both default to false)', args: (v, c) => (c.hasEval ? { eval_on_start: v } : {}) },
+  {
+    block: 'trainer', key: 'eval_max_examples', section: 'TrainingArguments', equivalent: 'none: TrainingArguments has no cap on the eval set; only leaving it unset compiles',
+    noEquivalent: () => 'transformers evaluates the whole eval set; remove the key, or lower eval_split in the preprocess stage',
   },
   {
     block: 'trainer', key: 'save_every', section: 'TrainingArguments',

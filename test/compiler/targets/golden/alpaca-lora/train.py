@@ -98,7 +98,7 @@ def training_arguments(output):
         logging_strategy="steps",
         logging_steps=10,
         eval_strategy="epoch",
-        eval_on_start=True,
+        eval_on_start=False,
         save_strategy="no",
         output_dir=str(output),
         seed=42,

@@ -107,7 +107,7 @@ def training_arguments(output):
         logging_steps=10,
         eval_strategy="steps",
         eval_steps=2,
-        eval_on_start=True,
+        eval_on_start=False,
         save_strategy="steps",
         save_steps=2,
         load_best_model_at_end=True,

@@ -1,0 +1,118 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { compileFile } from '../../../src/compiler/index.js';
+import { planPipeline } from '../../../src/compiler/plan.js';
+import { ArtifactCache } from '../../../src/runtime/cache.js';
+import { execute } from '../../../src/runtime/executor.js';
+import { parseMetrics } from '../../../src/runtime/train/metrics.js';
+import { runCli, tempDir } from '../../helpers.js';
+
+/**
+ * A short real run of the trainer stage, in this process so that the executor's own clock around
+ * the stage is the wall time the report's timings are held to.
+ */
+export function writeTinyProject(dir: string, trainer = ''): string {
+  const colours: Record<string, string> = { apple: 'red', banana: 'yellow', grass: 'green', sky: 'blue', snow: 'white', coal: 'black' };
+  const keys = Object.keys(colours);
+  const rows = Array.from({ length: 40 }, (_, i) => {
+    const k = keys[(i * 5 + 3) % keys.length]!;
+    return { instruction: `What color is the ${k}?`, input: '', output: `The ${k} is ${colours[k]}.` };
+  });
+  writeFileSync(join(dir, 'data.json'), JSON.stringify(rows));
+  const r = runCli(['init-model', join(dir, 'model'), '--layers', '1', '--hidden', '32', '--heads', '2', '--kv-heads', '1', '--ffn', '64',
+    '--vocab', '300', '--max-positions', '64', '--corpus', join(dir, 'data.json')]);
+  assert.equal(r.status, 0, r.stderr);
+  writeFileSync(join(dir, 'p.ft'), `pipeline tiny {
+  seed = 1
+}
+data raw {
+  source = "data.json"
+}
+preprocess prompts {
+  input      = raw
+  prompt     = "Q: {instruction}\\nA: "
+  response   = "{output}"
+  eval_split = 0.25
+}
+tokenizer tok {
+  input      = prompts
+  vocab      = "model/tokenizer.json"
+  max_length = 64
+}
+model base {
+  path = "model"
+}
+lora adapter {
+  model          = base
+  r              = 4
+  alpha          = 8
+  target_modules = [q_proj, v_proj]
+  use_rslora     = true
+}
+trainer sft {
+  model      = adapter
+  data       = tok
+  batch_size = 4
+  max_steps  = 6
+  lr         = 1e-2
+  log_every  = 2
+  eval_every = 3
+  save_every = 3
+  precision  = fp16
+  output     = "out"
+  ${trainer}
+}
+`);
+  return join(dir, 'p.ft');
+}
+
+test('report of a real run: what ran, pipeline key names, each evaluation, and timings that sum to the stage wall time', async () => {
+  const dir = tempDir();
+  const file = writeTinyProject(dir, 'eval_on_start = true\n  eval_max_examples = 7');
+  const { ir, diagnostics } = compileFile(file);
+  assert.ok(ir, JSON.stringify(diagnostics));
+  // Loaded first: the executor imports a stage's file (tfjs, seconds) inside its clock, before the stage's own starts.
+  await import('../../../src/runtime/stages/trainer.js');
+  const lines: string[] = [];
+  const log = { info: (m: string) => lines.push(m), warn: (m: string) => lines.push(`warn: ${m}`), progress: () => ({ update: () => {}, done: () => {} }) };
+  const result = await execute(await planPipeline(ir), ir, {
+    cache: new ArtifactCache(join(dir, 'cache')), report: () => {}, logger: () => log, backend: 'cpu', workers: 2,
+  });
+  const sft = result.stages.find((s) => s.name === 'sft')!;
+  const html = readFileSync(join(sft.dir, 'report.html'), 'utf8');
+
+  // What ran: fp32 (tfjs has no fp16), two data-parallel workers; the backend's detail is per worker.
+  assert.match(html, /Backend: <b>cpu \(each worker: [^<]*\)<\/b> · workers: <b>2 data-parallel threads<\/b> · precision: <b>fp32 \(the pipeline asks for fp16, which TensorFlow.js does not have\)<\/b>/);
+  assert.match(html, /<th>precision<\/th><td>fp32 \(the pipeline asks for fp16/);
+  assert.doesNotMatch(html, /<th>precision<\/th><td>fp16/);
+  // The lora stage's own key names, not the runtime's.
+  assert.match(html, /<th>target_modules<\/th><td>q_proj, v_proj<\/td>/);
+  assert.match(html, /<th>use_rslora<\/th><td>true<\/td>/);
+  assert.doesNotMatch(html, /targetModules|useRslora/);
+  // Chance level ln 300 = 5.7038 as a row, a sentence and a line on the chart.
+  assert.match(html, /<th>chance level<\/th><td>5.7038 \(ln 300/);
+  assert.match(html, /class="chance"/);
+
+  // Each evaluation, in metrics.jsonl and the report: steps 0 (eval_on_start), 3, 6, on 7 of the 10 eval examples.
+  const metrics = parseMetrics(readFileSync(join(sft.dir, 'metrics.jsonl'), 'utf8'));
+  const evals = metrics.filter((m) => m.eval_loss !== undefined);
+  assert.deepEqual(evals.map((m) => [m.step, m.eval_examples]), [[0, 7], [3, 7], [6, 7]]);
+  for (const e of evals) assert.ok(html.includes(`<tr><td>${e.step}</td>`), `eval row for step ${e.step}`);
+  assert.ok(lines.includes('evaluating on 7 of the 10 eval examples (eval_max_examples)'), lines.join('\n'));
+
+  // Timings: non-negative, the parts sum to total, and total is the stage's wall time, within 5%.
+  const timings = Object.fromEntries([...html.split('<table class="timings">')[1]!.split('</table>')[0]!.matchAll(/<th>([^<]+)<\/th><td>([^<]+)<\/td>/g)]
+    .map((m) => [m[1]!, Number(m[2])]));
+  assert.deepEqual(Object.keys(timings), ['total', 'setup (backend, model, workers)', 'training', 'evaluation', 'checkpoints', 'stopping workers', 'writing the adapter and plot']);
+  for (const [k, v] of Object.entries(timings)) assert.ok(Number.isFinite(v) && v >= 0, `${k} = ${v}`);
+  assert.ok(timings.evaluation! > 0 && timings.training! > 0 && timings.checkpoints! > 0, JSON.stringify(timings));
+  const { total, ...parts } = timings;
+  const sum = Object.values(parts).reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(sum - total!) <= 0.003, `parts ${sum} vs total ${total}`);
+  const wall = sft.ms / 1000;
+  assert.ok(Math.abs(total! - wall) <= 0.05 * wall, `report total ${total} s vs the stage's wall time ${wall} s`);
+  const perEval = evals.reduce((n, m) => n + m.eval_seconds!, 0);
+  assert.ok(Math.abs(perEval - timings.evaluation!) <= 0.002 * evals.length, `${perEval} vs ${timings.evaluation}`);
+});
