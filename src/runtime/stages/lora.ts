@@ -2,8 +2,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FtcError } from '../../errors.js';
 import type { LoraSettings } from '../model/api.js';
-import { loadLlamaConfig } from '../model/config.js';
-import { LINEAR_MODULES, moduleDims } from '../model/peft.js';
+import { loadLlamaConfig } from '../../model-spec/config.js';
+import { resolveTargetModules } from '../../model-spec/modules.js';
+import { loraParameterCount, rankError, rankTooLarge } from '../../model-spec/params.js';
 import type { Artifact, StageContext, StageImpl, StageSummary } from '../stage.js';
 import { formatCount, MODEL_MANIFEST, type ModelManifest } from './model.js';
 
@@ -47,20 +48,10 @@ export const loraStage: StageImpl = {
     }
     const model = readModelManifest(ctx.inputs[p.model], ctx.stage.name);
     const config = loadLlamaConfig(resolve(ctx.pipeline.dir, model.path));
-    const targets = p.target_modules === 'all-linear' ? [...LINEAR_MODULES] : [...p.target_modules];
-    const unknown = targets.filter((m) => !LINEAR_MODULES.includes(m));
-    if (unknown.length > 0) {
-      throw new FtcError('E_LORA_TARGET', `target_modules ${unknown.join(', ')} ${unknown.length === 1 ? 'is not a module' : 'are not modules'} of ${config.architecture}`,
-        { file: ctx.pipeline.file },
-        `the model's linear modules are: ${LINEAR_MODULES.join(', ')} (or all-linear)`);
-    }
-    let trainable = 0;
-    for (const m of targets) {
-      const { in: inF, out } = moduleDims(config, m);
-      if (p.r > Math.min(inF, out)) ctx.log.warn(`r = ${p.r} exceeds ${m}'s smaller dimension (${Math.min(inF, out)}); the update cannot use the full rank`);
-      trainable += p.r * (inF + out);
-    }
-    trainable *= config.numHiddenLayers;
+    const targets = resolveTargetModules(p.target_modules, config.architecture);
+    const tooLarge = rankTooLarge(config, targets, p.r);
+    if (tooLarge.length > 0) throw rankError(p.r, tooLarge, ctx.pipeline.file);
+    const trainable = loraParameterCount(config, targets, p.r, p.bias);
     const settings: LoraSettings = {
       r: p.r,
       alpha: p.alpha,
