@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { FtcError } from '../../errors.js';
 import type { ModelArgs } from '../../runtime/model/open.js';
+import { argsFromPipeline } from '../model-args.js';
 
 interface GenerateFlags extends ModelArgs {
   prompt: string;
@@ -26,9 +27,10 @@ export function register(program: Command): void {
     .addOption(new Option('--backend <name>', 'tensor backend').choices(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'))
     .action(async (pipeline: string | undefined, o: GenerateFlags) => {
       // Loaded on use: tfjs takes a second to import, and most commands never need it.
-      const { argsFromPipeline, openModel } = await import('../../runtime/model/open.js');
-      const { generate } = await import('../../runtime/model/generate.js');
       const args = pipeline ? argsFromPipeline(pipeline, o) : o;
+      if (!args) return;
+      const { openModel } = await import('../../runtime/model/open.js');
+      const { generate } = await import('../../runtime/model/generate.js');
       const { model, tokenizer } = await openModel(args, true);
       try {
         const prompt = (await tokenizer!.encode(o.prompt)).getIds();
