@@ -40,8 +40,8 @@ export function compileForCli(files: readonly string[], overrides: readonly stri
  * Its IR comes back when there are no errors; otherwise undefined, with exit code 1 (errors in the
  * input) or 2 (the file could not be read) set.
  */
-export function compilePipelineForCli(file: string, overrides: readonly string[], checkFiles = true): PipelineIR | undefined {
-  const compiled = compileForCli([file], overrides, checkFiles);
+export function compilePipelineForCli(file: string, overrides: readonly string[], checkFiles = true, target?: RunTarget): PipelineIR | undefined {
+  const compiled = compileForCli([file], overrides, checkFiles, target);
   if (!compiled) return undefined;
   const r = compiled.results[0]!;
   if (r.diagnostics.length) process.stderr.write(printDiagnostics(r.diagnostics, compiled.sources, 'text'));

@@ -9,7 +9,8 @@ import { compilePipelineForCli } from './compile-files.js';
  * The pipeline is compiled here, in the CLI, so every diagnostic is printed; undefined (exit code set) when it has errors.
  */
 export function argsFromPipeline(file: string, explicit: ModelArgs): ModelArgs | undefined {
-  const ir = compilePipelineForCli(file, [], false);
+  // Only the model and adapter paths are needed: a pipeline trained by the accelerate job (nf4) is generated from too.
+  const ir = compilePipelineForCli(file, [], false, 'accelerate');
   if (!ir) return undefined;
   const modelStage = ir.stages.find((s) => s.kind === 'model');
   const trainer = ir.stages.find((s) => s.kind === 'trainer');

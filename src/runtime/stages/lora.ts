@@ -5,6 +5,7 @@ import type { LoraSettings } from '../model/api.js';
 import { loadLlamaConfig } from '../../model-spec/config.js';
 import { resolveTargetModules } from '../../model-spec/modules.js';
 import { loraParameterCount, rankError, rankTooLarge } from '../../model-spec/params.js';
+import { TARGET_QUANTIZATIONS } from '../../model-spec/quantization.js';
 import type { Artifact, StageContext, StageImpl, StageSummary } from '../stage.js';
 import { formatCount, MODEL_MANIFEST, type ModelManifest } from './model.js';
 
@@ -40,9 +41,9 @@ export const loraStage: StageImpl = {
   version: 1,
   async run(ctx: StageContext): Promise<StageSummary> {
     const p = ctx.stage.params as unknown as LoraParams;
-    if (p.quantization === 'nf4') {
+    if (p.quantization !== undefined && !TARGET_QUANTIZATIONS.run.includes(p.quantization)) {
       // Training in full precision instead would silently be a different (and much larger) run than asked.
-      throw new FtcError('E_LORA_QUANTIZATION', `lora '${ctx.stage.name}': quantization = nf4 (QLoRA) has no 4-bit base model in the embedded runtime`,
+      throw new FtcError('E_LORA_QUANTIZATION', `lora '${ctx.stage.name}': quantization = ${p.quantization} (QLoRA) has no 4-bit base model in the embedded runtime`,
         { file: ctx.pipeline.file },
         'compile the pipeline for transformers + bitsandbytes with `ftc compile FILE --target accelerate`, or remove quantization to train a full-precision base');
     }
