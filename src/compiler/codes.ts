@@ -45,7 +45,7 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = {
   E_LORA_QUANTIZATION: 'A quantization the chosen target cannot train.',
   W0101: 'No pipeline header: name and seed default.',
   W0201: 'A stage no other stage uses.',
-  W0301: 'An absolute path makes the pipeline non-portable.',
+  W0301: "An absolute path inside the pipeline's checkout: a clone elsewhere would not find it.",
   W0303: 'A quantization only some targets can train: the others refuse the pipeline.',
   W0401: 'ftc compile --target accelerate: a QLoRA key without quantization = nf4 has no effect.',
 };
