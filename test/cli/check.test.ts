@@ -115,3 +115,13 @@ test('ftc check --target: nf4 is an error for ftc run (the default) and a warnin
   assert.match(acc.stderr, /^q\.ft:16:18: warning\[W0303\]: .*`ftc run` refuses this pipeline/m);
   assert.notEqual(runCli(['check', '--target', 'tpu', 'q.ft'], { cwd: dir }).status, 0);
 });
+
+test('ftc generate PIPELINE prints every diagnostic of a broken pipeline (compiled in the CLI), exit 1', () => {
+  const { dir } = files();
+  writeFileSync(join(dir, 'two.ft'), GOOD.replace('template = alpaca', 'template = alpacca\n  dedup = true'));
+  const r = runCli(['generate', 'two.ft', '--prompt', 'hi'], { cwd: dir });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /two\.ft:9:14: error\[E0105\]/);
+  assert.match(r.stderr, /two\.ft:10:3: error\[E0102\]/);
+  assert.doesNotMatch(r.stderr, /at .*\.js:\d+/);
+});
