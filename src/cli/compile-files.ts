@@ -1,6 +1,7 @@
 import { compileFile, hasErrors, OVERRIDE_FILE, type CompileResult } from '../compiler/index.js';
 import type { PipelineIR } from '../compiler/ir.js';
 import { isFtcError } from '../errors.js';
+import type { RunTarget } from '../model-spec/quantization.js';
 import { formatError } from './output.js';
 import { printDiagnostics, type Sources } from './diagnostics-print.js';
 
@@ -16,12 +17,12 @@ export interface Compiled {
  * Compiles each file for a command. A file that cannot be read is a usage error: it is printed
  * and undefined comes back, with exit code 2 set (ftc's convention: 0 ok, 1 errors in the input, 2 usage).
  */
-export function compileForCli(files: readonly string[], overrides: readonly string[], checkFiles = true): Compiled | undefined {
+export function compileForCli(files: readonly string[], overrides: readonly string[], checkFiles = true, target?: RunTarget): Compiled | undefined {
   const sources = new Map<string, string>([[OVERRIDE_FILE, overrides.join('\n')]]);
   const results: Compiled['results'] = [];
   for (const file of files) {
     try {
-      const r = compileFile(file, { overrides, checkFiles });
+      const r = compileFile(file, { overrides, checkFiles, target });
       sources.set(file, r.text);
       results.push({ ...r, file });
     } catch (e) {
@@ -39,8 +40,8 @@ export function compileForCli(files: readonly string[], overrides: readonly stri
  * Its IR comes back when there are no errors; otherwise undefined, with exit code 1 (errors in the
  * input) or 2 (the file could not be read) set.
  */
-export function compilePipelineForCli(file: string, overrides: readonly string[], checkFiles = true): PipelineIR | undefined {
-  const compiled = compileForCli([file], overrides, checkFiles);
+export function compilePipelineForCli(file: string, overrides: readonly string[], checkFiles = true, target?: RunTarget): PipelineIR | undefined {
+  const compiled = compileForCli([file], overrides, checkFiles, target);
   if (!compiled) return undefined;
   const r = compiled.results[0]!;
   if (r.diagnostics.length) process.stderr.write(printDiagnostics(r.diagnostics, compiled.sources, 'text'));

@@ -2,7 +2,7 @@
  * Every diagnostic code the compiler reports, with a one-line summary (used by SARIF's rule list).
  * grammar/diagnostics.md documents each with an example; a test keeps the two in step.
  * E00xx syntax, E01xx keys and values, E02xx references and the graph, E03xx files and
- * cross-stage checks, W… warnings.
+ * cross-stage checks, E_… facts the runtime would otherwise find at run time (same code there), W… warnings.
  */
 export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = {
   E0001: 'Lexical error: a character or string the language does not have.',
@@ -28,18 +28,24 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = {
   E0301: 'A file or directory the pipeline names does not exist.',
   E0302: 'A directory was expected, but the path is a file.',
   E0303: 'A file was expected, but the path is a directory.',
-  E0304: 'The model directory has no config.json.',
-  E0305: "The model's config.json is not a valid JSON object.",
   E0306: "Tokenizer max_length exceeds the model's context (max_position_embeddings).",
   E0307: "A LoRA target module the model's architecture does not have.",
   E0308: 'Tokenizer sets both vocab and train.',
   E0309: 'Tokenizer sets neither vocab nor train.',
   E0401: 'ftc compile --target accelerate: a value with no transformers/peft/accelerate equivalent.',
   E0402: 'ftc compile --target accelerate: the pipeline needs exactly one trainer, on a lora stage.',
+  // Facts the runtime would find out (src/model-spec): check reports the code the runtime raises.
+  E_MODEL_CONFIG_MISSING: 'The model directory has no config.json.',
+  E_MODEL_CONFIG_INVALID: "The model's config.json is not valid JSON or has a malformed field.",
+  E_MODEL_CONFIG_UNSUPPORTED: "The model's config.json describes something ftc cannot run (architecture, activation, rope type...).",
+  E_TOKENIZER_MODEL_MISMATCH: "The tokenizer has more tokens than the model's embedding table.",
+  E_CHAT_TEMPLATE: 'template = chat, but the tokenizer_config.json has no chat template (or cannot be read).',
+  E_PREPROCESS_PARAMS: 'template = chat without chat_template.',
+  E_LORA_RANK: "LoRA r exceeds the smaller dimension of an adapted module.",
+  E_LORA_QUANTIZATION: 'A quantization the chosen target cannot train.',
   W0101: 'No pipeline header: name and seed default.',
   W0201: 'A stage no other stage uses.',
-  W0301: 'An absolute path makes the pipeline non-portable.',
-  W0302: 'Model architecture outside the Llama family: target modules not checked.',
-  W0303: 'quantization = nf4 (QLoRA) is honoured only by ftc compile --target accelerate.',
+  W0301: "An absolute path inside the pipeline's checkout: a clone elsewhere would not find it.",
+  W0303: 'A quantization only some targets can train: the others refuse the pipeline.',
   W0401: 'ftc compile --target accelerate: a QLoRA key without quantization = nf4 has no effect.',
 };

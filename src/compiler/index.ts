@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { FtcError } from '../errors.js';
+import type { RunTarget } from '../model-spec/quantization.js';
 import type { FileNode } from './ast.js';
 import type { Diagnostic } from './diagnostics.js';
 import { hasErrors } from './diagnostics.js';
@@ -24,6 +25,8 @@ export interface CompileOptions {
   overrides?: readonly string[];
   /** Check that the files the pipeline names exist and read the model's config.json (default true). */
   checkFiles?: boolean;
+  /** What will run the pipeline (default `ftc run`): a quantization only another target can train is an error. */
+  target?: RunTarget;
   /** Build the IR when there are no errors (default true); the language server needs diagnostics only. */
   buildIr?: boolean;
 }
@@ -48,7 +51,7 @@ export function compile(text: string, file: string, opts: CompileOptions = {}): 
   // 2. apply --set overrides to a copy of the AST
   const over = applyOverrides(parsed.ast, opts.overrides ?? []);
   // 3. validate: every registered check
-  const checked = validate(over.ast, { dir, checkFiles: opts.checkFiles, overrideRanges: over.ranges });
+  const checked = validate(over.ast, { dir, checkFiles: opts.checkFiles, overrideRanges: over.ranges, target: opts.target });
   const diagnostics = sortDiagnostics([...parsed.diagnostics, ...over.diagnostics, ...checked]);
   // 4. build the IR, only from an error-free AST
   const ir = hasErrors(diagnostics) || opts.buildIr === false ? undefined : buildIR(over.ast, abs, dir);

@@ -96,7 +96,7 @@ export class FtParser extends CstParser {
     this.CONSUME(RSquare);
   });
 
-  /** nestedBlock := '{' entry* '}' — a map value such as `scheduler = { kind = cosine }`. */
+  /** nestedBlock := '{' entry* '}' — a map value such as `train = { vocab_size = 4096 }`. */
   nestedBlock = this.RULE('nestedBlock', () => {
     this.CONSUME(LCurly);
     this.MANY({ GATE: () => this.startsEntry(), DEF: () => this.SUBRULE(this.entry) });

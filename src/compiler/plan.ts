@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { FtcError } from '../errors.js';
 import { schemas } from '../schema/index.js';
 import { hashJson } from './canonical-json.js';
@@ -17,7 +17,8 @@ export interface PlanOptions {
  * kind, schema version, the parameters that matter (x-cache: false keys left out), the keys of its
  * upstream stages, and the content hashes of the files it reads. References enter as the upstream
  * stage's key, not its name, so renaming a stage does not invalidate its cache. Paths enter as
- * written (relative to the pipeline), never absolute, so a clone elsewhere has the same keys.
+ * written, never made absolute, so a clone elsewhere has the same keys (an absolute path stays the same
+ * string wherever the pipeline is).
  */
 export async function planPipeline(ir: PipelineIR, opts: PlanOptions = {}): Promise<Plan> {
   const hashPath = opts.hashPath ?? hashPathContent;
@@ -26,7 +27,8 @@ export async function planPipeline(ir: PipelineIR, opts: PlanOptions = {}): Prom
   for (const s of ir.stages) {
     const schema = schemas[s.kind]!;
     const fileHashes: { [path: string]: string } = {};
-    for (const f of s.files) fileHashes[f] = await hashPath(join(ir.dir, f));
+    // resolve, not join: an absolute path is used as written, as check and the stages do.
+    for (const f of s.files) fileHashes[f] = await hashPath(resolve(ir.dir, f));
     const upstreamKeys: { [name: string]: string } = {};
     for (const n of s.inputs) upstreamKeys[n] = keys.get(n)!;
     const keyParams: { [key: string]: JsonValue } = {};

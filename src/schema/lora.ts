@@ -1,6 +1,6 @@
+import { LINEAR_MODULES } from '../model-spec/modules.js';
+import { targetsFor } from '../model-spec/quantization.js';
 import type { StageSchema } from './types.js';
-
-export const LINEAR_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
 
 export const loraSchema: StageSchema = {
   kind: 'lora',
@@ -13,11 +13,11 @@ export const loraSchema: StageSchema = {
     alpha: { type: 'number', exclusiveMinimum: 0, default: 8, description: 'lora_alpha: the update is scaled by alpha / r (alpha / sqrt(r) with use_rslora).' },
     target_modules: {
       oneOf: [
-        { type: 'array', items: { type: 'string', enum: LINEAR_MODULES }, minItems: 1 },
+        { type: 'array', items: { type: 'string', enum: [...LINEAR_MODULES] }, minItems: 1 },
         { const: 'all-linear' },
       ],
       default: ['q_proj', 'v_proj'],
-      description: 'Linear layers to adapt by name (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj), or all-linear.',
+      description: `Linear layers to adapt by name (${LINEAR_MODULES.join(', ')}), or all-linear.`,
     },
     dropout: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0, description: "lora_dropout: dropout on the adapter's input (A's input only)." },
     bias: { type: 'string', enum: ['none', 'all', 'lora_only'], default: 'none', description: 'Which biases are trained: none, all, or those of adapted layers (lora_only).' },
@@ -27,7 +27,7 @@ export const loraSchema: StageSchema = {
     quantization: {
       type: 'string',
       enum: ['nf4', 'none'],
-      description: 'QLoRA: load the frozen base in 4-bit NormalFloat (bitsandbytes nf4). Only `ftc compile --target accelerate` honours nf4; the embedded runtime trains full precision. Default none.',
+      description: `QLoRA: load the frozen base in 4-bit NormalFloat (bitsandbytes nf4). nf4 is trained by ${targetsFor('nf4').map((t) => (t === 'run' ? '`ftc run`' : `\`ftc compile --target ${t}\``)).join(' and ')}; \`ftc check --target\` says whether yours can. Default none.`,
     },
     compute_dtype: {
       type: 'string',

@@ -100,3 +100,28 @@ test('ftc plan --format json and ftc graph', () => {
   const graph = runCli(['graph', good, '--format', 'mermaid']);
   assert.equal(graph.stdout, 'graph LR\n    raw["data: raw"]\n    prompts["preprocess: prompts"]\n    raw --> prompts\n');
 });
+
+test('ftc check --target: nf4 is an error for ftc run (the default) and a warning for the accelerate job', () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'd.json'), '[]');
+  const text = `${GOOD}model base {\n  path = "m"\n}\nlora adapter {\n  model        = base\n  quantization = nf4\n}\n`;
+  writeFileSync(join(dir, 'q.ft'), text);
+  // No model directory is needed for this fact: check it without files.
+  const run = runCli(['check', '--no-check-files', 'q.ft'], { cwd: dir });
+  assert.equal(run.status, 1, run.stderr);
+  assert.match(run.stderr, /^q\.ft:16:18: error\[E_LORA_QUANTIZATION\]: lora 'adapter': quantization = nf4 cannot be trained by `ftc run`/m);
+  const acc = runCli(['check', '--no-check-files', '--target', 'accelerate', 'q.ft'], { cwd: dir });
+  assert.equal(acc.status, 0, acc.stderr);
+  assert.match(acc.stderr, /^q\.ft:16:18: warning\[W0303\]: .*`ftc run` refuses this pipeline/m);
+  assert.notEqual(runCli(['check', '--target', 'tpu', 'q.ft'], { cwd: dir }).status, 0);
+});
+
+test('ftc generate PIPELINE prints every diagnostic of a broken pipeline (compiled in the CLI), exit 1', () => {
+  const { dir } = files();
+  writeFileSync(join(dir, 'two.ft'), GOOD.replace('template = alpaca', 'template = alpacca\n  dedup = true'));
+  const r = runCli(['generate', 'two.ft', '--prompt', 'hi'], { cwd: dir });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /two\.ft:9:14: error\[E0105\]/);
+  assert.match(r.stderr, /two\.ft:10:3: error\[E0102\]/);
+  assert.doesNotMatch(r.stderr, /at .*\.js:\d+/);
+});

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { exportModel } from '../../src/runtime/export/export-model.js';
 import type { HostTensor } from '../../src/runtime/model/api.js';
-import { type LlamaConfig, loadLlamaConfig } from '../../src/runtime/model/config.js';
+import { type LlamaConfig, loadLlamaConfig } from '../../src/model-spec/config.js';
 import { xoshiro128 } from '../../src/runtime/model/init.js';
 import { writeSafetensors } from '../../src/runtime/model/safetensors.js';
 import { loadWeights } from '../../src/runtime/model/weights.js';

@@ -10,7 +10,7 @@ import { isAbsolute, join } from 'node:path';
 import { test } from 'node:test';
 import type { LoraSettings } from '../../src/runtime/model/api.js';
 import { loadCausalLM } from '../../src/runtime/model/causal-lm.js';
-import { LINEAR_MODULES } from '../../src/runtime/model/peft.js';
+import { LINEAR_MODULES } from '../../src/model-spec/modules.js';
 import { hfDecays } from '../../src/runtime/train/optimizer.js';
 import { runCli, tempDir } from '../helpers.js';
 import { CORPUS, makeTinyModel } from '../runtime/export/fixture.js';

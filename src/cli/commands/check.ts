@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { hasErrors } from '../../compiler/index.js';
+import { RUN_TARGETS, type RunTarget } from '../../model-spec/quantization.js';
 import { collect, compileForCli } from '../compile-files.js';
 import { DIAGNOSTIC_FORMATS, printDiagnostics, type DiagnosticFormat } from '../diagnostics-print.js';
 
@@ -12,8 +13,9 @@ export function register(program: Command): void {
     .addOption(new Option('--format <format>', 'output format').choices(DIAGNOSTIC_FORMATS).default('text'))
     .option('--set <stage.key=value>', 'override a value without editing the file (repeatable)', collect, [])
     .option('--no-check-files', 'do not check that the files the pipeline names exist')
-    .action((files: string[], o: { format: DiagnosticFormat; set: string[]; checkFiles: boolean }) => {
-      const compiled = compileForCli(files, o.set, o.checkFiles);
+    .addOption(new Option('--target <target>', 'what will run the pipeline: ftc run (run) or the job of ftc compile --target accelerate').choices([...RUN_TARGETS]).default('run'))
+    .action((files: string[], o: { format: DiagnosticFormat; set: string[]; checkFiles: boolean; target: RunTarget }) => {
+      const compiled = compileForCli(files, o.set, o.checkFiles, o.target);
       if (!compiled) return;
       // Overrides apply to every file; report their own problems once.
       const seen = new Set<string>();

@@ -3,7 +3,6 @@ import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { compileFile, hasErrors, OVERRIDE_FILE, planPipeline } from '../../compiler/index.js';
 import type { PipelineIR } from '../../compiler/ir.js';
-import { QUANTIZATION_NEEDS_ACCELERATE } from '../../compiler/validate/checks-quantization.js';
 import { FtcError } from '../../errors.js';
 import { collect } from '../compile-files.js';
 import { printDiagnostics } from '../diagnostics-print.js';
@@ -27,9 +26,8 @@ The data, preprocess and tokenizer stages run first (through the cache, as ftc r
 reads ftc's own preprocessed rows and tokenizer, so template, split and special tokens agree by
 construction. See docs/accelerate.md for what each pipeline key becomes.`)
     .action(async (file: string, o: { target: string; out: string; set: string[] }) => {
-      const compiled = compileFile(file, { overrides: o.set });
-      // nf4 is honoured here, so the warning that ftc run would ignore it does not apply.
-      let diagnostics = compiled.diagnostics.filter((d) => d.code !== QUANTIZATION_NEEDS_ACCELERATE);
+      const compiled = compileFile(file, { overrides: o.set, target: 'accelerate' });
+      let diagnostics = compiled.diagnostics;
       const sources = new Map([[file, compiled.text], [OVERRIDE_FILE, o.set.join('\n')]]);
       const print = () => diagnostics.length && process.stderr.write(printDiagnostics(diagnostics, sources, 'text'));
       if (hasErrors(diagnostics) || !compiled.ir) {

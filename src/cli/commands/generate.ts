@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { compileFile } from '../../compiler/index.js';
 import type { ModelArgs } from '../../runtime/model/open.js';
 import type { PromptFormat } from '../prompt-template.js';
+import { argsFromPipeline } from '../model-args.js';
 
 interface GenerateFlags extends ModelArgs {
   prompt: string;
@@ -37,11 +38,12 @@ export function register(program: Command): void {
     .addOption(new Option('--backend <name>', 'tensor backend').choices(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'))
     .action(async (pipeline: string | undefined, o: GenerateFlags) => {
       // Loaded on use: tfjs takes a second to import, and most commands never need it.
-      const { argsFromPipeline, openModel } = await import('../../runtime/model/open.js');
-      const { generate } = await import('../../runtime/model/generate.js');
       const args = pipeline ? argsFromPipeline(pipeline, o) : o;
+      if (!args) return;
       const format = pipeline && !o.raw ? await pipelineFormat(pipeline) : undefined;
       if (!format && o.field.length > 0) throw new FtcError('E_USAGE', '--field fills a field of a pipeline\'s prompt template', undefined, 'pass a pipeline file, and leave out --raw');
+      const { openModel } = await import('../../runtime/model/open.js');
+      const { generate } = await import('../../runtime/model/generate.js');
       const { model, tokenizer } = await openModel(args, true);
       try {
         let prompt: number[];

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { IGNORE_INDEX } from '../../model-spec/labels.js';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
@@ -72,7 +73,7 @@ async function showRows(dir: string, kind: string, limit: number, out: (line: st
 }
 
 async function showTokens(dir: string, limit: number, format: 'text' | 'jsonl', out: (line: string) => void): Promise<void> {
-  const { readTokenDataset, IGNORE_INDEX } = await import('../../runtime/tokenize/dataset.js');
+  const { readTokenDataset } = await import('../../runtime/tokenize/dataset.js');
   const ds = readTokenDataset(dir);
   const require = createRequire(import.meta.url);
   const { Tokenizer } = require('tokenizers') as typeof import('tokenizers');

@@ -1,7 +1,10 @@
-import { readFileSync, statSync, type Stats } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { EntryNode, FileNode, StageNode } from '../ast.js';
 import type { Diagnostic, Severity, SourceRange } from '../diagnostics.js';
+import { isFtcError, type FtcError } from '../../errors.js';
+import { loadLlamaConfig, type LlamaConfig } from '../../model-spec/config.js';
+import type { RunTarget } from '../../model-spec/quantization.js';
 import { schemas, type KeySchema, type StageSchema } from '../../schema/index.js';
 
 export interface ValidateOptions {
@@ -11,6 +14,8 @@ export interface ValidateOptions {
   checkFiles?: boolean;
   /** Ranges that belong to `--set` overrides rather than to the file: diagnostics there name this file. */
   overrideRanges?: ReadonlySet<SourceRange>;
+  /** What will run the pipeline (default `ftc run`'s embedded runtime): decides which quantizations are errors. */
+  target?: RunTarget;
 }
 
 export const OVERRIDE_FILE = '<--set>';
@@ -23,12 +28,14 @@ export class ValidationContext {
   /** Stages referenced by at least one other stage (filled by the reference check). */
   readonly referenced = new Set<StageNode>();
   readonly checkFiles: boolean;
+  readonly runTarget: RunTarget;
 
   constructor(
     readonly ast: FileNode,
     readonly opts: ValidateOptions,
   ) {
     this.checkFiles = opts.checkFiles ?? true;
+    this.runTarget = opts.target ?? 'run';
     for (const s of ast.stages) if (s.kind !== 'pipeline' && !this.byName.has(s.name)) this.byName.set(s.name, s);
   }
 
@@ -41,6 +48,11 @@ export class ValidationContext {
   }
   warning(code: string, range: SourceRange, message: string): void {
     this.report('warning', code, range, message);
+  }
+  /** A model-spec FtcError as a diagnostic at the key that causes it: its code, message, file and hint. */
+  errorFrom(e: FtcError, range: SourceRange, subject: string): void {
+    const file = e.where?.file ? ` (${e.where.file})` : '';
+    this.error(e.code, range, `${subject}: ${e.message}${file}.${e.hint ? ` ${capitalize(e.hint)}.` : ''}`);
   }
 
   /** The YAML form has no identifiers: a plain scalar naming a stage is a string there. */
@@ -70,21 +82,31 @@ export class ValidationContext {
     return resolve(this.opts.dir, p);
   }
 
-  /** The model stage's config.json, parsed; undefined when files are not checked or it is unreadable (reported elsewhere). */
-  modelConfig(model: StageNode): Record<string, unknown> | undefined {
+  /**
+   * The model stage's config.json as ftc's runtime will read it (src/model-spec/config.ts), or the
+   * FtcError it raises; undefined when files are not checked or the path is not a directory (reported by `paths`).
+   */
+  modelSpec(model: StageNode): ModelSpecRead | undefined {
     const p = this.entry(model, 'path')?.value;
     if (!this.checkFiles || p?.type !== 'string') return undefined;
-    const read = readConfig(join(this.resolvePath(p.value), 'config.json'));
-    return read.ok ? read.config : undefined;
+    const dir = this.resolvePath(p.value);
+    return safeStat(dir)?.isDirectory() ? readModelSpec(dir) : undefined;
+  }
+  /** The parsed config only: undefined when it is unreadable or unsupported (reported at the model's path). */
+  modelConfig(model: StageNode): LlamaConfig | undefined {
+    const read = this.modelSpec(model);
+    return read && 'config' in read ? read.config : undefined;
   }
 }
 
+const capitalize = (t: string): string => t.charAt(0).toUpperCase() + t.slice(1);
+
 const pick = ({ line, column, endLine, endColumn }: SourceRange): SourceRange => ({ line, column, endLine, endColumn });
 
-export type ConfigRead = { ok: true; config: Record<string, unknown> } | { ok: false; missing: boolean; reason: string };
+export type ModelSpecRead = { config: LlamaConfig; file: string } | { error: FtcError; file: string };
 
 // The language server validates on every keystroke: read each config.json once per (size, mtime).
-const configCache = new Map<string, { stamp: string; read: ConfigRead }>();
+const configCache = new Map<string, { stamp: string; read: ModelSpecRead }>();
 
 /** stat that never throws: ENOENT, ENOTDIR (a path through a file), EACCES... all mean "not usable here". */
 export function safeStat(path: string): Stats | undefined {
@@ -95,23 +117,20 @@ export function safeStat(path: string): Stats | undefined {
   }
 }
 
-/** Reads a JSON object from disk; never throws (a user's file may be missing or malformed). */
-export function readConfig(path: string): ConfigRead {
-  const st = safeStat(path);
-  if (!st || !st.isFile()) return { ok: false, missing: true, reason: 'missing' };
-  const stamp = `${st.size}:${st.mtimeMs}`;
-  const hit = configCache.get(path);
+/** loadLlamaConfig of a model directory, memoized by config.json's size and mtime; never throws on a user's file. */
+function readModelSpec(dir: string): ModelSpecRead {
+  const file = join(dir, 'config.json');
+  const st = safeStat(file);
+  const stamp = st ? `${st.size}:${st.mtimeMs}` : 'missing';
+  const hit = configCache.get(file);
   if (hit?.stamp === stamp) return hit.read;
-  let read: ConfigRead;
+  let read: ModelSpecRead;
   try {
-    const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
-    read =
-      parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)
-        ? { ok: true, config: parsed as Record<string, unknown> }
-        : { ok: false, missing: false, reason: 'is not a JSON object' };
+    read = { config: loadLlamaConfig(dir), file };
   } catch (e) {
-    read = { ok: false, missing: false, reason: `is not valid JSON (${(e as Error).message})` };
+    if (!isFtcError(e)) throw e;
+    read = { error: e, file };
   }
-  configCache.set(path, { stamp, read });
+  configCache.set(file, { stamp, read });
   return read;
 }

@@ -2,9 +2,9 @@ import type { FileNode, StageNode } from '../ast.js';
 import type { ValidationContext } from './context.js';
 import { customTemplateNeedsPrompts, duplicateKeys, knownKind, requiredKeys, unknownKeys, vocabXorTrain } from './checks-keys.js';
 import { duplicateStageNames, pipelineHeader, referenceCycles, references, unusedStages } from './checks-graph.js';
-import { maxLengthWithinContext, modelConfigReadable, paths, targetModulesInModel } from './checks-files.js';
+import { paths } from './checks-files.js';
+import { chatTemplateFound, loraFitsModel, maxLengthWithinContext, modelConfigSupported, quantizationForTarget, tokenizerFitsModel } from './checks-model.js';
 import { checkValues } from './schema-values.js';
-import { quantizationNeedsAccelerate } from './checks-quantization.js';
 
 export type Check<N> = (node: N, ctx: ValidationContext) => void;
 
@@ -15,11 +15,11 @@ export type Check<N> = (node: N, ctx: ValidationContext) => void;
  */
 export const stageChecks: Readonly<Record<string, readonly Check<StageNode>[]>> = {
   '*': [knownKind, unknownKeys, duplicateKeys, requiredKeys, checkValues, references, paths],
-  preprocess: [customTemplateNeedsPrompts],
+  preprocess: [customTemplateNeedsPrompts, chatTemplateFound],
   tokenizer: [vocabXorTrain],
-  model: [modelConfigReadable],
-  lora: [targetModulesInModel, quantizationNeedsAccelerate],
-  trainer: [maxLengthWithinContext],
+  model: [modelConfigSupported],
+  lora: [loraFitsModel, quantizationForTarget],
+  trainer: [maxLengthWithinContext, tokenizerFitsModel],
 };
 
 export const fileChecks: readonly Check<FileNode>[] = [pipelineHeader, duplicateStageNames, referenceCycles, unusedStages];

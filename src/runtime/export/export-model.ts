@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { FtcError } from '../../errors.js';
-import { loadLlamaConfig } from '../model/config.js';
+import { loadLlamaConfig } from '../../model-spec/config.js';
 import { loadAdapter } from '../model/peft.js';
 import { loadWeights } from '../model/weights.js';
 import { type GgufDtype, writeModelGguf } from './gguf.js';

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FtcError } from '../../errors.js';
-import type { LlamaConfig } from '../model/config.js';
+import type { LlamaConfig } from '../../model-spec/config.js';
 import type { GgufValue } from './gguf-writer.js';
 
 /**

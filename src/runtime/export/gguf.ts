@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import type { HostTensor, WeightMap } from '../model/api.js';
-import type { LlamaConfig } from '../model/config.js';
+import type { LlamaConfig } from '../../model-spec/config.js';
 import { ggufVocab } from './gguf-vocab.js';
 import { type GgmlTypeName, type GgufTensor, type GgufValue, Q8_0_BLOCK, writeGguf } from './gguf-writer.js';
 

@@ -1,13 +1,13 @@
 import { FtcError } from '../../errors.js';
 import * as tf from '../tf.js';
 import type { LoraSettings, WeightMap } from './api.js';
-import type { LlamaConfig } from './config.js';
-import { LINEAR_NAMES, type DecoderLayer, type Linear, type LinearName, type LlamaModules } from './llama.js';
+import type { LlamaConfig } from '../../model-spec/config.js';
+import { expectedWeightShapes, isOptionalWeight, LINEAR_MODULES as LINEAR_NAMES, resolveTargetModules } from '../../model-spec/modules.js';
+import { type DecoderLayer, type Linear, type LinearName, type LlamaModules } from './llama.js';
 import { kaimingUniformA, LoraLinear, variableOf } from './lora.js';
 import { FrozenLinear } from './matmul.js';
 import { modulePath, peftBiasKey } from './peft.js';
 import { Prng } from './prng.js';
-import { expectedWeightShapes, isOptionalWeight } from './weights.js';
 
 /** The device-side model: frozen modules, the LoRA wrappers in it, and every trainable Variable by PEFT name. */
 export interface BuiltModel {
@@ -23,7 +23,7 @@ export interface BuiltModel {
  */
 export function buildModel(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings): BuiltModel {
   checkWeights(config, weights);
-  const targets = lora ? resolveTargets(lora.targetModules) : new Set<LinearName>();
+  const targets = lora ? new Set(resolveTargetModules(lora.targetModules, config.architecture)) : new Set<LinearName>();
   const rng = new Prng(lora?.seed ?? 0);
   const adapters = new Map<string, LoraLinear>();
   const params = new Map<string, tf.Variable>();
@@ -92,21 +92,6 @@ export function disposeModel(m: BuiltModel): void {
   if (modules.lmHead.wT) modules.lmHead.wT.dispose();
 }
 
-/** `all-linear` or a list of module names; anything else is an error listing what the model has. */
-function resolveTargets(names: string[]): Set<LinearName> {
-  if (names.includes('all-linear')) return new Set(LINEAR_NAMES);
-  const unknown = names.filter((n) => !(LINEAR_NAMES as readonly string[]).includes(n));
-  if (unknown.length > 0) {
-    throw new FtcError(
-      'E_LORA_UNKNOWN_MODULE',
-      `target_modules ${unknown.map((n) => JSON.stringify(n)).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not a linear module of this model`,
-      undefined,
-      `the model's linear modules are ${LINEAR_NAMES.join(', ')} (or all-linear)`,
-    );
-  }
-  if (names.length === 0) throw new FtcError('E_LORA_UNKNOWN_MODULE', 'target_modules is empty', undefined, `choose from ${LINEAR_NAMES.join(', ')}`);
-  return new Set(names as LinearName[]);
-}
 
 /** Every tensor the config needs, with the right shape, before anything is uploaded. */
 function checkWeights(config: LlamaConfig, weights: WeightMap): void {

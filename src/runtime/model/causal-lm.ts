@@ -2,7 +2,8 @@ import { FtcError } from '../../errors.js';
 import * as tf from '../tf.js';
 import type { CausalLM, ForwardOptions, HostTensor, LoraSettings, WeightMap } from './api.js';
 import { buildModel, disposeModel, type BuiltModel } from './build.js';
-import { loadLlamaConfig, type LlamaConfig } from './config.js';
+import { loadLlamaConfig, type LlamaConfig } from '../../model-spec/config.js';
+import { IGNORE_INDEX } from '../../model-spec/labels.js';
 import { decode, lmHead, type LayerCache } from './llama.js';
 import { toPeftHost } from './lora.js';
 import { loadAdapter } from './peft.js';
@@ -19,7 +20,6 @@ export interface LlamaCausalLM extends CausalLM {
 }
 
 /** The label value whose positions the loss ignores (PyTorch's ignore_index). */
-export const IGNORE_INDEX = -100;
 
 export function createCausalLM(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings): LlamaCausalLM {
   const built = buildModel(config, weights, lora);

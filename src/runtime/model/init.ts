@@ -3,10 +3,10 @@ import { basename, dirname, join } from 'node:path';
 import { FtcError } from '../../errors.js';
 import { trainBpeTokenizer } from '../tokenize/bpe.js';
 import type { HostTensor } from './api.js';
-import { type LlamaConfig, llamaConfigToJson, parseLlamaConfig } from './config.js';
+import { type LlamaConfig, llamaConfigToJson, parseLlamaConfig } from '../../model-spec/config.js';
 import { writeSafetensors } from './safetensors.js';
 import { tokenizerConfigJson, specialTokensMapJson } from './tokenizer-files.js';
-import { expectedWeightShapes } from './weights.js';
+import { expectedWeightShapes } from '../../model-spec/modules.js';
 
 /**
  * `ftc init-model`: a small, randomly initialised Llama in Hugging Face layout, for when no hub is

@@ -1,6 +1,7 @@
 import * as tf from '../tf.js';
 import { attention } from './attention.js';
-import type { LlamaConfig } from './config.js';
+import type { LlamaConfig } from '../../model-spec/config.js';
+import type { LinearModule } from '../../model-spec/modules.js';
 import type { FrozenLinear } from './matmul.js';
 import type { LoraLinear } from './lora.js';
 import { deriveSeed } from './prng.js';
@@ -14,8 +15,7 @@ import { deriveSeed } from './prng.js';
  * plain tensors, never Variables, so autodiff reaches only the adapters.
  */
 
-export const LINEAR_NAMES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
-export type LinearName = (typeof LINEAR_NAMES)[number];
+export type LinearName = LinearModule;
 
 /** A linear layer: frozen, or frozen plus a LoRA adapter. */
 export type Linear = FrozenLinear | LoraLinear;

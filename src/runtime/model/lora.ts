@@ -13,7 +13,7 @@ import { deriveSeed, Prng } from './prng.js';
  *
  * For the fast path both are stored transposed — `aT` [in, r], `bT` [r, out] — so the update is two plain
  * 2-D products (x aT) bT. The tf.Variables the optimizer sees are these transposed ones; PEFT's [r, in] /
- * [out, r] orientation appears only in `exportAdapter`/`importAdapter` (lora-map.ts).
+ * [out, r] orientation appears only in `exportAdapter`/`importAdapter` (exportParams/importParams in causal-lm.ts).
  */
 export class LoraLinear {
   readonly aT: tf.Variable<tf.Rank.R2>;

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { FtcError } from '../../errors.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import type { HostTensor } from './api.js';
-import type { LlamaConfig } from './config.js';
+import type { LlamaConfig } from '../../model-spec/config.js';
+import { LINEAR_MODULES, moduleDims, moduleParent } from '../../model-spec/modules.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 
 /**
@@ -13,18 +14,6 @@ import { readSafetensors, writeSafetensors } from './safetensors.js';
  * and trained biases under the names PEFT gives them (`savedBiasKey`). Verified against peft 0.21 by
  * test/interop/peft.test.ts and transformers-save.test.ts.
  */
-
-export const ATTENTION_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj'] as const;
-export const MLP_MODULES = ['gate_proj', 'up_proj', 'down_proj'] as const;
-/** Every linear layer of a Llama block, in forward order; what PEFT's `all-linear` selects (lm_head excluded). */
-export const LINEAR_MODULES: readonly string[] = [...ATTENTION_MODULES, ...MLP_MODULES];
-
-/** The sub-module a linear layer sits in: `self_attn` or `mlp`; undefined for a name that is not one. */
-export function moduleParent(module: string): 'self_attn' | 'mlp' | undefined {
-  if ((ATTENTION_MODULES as readonly string[]).includes(module)) return 'self_attn';
-  if ((MLP_MODULES as readonly string[]).includes(module)) return 'mlp';
-  return undefined;
-}
 
 /** Path of a layer's linear module inside the base model, e.g. `model.layers.0.self_attn.q_proj`. */
 export function modulePath(layer: number, module: string): string {
@@ -74,20 +63,6 @@ export function parsePeftKey(key: string): ParsedPeftKey | undefined {
   if (!m || moduleParent(m[3]!) !== m[2]) return undefined;
   const part = m[4]!.endsWith('bias') ? 'bias' : (m[4]!.slice(0, 6) as 'lora_A' | 'lora_B');
   return { layer: Number(m[1]), module: m[3]!, part, onBaseLayer: m[4] === 'base_layer.bias' };
-}
-
-/** [in, out] features of a linear module for a model config. */
-export function moduleDims(c: LlamaConfig, module: string): { in: number; out: number } {
-  const q = c.numAttentionHeads * c.headDim;
-  const kv = c.numKeyValueHeads * c.headDim;
-  switch (module) {
-    case 'q_proj': return { in: c.hiddenSize, out: q };
-    case 'k_proj': case 'v_proj': return { in: c.hiddenSize, out: kv };
-    case 'o_proj': return { in: q, out: c.hiddenSize };
-    case 'gate_proj': case 'up_proj': return { in: c.hiddenSize, out: c.intermediateSize };
-    case 'down_proj': return { in: c.intermediateSize, out: c.hiddenSize };
-    default: throw new Error(`not a Llama linear module: ${module}`);
-  }
 }
 
 export interface AdapterConfig {

@@ -2,49 +2,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FtcError } from '../../errors.js';
 import type { WeightMap } from './api.js';
-import type { LlamaConfig } from './config.js';
+import type { LlamaConfig } from '../../model-spec/config.js';
+import { expectedWeightShapes, isOptionalWeight } from '../../model-spec/modules.js';
 import { readSafetensors, readSafetensorsHeader, readSafetensorsIndex } from './safetensors.js';
-
-/**
- * Every tensor a Llama-family checkpoint must hold for `config`, with its shape, by Hugging Face name.
- * Linear weights are [out, in] as PyTorch stores them. `lm_head.weight` is listed even when tied
- * (see `isOptionalWeight`).
- */
-export function expectedWeightShapes(c: LlamaConfig): Map<string, number[]> {
-  const H = c.hiddenSize;
-  const q = c.numAttentionHeads * c.headDim;
-  const kv = c.numKeyValueHeads * c.headDim;
-  const F = c.intermediateSize;
-  const m = new Map<string, number[]>();
-  m.set('model.embed_tokens.weight', [c.vocabSize, H]);
-  for (let i = 0; i < c.numHiddenLayers; i++) {
-    const p = `model.layers.${i}`;
-    m.set(`${p}.input_layernorm.weight`, [H]);
-    m.set(`${p}.self_attn.q_proj.weight`, [q, H]);
-    m.set(`${p}.self_attn.k_proj.weight`, [kv, H]);
-    m.set(`${p}.self_attn.v_proj.weight`, [kv, H]);
-    m.set(`${p}.self_attn.o_proj.weight`, [H, q]);
-    if (c.attentionBias) {
-      m.set(`${p}.self_attn.q_proj.bias`, [q]);
-      m.set(`${p}.self_attn.k_proj.bias`, [kv]);
-      m.set(`${p}.self_attn.v_proj.bias`, [kv]);
-      // Llama's attention_bias covers o_proj too; Qwen2's q/k/v biases never do.
-      if (c.architecture === 'LlamaForCausalLM') m.set(`${p}.self_attn.o_proj.bias`, [H]);
-    }
-    m.set(`${p}.post_attention_layernorm.weight`, [H]);
-    m.set(`${p}.mlp.gate_proj.weight`, [F, H]);
-    m.set(`${p}.mlp.up_proj.weight`, [F, H]);
-    m.set(`${p}.mlp.down_proj.weight`, [H, F]);
-  }
-  m.set('model.norm.weight', [H]);
-  m.set('lm_head.weight', [c.vocabSize, H]);
-  return m;
-}
-
-/** lm_head may be absent when tied to the embeddings (the model then reuses embed_tokens). */
-export function isOptionalWeight(name: string, c: LlamaConfig): boolean {
-  return name === 'lm_head.weight' && c.tieWordEmbeddings;
-}
 
 /** Where each tensor of a model directory lives: model.safetensors, or the shards of an index. */
 export function locateWeights(dir: string): Map<string, string> {

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { Template } from '@huggingface/jinja';
 import { FtcError } from '../../errors.js';
+import { findChatTemplate } from '../../model-spec/chat-template.js';
 import type { DataRecord } from '../data/types.js';
 import type { RecordRef, Renderer } from './template.js';
 
@@ -17,24 +17,11 @@ function tokenText(v: unknown): string | undefined {
 }
 
 /**
- * Reads the Jinja `chat_template` of a tokenizer_config.json (a string, or a list of named
- * templates of which `default` is used) and the special tokens templates refer to.
+ * Reads the Jinja chat template of a tokenizer_config.json (found by `findChatTemplate`, which
+ * `ftc check` uses too) and the special tokens templates refer to.
  */
 export function loadChatTemplate(file: string, display: string): { template: Template; specials: Record<string, string> } {
-  let config: Record<string, unknown>;
-  try {
-    config = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new FtcError('E_CHAT_TEMPLATE', `cannot read ${display}: ${(e as Error).message}`, { file: display });
-  }
-  let source = config.chat_template;
-  if (Array.isArray(source)) {
-    const named = source as Array<{ name?: string; template?: string }>;
-    source = (named.find((t) => t.name === 'default') ?? named[0])?.template;
-  }
-  if (typeof source !== 'string') {
-    throw new FtcError('E_CHAT_TEMPLATE', `${display} has no chat_template`, { file: display }, 'point chat_template at the tokenizer_config.json of a chat model');
-  }
+  const { source, config } = findChatTemplate(file, display);
   const specials: Record<string, string> = {};
   for (const key of ['bos_token', 'eos_token', 'unk_token', 'pad_token']) {
     const text = tokenText(config[key]);

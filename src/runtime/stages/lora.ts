@@ -2,8 +2,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FtcError } from '../../errors.js';
 import type { LoraSettings } from '../model/api.js';
-import { loadLlamaConfig } from '../model/config.js';
-import { LINEAR_MODULES, moduleDims } from '../model/peft.js';
+import { loadLlamaConfig } from '../../model-spec/config.js';
+import { resolveTargetModules } from '../../model-spec/modules.js';
+import { loraParameterCount, rankError, rankTooLarge } from '../../model-spec/params.js';
+import { TARGET_QUANTIZATIONS } from '../../model-spec/quantization.js';
 import type { Artifact, StageContext, StageImpl, StageSummary } from '../stage.js';
 import { formatCount, MODEL_MANIFEST, type ModelManifest } from './model.js';
 
@@ -39,28 +41,18 @@ export const loraStage: StageImpl = {
   version: 1,
   async run(ctx: StageContext): Promise<StageSummary> {
     const p = ctx.stage.params as unknown as LoraParams;
-    if (p.quantization === 'nf4') {
+    if (p.quantization !== undefined && !TARGET_QUANTIZATIONS.run.includes(p.quantization)) {
       // Training in full precision instead would silently be a different (and much larger) run than asked.
-      throw new FtcError('E_LORA_QUANTIZATION', `lora '${ctx.stage.name}': quantization = nf4 (QLoRA) has no 4-bit base model in the embedded runtime`,
+      throw new FtcError('E_LORA_QUANTIZATION', `lora '${ctx.stage.name}': quantization = ${p.quantization} (QLoRA) has no 4-bit base model in the embedded runtime`,
         { file: ctx.pipeline.file },
         'compile the pipeline for transformers + bitsandbytes with `ftc compile FILE --target accelerate`, or remove quantization to train a full-precision base');
     }
     const model = readModelManifest(ctx.inputs[p.model], ctx.stage.name);
     const config = loadLlamaConfig(resolve(ctx.pipeline.dir, model.path));
-    const targets = p.target_modules === 'all-linear' ? [...LINEAR_MODULES] : [...p.target_modules];
-    const unknown = targets.filter((m) => !LINEAR_MODULES.includes(m));
-    if (unknown.length > 0) {
-      throw new FtcError('E_LORA_TARGET', `target_modules ${unknown.join(', ')} ${unknown.length === 1 ? 'is not a module' : 'are not modules'} of ${config.architecture}`,
-        { file: ctx.pipeline.file },
-        `the model's linear modules are: ${LINEAR_MODULES.join(', ')} (or all-linear)`);
-    }
-    let trainable = 0;
-    for (const m of targets) {
-      const { in: inF, out } = moduleDims(config, m);
-      if (p.r > Math.min(inF, out)) ctx.log.warn(`r = ${p.r} exceeds ${m}'s smaller dimension (${Math.min(inF, out)}); the update cannot use the full rank`);
-      trainable += p.r * (inF + out);
-    }
-    trainable *= config.numHiddenLayers;
+    const targets = resolveTargetModules(p.target_modules, config.architecture);
+    const tooLarge = rankTooLarge(config, targets, p.r);
+    if (tooLarge.length > 0) throw rankError(p.r, tooLarge, ctx.pipeline.file);
+    const trainable = loraParameterCount(config, targets, p.r, p.bias);
     const settings: LoraSettings = {
       r: p.r,
       alpha: p.alpha,

@@ -1,9 +1,10 @@
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FtcError } from '../../errors.js';
-import { loadLlamaConfig, type LlamaConfig } from '../model/config.js';
+import { loadLlamaConfig, type LlamaConfig } from '../../model-spec/config.js';
+import { expectedWeightShapes, isOptionalWeight } from '../../model-spec/modules.js';
 import { readSafetensorsHeader } from '../model/safetensors.js';
-import { expectedWeightShapes, isOptionalWeight, locateWeights } from '../model/weights.js';
+import { locateWeights } from '../model/weights.js';
 import type { StageContext, StageImpl, StageSummary } from '../stage.js';
 
 /** The model stage's artifact: a small manifest pointing at the model directory (the weights are never copied). */

@@ -13,6 +13,7 @@ import { resolveWorkers, WorkerPool } from '../train/parallel/pool.js';
 import { lossCurveSvg } from '../train/plot.js';
 import { reportHtml } from '../train/report.js';
 import { readLoraArtifact } from './lora.js';
+import { tokenizerModelMismatch } from '../../model-spec/tokenizer.js';
 
 interface TrainerParams {
   model: string;
@@ -210,13 +211,11 @@ function checkDatasetFitsModel(
   modelPath: string,
   file: string,
 ): void {
-  if (meta.vocab_size > model.vocab_size) {
-    throw new FtcError('E_TOKENIZER_MODEL_MISMATCH',
-      `the tokenizer of stage ${tokStage} has ${meta.vocab_size} tokens but the model ${modelPath} has an embedding table of ${model.vocab_size}`,
-      { file }, "use the model's own tokenizer.json (vocab = \"<model dir>/tokenizer.json\")");
-  }
+  const mismatch = tokenizerModelMismatch(meta.vocab_size, { vocabSize: model.vocab_size }, { tokenizer: `of stage ${tokStage}`, model: modelPath, file });
+  if (mismatch) throw mismatch;
   if (meta.max_length > model.max_position_embeddings) {
-    throw new FtcError('E_TOKENIZER_MODEL_MISMATCH',
+    // E0306: the code `ftc check` reports for this at the tokenizer's max_length.
+    throw new FtcError('E0306',
       `the tokenizer stage ${tokStage} allows ${meta.max_length} tokens per example but the model ${modelPath} has max_position_embeddings ${model.max_position_embeddings}`,
       { file }, `set max_length = ${model.max_position_embeddings} or less in the tokenizer stage`);
   }

@@ -1,4 +1,5 @@
-import { IGNORE_INDEX, type SplitWriter } from './dataset.js';
+import { IGNORE_INDEX } from '../../model-spec/labels.js';
+import type { SplitWriter } from './dataset.js';
 import type { EncodedPiece } from './pieces.js';
 
 export interface AssembleOptions {

@@ -2,6 +2,7 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, wri
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { FtcError } from '../../errors.js';
+import { IGNORE_INDEX } from '../../model-spec/labels.js';
 
 /**
  * The tokenizer stage's artifact: compact binary, one set of files per split, read by offset so a
@@ -17,7 +18,6 @@ import { FtcError } from '../../errors.js';
  *   meta.json             TokenDatasetMeta
  *   tokenizer.json        the tokenizer used (loaded or trained)
  */
-export const IGNORE_INDEX = -100;
 export const DATASET_FORMAT = 'ftc-tokens/2';
 
 export interface SplitMeta {

@@ -8,8 +8,8 @@
  */
 
 import { seededShuffle } from '../random.js';
+import { IGNORE_INDEX } from '../../model-spec/labels.js';
 
-export const IGNORE_INDEX = -100;
 
 export interface Example {
   ids: Int32Array;

@@ -1,7 +1,8 @@
 import * as tf from '../tf.js';
 import type { CausalLM } from '../model/api.js';
 import { deriveSeed } from '../model/prng.js';
-import { IGNORE_INDEX, type Batch } from './batches.js';
+import { IGNORE_INDEX } from '../../model-spec/labels.js';
+import type { Batch } from './batches.js';
 
 /**
  * The forward/backward phase of one optimizer step, shared by the in-process trainer, the data-parallel

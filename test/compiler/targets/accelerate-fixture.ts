@@ -42,7 +42,7 @@ export async function compileExamples(): Promise<{ root: string; examples: Compi
   for (const ex of EXAMPLES) {
     copyFileSync(join(repoRoot(), 'pipelines', `${ex.pipeline}.ft`), join(root, 'pipelines', `${ex.pipeline}.ft`));
     for (const d of ex.data) copyFileSync(join(repoRoot(), 'data', d), join(root, 'data', d));
-    const compiled = compileFile(join(root, 'pipelines', `${ex.pipeline}.ft`), { overrides: ex.overrides ?? [] });
+    const compiled = compileFile(join(root, 'pipelines', `${ex.pipeline}.ft`), { overrides: ex.overrides ?? [], target: 'accelerate' });
     if (!compiled.ir) throw new Error(`${ex.name}: ${JSON.stringify(compiled.diagnostics)}`);
     const tokenizer = compiled.ir.stages.find((s) => s.kind === 'trainer')!.params.data as string;
     const exported = await exportStages(compiled.ir, tokenizer, { cacheDir: join(root, 'cache') });

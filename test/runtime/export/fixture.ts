@@ -1,9 +1,10 @@
 /** A tiny Llama (initModel, weights rescaled so greedy choices are not near-ties) and a random non-zero PEFT adapter. */
 import { join } from 'node:path';
 import type { HostTensor } from '../../../src/runtime/model/api.js';
-import { loadLlamaConfig, type LlamaConfig } from '../../../src/runtime/model/config.js';
+import { loadLlamaConfig, type LlamaConfig } from '../../../src/model-spec/config.js';
 import { initModel, xoshiro128 } from '../../../src/runtime/model/init.js';
-import { moduleDims, peftKey, saveAdapter, type AdapterConfig } from '../../../src/runtime/model/peft.js';
+import { moduleDims } from '../../../src/model-spec/modules.js';
+import { peftKey, saveAdapter, type AdapterConfig } from '../../../src/runtime/model/peft.js';
 import { writeSafetensors } from '../../../src/runtime/model/safetensors.js';
 import { loadWeights } from '../../../src/runtime/model/weights.js';
 

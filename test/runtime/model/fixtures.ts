@@ -1,6 +1,6 @@
 /** Tiny in-memory models for the model tests: configs and seeded random weights (own LCG, no src code). */
 import type { HostTensor, WeightMap } from '../../../src/runtime/model/api.js';
-import type { LlamaConfig } from '../../../src/runtime/model/config.js';
+import type { LlamaConfig } from '../../../src/model-spec/config.js';
 
 export function tinyConfig(over: Partial<LlamaConfig> = {}): LlamaConfig {
   const base: LlamaConfig = {

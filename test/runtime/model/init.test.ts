@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Template } from '@huggingface/jinja';
 import { FtcError } from '../../../src/errors.js';
-import { loadLlamaConfig } from '../../../src/runtime/model/config.js';
+import { loadLlamaConfig } from '../../../src/model-spec/config.js';
 import { type InitModelOptions, initModel, readCorpusTexts } from '../../../src/runtime/model/init.js';
 import { readSafetensorsHeader } from '../../../src/runtime/model/safetensors.js';
 import { loadWeights } from '../../../src/runtime/model/weights.js';

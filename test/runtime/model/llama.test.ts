@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { HostTensor, LoraSettings } from '../../../src/runtime/model/api.js';
 import { initBackend } from '../../../src/runtime/backend.js';
 import { createCausalLM } from '../../../src/runtime/model/causal-lm.js';
-import type { LlamaConfig } from '../../../src/runtime/model/config.js';
+import type { LlamaConfig } from '../../../src/model-spec/config.js';
 import * as tf from '../../../src/runtime/tf.js';
 import { lcg, randomTensor, randomWeights, tinyConfig } from './fixtures.js';
 import { referenceLogits, type RefLora } from './reference.js';

@@ -49,7 +49,7 @@ describe('LoRA', () => {
     const config = tinyConfig();
     assert.throws(() => createCausalLM(config, randomWeights(config), settings({ targetModules: ['q_proj', 'c_attn'] })), (e: unknown) => {
       assert.ok(e instanceof FtcError);
-      assert.equal(e.code, 'E_LORA_UNKNOWN_MODULE');
+      assert.equal(e.code, 'E0307');
       assert.match(e.message, /"c_attn"/);
       assert.match(e.hint ?? '', /q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj/);
       return true;

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FtcError } from '../../../src/errors.js';
 import type { HostTensor } from '../../../src/runtime/model/api.js';
-import { parseLlamaConfig } from '../../../src/runtime/model/config.js';
-import { type AdapterConfig, loadAdapter, moduleDims, moduleParent, parsePeftKey, peftKey, saveAdapter } from '../../../src/runtime/model/peft.js';
+import { parseLlamaConfig } from '../../../src/model-spec/config.js';
+import { moduleDims, moduleParent } from '../../../src/model-spec/modules.js';
+import { type AdapterConfig, loadAdapter, parsePeftKey, peftKey, saveAdapter } from '../../../src/runtime/model/peft.js';
 import { readSafetensorsHeader, writeSafetensors } from '../../../src/runtime/model/safetensors.js';
 import { tempDir } from '../../helpers.js';
 

@@ -3,7 +3,7 @@
  * (float64), sharing no code with src/runtime/model. It is slow on purpose: every sum is spelled out.
  */
 import type { HostTensor, WeightMap } from '../../../src/runtime/model/api.js';
-import type { LlamaConfig } from '../../../src/runtime/model/config.js';
+import type { LlamaConfig } from '../../../src/model-spec/config.js';
 
 type Vec = number[];
 type Mat = number[][];

@@ -4,7 +4,7 @@ import type { LoraSettings } from '../../../src/runtime/model/api.js';
 import { initBackend } from '../../../src/runtime/backend.js';
 import { wasmKernelsInstalled } from '../../../src/runtime/kernels/index.js';
 import { createCausalLM } from '../../../src/runtime/model/causal-lm.js';
-import type { LlamaConfig } from '../../../src/runtime/model/config.js';
+import type { LlamaConfig } from '../../../src/model-spec/config.js';
 import * as tf from '../../../src/runtime/tf.js';
 import { lcg, randomTensor, randomWeights, tinyConfig } from './fixtures.js';
 

@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FtcError } from '../../../src/errors.js';
 import type { HostTensor } from '../../../src/runtime/model/api.js';
-import { parseLlamaConfig, type LlamaConfig } from '../../../src/runtime/model/config.js';
+import { parseLlamaConfig, type LlamaConfig } from '../../../src/model-spec/config.js';
 import { writeSafetensors } from '../../../src/runtime/model/safetensors.js';
-import { expectedWeightShapes, loadWeights } from '../../../src/runtime/model/weights.js';
+import { expectedWeightShapes } from '../../../src/model-spec/modules.js';
+import { loadWeights } from '../../../src/runtime/model/weights.js';
 import { tempDir } from '../../helpers.js';
 
 // vocab 10, hidden 8, 2 heads of 4, 1 kv head, ffn 12, 1 layer.

@@ -74,7 +74,7 @@ test('lora stage: an unknown target module is an error listing the model\'s modu
   const base: Artifact = { stage: 'base', kind: 'model', key: 'k', dir: mc.outDir, summary: {} };
   const params = { model: 'base', r: 2, alpha: 4, target_modules: ['q_proj', 'qkv_proj'], dropout: 0, bias: 'none', use_rslora: false };
   await assert.rejects(loraStage.run(ctx(dir, 'lora', params, { base })), (e: unknown) =>
-    isFtcError(e) && e.code === 'E_LORA_TARGET' && /qkv_proj/.test(e.message) && /q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj/.test(e.hint ?? ''));
+    isFtcError(e) && e.code === 'E0307' && /qkv_proj/.test(e.message) && /q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj/.test(e.hint ?? ''));
 });
 
 test('lora stage: quantization = nf4 is refused by the embedded runtime, pointing at --target accelerate', async () => {

@@ -1,6 +1,6 @@
 import * as tf from '../../../src/runtime/tf.js';
 import type { CausalLM, ForwardOptions } from '../../../src/runtime/model/api.js';
-import type { LlamaConfig } from '../../../src/runtime/model/config.js';
+import type { LlamaConfig } from '../../../src/model-spec/config.js';
 import { peftKey } from '../../../src/runtime/model/peft.js';
 import type { Example, ExampleSource } from '../../../src/runtime/train/batches.js';
 

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { findChatTemplate } from '../../../model-spec/chat-template.js';
 import type { ExportedData } from './index.js';
 import type { SpecialTokenIds } from './script.js';
 
@@ -27,7 +28,7 @@ export function readExportedData(preprocessDir: string, tokenizerDir: string, ch
     tokenizerFile: join(tokenizerDir, TOKENIZER),
     rows: { train: countLines(join(preprocessDir, TRAIN)), eval: countLines(join(preprocessDir, EVAL)) },
     specials,
-    ...(chatTemplateFile ? { chatTemplate: chatTemplateOf(chatTemplateFile) } : {}),
+    ...(chatTemplateFile ? { chatTemplate: findChatTemplate(chatTemplateFile).source } : {}),
   };
 }
 
@@ -55,11 +56,3 @@ function countLines(file: string): number {
   return n;
 }
 
-/** The chat_template of a tokenizer_config.json, as the preprocess stage reads it (a string, or the `default` of named ones). */
-function chatTemplateOf(file: string): string | undefined {
-  const config = JSON.parse(readFileSync(file, 'utf8')) as { chat_template?: unknown };
-  const t = config.chat_template;
-  if (typeof t === 'string') return t;
-  if (Array.isArray(t)) return ((t as { name?: string; template?: string }[]).find((x) => x.name === 'default') ?? t[0])?.template;
-  return undefined;
-}

@@ -1,5 +1,5 @@
 import type { LoraSettings, WeightMap } from '../../model/api.js';
-import type { LlamaConfig } from '../../model/config.js';
+import type { LlamaConfig } from '../../../model-spec/config.js';
 import type { Share } from '../step.js';
 import type { HostGrads } from './allreduce.js';
 

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { FtcError } from '../../../src/errors.js';
-import { llamaConfigToJson, loadLlamaConfig, parseLlamaConfig } from '../../../src/runtime/model/config.js';
-import { tempDir } from '../../helpers.js';
+import { FtcError } from '../../src/errors.js';
+import { llamaConfigToJson, loadLlamaConfig, parseLlamaConfig } from '../../src/model-spec/config.js';
+import { tempDir } from '../helpers.js';
 
 const FILE = '/models/x/config.json';
 
@@ -84,7 +84,10 @@ describe('parseLlamaConfig', () => {
     rejects({ ...TINYLLAMA, architectures: ['GPT2LMHeadModel'] }, 'E_MODEL_CONFIG_UNSUPPORTED', 'architectures');
     rejects({ model_type: 'gpt2' }, 'E_MODEL_CONFIG_UNSUPPORTED', 'model_type');
     rejects({ ...TINYLLAMA, rope_scaling: { type: 'dynamic', factor: 2 } }, 'E_MODEL_CONFIG_UNSUPPORTED', 'rope_scaling');
-    rejects({ ...TINYLLAMA, rope_scaling: { type: 'linear', factor: -1 } }, 'E_MODEL_CONFIG_INVALID', 'rope_scaling');
+    rejects({ ...TINYLLAMA, rope_scaling: { type: 'linear', factor: -1 } }, 'E_MODEL_CONFIG_INVALID', 'rope_scaling.factor');
+    rejects({ ...TINYLLAMA, rope_scaling: null, rope_parameters: { rope_type: 'llama3', factor: 8, rope_theta: 500000 } }, 'E_MODEL_CONFIG_UNSUPPORTED', 'rope_parameters');
+    rejects({ ...TINYLLAMA, rope_scaling: null, rope_parameters: { rope_theta: 0 } }, 'E_MODEL_CONFIG_INVALID', 'rope_parameters.rope_theta');
+    rejects({ ...TINYLLAMA, rope_scaling: null, rope_parameters: { full_attention: { rope_theta: 1e4 } } }, 'E_MODEL_CONFIG_UNSUPPORTED', 'rope_parameters');
     rejects({ ...TINYLLAMA, hidden_act: 'gelu' }, 'E_MODEL_CONFIG_UNSUPPORTED', 'hidden_act');
     rejects({ ...TINYLLAMA, num_key_value_heads: 5 }, 'E_MODEL_CONFIG_INVALID', 'num_key_value_heads');
     rejects({ ...TINYLLAMA, hidden_size: 100 }, 'E_MODEL_CONFIG_INVALID', 'num_attention_heads');
@@ -96,6 +99,32 @@ describe('parseLlamaConfig', () => {
     rejects({ ...TINYLLAMA, mlp_bias: true }, 'E_MODEL_CONFIG_UNSUPPORTED', 'mlp_bias');
     rejects({ architectures: ['Qwen2ForCausalLM'], hidden_size: 64, num_attention_heads: 4 }, 'E_MODEL_CONFIG_INVALID', 'eos_token_id');
     rejects({ ...TINYLLAMA, head_dim: 63 }, 'E_MODEL_CONFIG_INVALID', 'head_dim');
+  });
+
+  it("reads transformers 5's rope_parameters with transformers' precedence", () => {
+    const { rope_scaling: _, rope_theta: __, ...bare } = TINYLLAMA;
+    const p = (extra: object) => {
+      const c = parseLlamaConfig({ ...bare, ...extra }, FILE);
+      return [c.ropeTheta, c.ropeScaling];
+    };
+    assert.deepEqual(p({}), [10000, null]);
+    assert.deepEqual(p({ rope_parameters: { rope_theta: 500000, rope_type: 'default' } }), [500000, null]);
+    assert.deepEqual(p({ rope_parameters: { rope_theta: 500000, rope_type: 'linear', factor: 4 } }), [500000, { type: 'linear', factor: 4 }]);
+    // The dict's theta wins over a top-level one; a top-level one fills a dict without it.
+    assert.deepEqual(p({ rope_theta: 1000, rope_parameters: { rope_theta: 2000, rope_type: 'default' } }), [2000, null]);
+    assert.deepEqual(p({ rope_theta: 1000, rope_parameters: { rope_type: 'linear', factor: 2 } }), [1000, { type: 'linear', factor: 2 }]);
+    // A legacy rope_scaling replaces rope_parameters, as convert_rope_params_to_dict does.
+    assert.deepEqual(p({ rope_theta: 1000, rope_scaling: { type: 'linear', factor: 3 }, rope_parameters: { rope_theta: 2000, rope_type: 'default' } }), [1000, { type: 'linear', factor: 3 }]);
+  });
+
+  it('refuses a Llama whose heads do not divide hidden_size even with head_dim, as transformers 5 does', () => {
+    const llama = { ...TINYLLAMA, hidden_size: 60, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 8 };
+    rejects(llama, 'E_MODEL_CONFIG_INVALID', 'num_attention_heads');
+    // Qwen2 and Mistral read head_dim in their attention, so transformers accepts it there.
+    const qwen = parseLlamaConfig({ ...llama, architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2' }, FILE);
+    assert.equal(qwen.headDim, 8);
+    // A head_dim other than hidden_size / heads is fine when the heads do divide it.
+    assert.equal(parseLlamaConfig({ ...TINYLLAMA, head_dim: 128 }, FILE).headDim, 128);
   });
 
   it('writes back a config.json that parses to the same config', () => {
