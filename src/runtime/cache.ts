@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { StageSummary } from './stage.js';
+import { describeWriteError } from './write-error.js';
 import { acquireKeyLock, isLockHeldByLiveProcess, pidAlive, type KeyLock } from './cache-lock.js';
 
 /**
@@ -156,29 +157,38 @@ export class ArtifactCache {
    * one is renamed aside first, so a reader sees either the old or the new entry, never a mix.
    */
   async commit(tmpDir: string, info: Omit<Manifest, 'files' | 'created'>): Promise<Manifest> {
-    const files: ManifestFile[] = [];
-    for (const path of await listFiles(tmpDir)) {
-      if (path === MANIFEST) throw new Error(`stage ${info.stage} wrote a file named ${MANIFEST}, which the cache reserves`);
-      const full = join(tmpDir, path);
-      await fsyncPath(full);
-      files.push({ path, size: (await fsp.stat(full)).size, sha256: await sha256File(full) });
-    }
-    const manifest: Manifest = { ...info, created: new Date().toISOString(), files };
-    const handle = await fsp.open(join(tmpDir, MANIFEST), 'w');
+    let bytes = 0;
     try {
-      await handle.writeFile(JSON.stringify(manifest, null, 2) + '\n');
-      await handle.sync();
-    } finally {
-      await handle.close();
+      const files: ManifestFile[] = [];
+      for (const path of await listFiles(tmpDir)) {
+        if (path === MANIFEST) throw new Error(`stage ${info.stage} wrote a file named ${MANIFEST}, which the cache reserves`);
+        const full = join(tmpDir, path);
+        await fsyncPath(full);
+        const size = (await fsp.stat(full)).size;
+        bytes += size;
+        files.push({ path, size, sha256: await sha256File(full) });
+      }
+      const manifest: Manifest = { ...info, created: new Date().toISOString(), files };
+      const handle = await fsp.open(join(tmpDir, MANIFEST), 'w');
+      try {
+        await handle.writeFile(JSON.stringify(manifest, null, 2) + '\n');
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fsyncPath(tmpDir);
+      const target = this.entryDir(info.key);
+      const old = await this.moveAside(info.key);
+      await fsp.rename(tmpDir, target);
+      await fsyncPath(this.root);
+      if (old) await fsp.rm(old, { recursive: true, force: true });
+      this.verified.add(info.key);
+      return manifest;
+    } catch (e) {
+      // A full disk (or any failure) leaves no temp dir behind and reads as what it is.
+      await fsp.rm(tmpDir, { recursive: true, force: true });
+      throw describeWriteError(e, `the cache entry of stage '${info.stage}' in ${this.root}`, bytes || undefined);
     }
-    await fsyncPath(tmpDir);
-    const target = this.entryDir(info.key);
-    const old = await this.moveAside(info.key);
-    await fsp.rename(tmpDir, target);
-    await fsyncPath(this.root);
-    if (old) await fsp.rm(old, { recursive: true, force: true });
-    this.verified.add(info.key);
-    return manifest;
   }
 
   /** Moves an existing entry out of the way (into .tmp, then deleted); returns where it went. */

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { ArtifactCache, defaultCacheDir } from '../../runtime/cache.js';
 import { isLockHeldByLiveProcess } from '../../runtime/cache-lock.js';
 import { lockPath, readLock } from '../../runtime/lockfile.js';
+import { formatBytes } from '../../runtime/write-error.js';
 
 /**
  * `ftc cache ls|du|gc|clear|verify [PIPELINE...]`.
@@ -55,16 +56,7 @@ async function referencedKeys(pipelines: string[]): Promise<Map<string, string[]
   return refs;
 }
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
-}
+export { formatBytes };
 
 const out = (s: string) => process.stdout.write(s + '\n');
 const show = (root: string) => relative(process.cwd(), root) || '.';

@@ -13,6 +13,8 @@ import { resolveWorkers, WorkerPool } from '../train/parallel/pool.js';
 import { lossCurveSvg } from '../train/plot.js';
 import { reportHtml } from '../train/report.js';
 import { readLoraArtifact } from './lora.js';
+import { outputTarget } from '../materialize.js';
+import { claimOutputDir } from '../output-mark.js';
 
 interface TrainerParams {
   model: string;
@@ -83,7 +85,9 @@ export const trainerStage: StageImpl = {
 
     const model = loadCausalLM(modelDir, { lora: lora.settings });
     const adapterConfig: AdapterConfig = { ...lora.settings, baseModel: lora.model.path };
-    const outputDir = resolve(ctx.pipeline.dir, p.output);
+    const outputDir = outputTarget(p.output, ctx.pipeline.dir);
+    // Checkpoints are written into the output before it is complete, so it is claimed first: never a directory ftc did not write.
+    claimOutputDir(outputDir, p.output, `stage '${ctx.stage.name}': output`, { pipeline: ctx.pipeline.file, stage: ctx.stage.name, key: ctx.stage.key });
     const checkpoints = new CheckpointDir(join(outputDir, 'checkpoints'), peftAdapterFiles(adapterConfig));
     if (!ctx.options.resume && checkpoints.steps().length > 0) {
       warn(`starting over: the checkpoints in ${join(p.output, 'checkpoints')} from an earlier run are replaced (use --resume to continue from them)`);
