@@ -42,11 +42,7 @@ export type Lookup =
 export const MANIFEST = 'manifest.json';
 const KEY_PATTERN = /^[0-9a-f]{16,128}$/;
 
-/** `FTC_CACHE_DIR` when set, else `<pipeline dir>/.ftc/cache`. */
-export function defaultCacheDir(pipelineDir: string): string {
-  const env = process.env.FTC_CACHE_DIR;
-  return env && env.trim() !== '' ? env : join(pipelineDir, '.ftc', 'cache');
-}
+export { defaultCacheDir } from '../cache-location.js';
 
 export async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');

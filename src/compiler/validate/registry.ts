@@ -5,6 +5,7 @@ import { duplicateStageNames, pipelineHeader, referenceCycles, references, unuse
 import { maxLengthWithinContext, modelConfigReadable, paths, targetModulesInModel } from './checks-files.js';
 import { checkValues } from './schema-values.js';
 import { quantizationNeedsAccelerate } from './checks-quantization.js';
+import { outputsApartFromInputs, outputsDistinct } from './checks-outputs.js';
 
 export type Check<N> = (node: N, ctx: ValidationContext) => void;
 
@@ -22,4 +23,4 @@ export const stageChecks: Readonly<Record<string, readonly Check<StageNode>[]>> 
   trainer: [maxLengthWithinContext],
 };
 
-export const fileChecks: readonly Check<FileNode>[] = [pipelineHeader, duplicateStageNames, referenceCycles, unusedStages];
+export const fileChecks: readonly Check<FileNode>[] = [pipelineHeader, duplicateStageNames, referenceCycles, unusedStages, outputsApartFromInputs, outputsDistinct];
