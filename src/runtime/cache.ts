@@ -41,6 +41,14 @@ export type Lookup =
 
 export const MANIFEST = 'manifest.json';
 const KEY_PATTERN = /^[0-9a-f]{16,128}$/;
+/** `<key>.<pid>.<rand>` (a stage being written) or `<key>.<pid>.<rand>.old` (an entry moved aside): nothing else in .tmp is ftc's. */
+const TEMP_PATTERN = /^([0-9a-f]{16,128})\.(\d+)\.[0-9a-f]{8}(\.old)?$/;
+
+/** A real directory, not a symlink to one: ftc never deletes through a link. */
+async function isRealDir(path: string): Promise<boolean> {
+  const st = await fsp.lstat(path).catch(() => undefined);
+  return st !== undefined && st.isDirectory() && !st.isSymbolicLink();
+}
 
 export { defaultCacheDir } from '../cache-location.js';
 
@@ -68,6 +76,17 @@ async function fsyncPath(path: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** Every entry under dir (not following symlinks), with what it is. */
+async function listAll(dir: string, prefix = ''): Promise<{ path: string; kind: 'file' | 'dir' | 'other' }[]> {
+  const out: { path: string; kind: 'file' | 'dir' | 'other' }[] = [];
+  for (const entry of await fsp.readdir(join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) out.push({ path: rel, kind: 'dir' }, ...(await listAll(dir, rel)));
+    else out.push({ path: rel, kind: entry.isFile() ? 'file' : 'other' });
+  }
+  return out;
 }
 
 export class ArtifactCache {
@@ -214,13 +233,21 @@ export class ArtifactCache {
     return held;
   }
 
+  /** ftc's temporaries in .tmp, by name; never anything in a .tmp that is a symlink, never a symlink inside it. */
+  private async temporaries(): Promise<{ name: string; key: string; pid: number }[]> {
+    if (!(await isRealDir(this.tmpRoot))) return [];
+    const out: { name: string; key: string; pid: number }[] = [];
+    for (const name of await fsp.readdir(this.tmpRoot).catch(() => [] as string[])) {
+      const m = TEMP_PATTERN.exec(name);
+      if (m && (await isRealDir(join(this.tmpRoot, name)))) out.push({ name, key: m[1]!, pid: Number(m[2]) });
+    }
+    return out;
+  }
+
   /** Holding the key lock, every temp dir of that key is left over from a killed run. */
   private async cleanTempFor(key: string): Promise<void> {
-    const names = await fsp.readdir(this.tmpRoot).catch(() => [] as string[]);
-    for (const name of names) {
-      if (name.startsWith(`${key}.`) && !name.startsWith(`${key}.${process.pid}.`)) {
-        await fsp.rm(join(this.tmpRoot, name), { recursive: true, force: true });
-      }
+    for (const t of await this.temporaries()) {
+      if (t.key === key && t.pid !== process.pid) await fsp.rm(join(this.tmpRoot, t.name), { recursive: true, force: true });
     }
   }
 
@@ -230,23 +257,39 @@ export class ArtifactCache {
    */
   async cleanStaleTemp(): Promise<number> {
     let removed = 0;
-    const names = await fsp.readdir(this.tmpRoot).catch(() => [] as string[]);
-    for (const name of names) {
-      const [key, pidText] = name.split('.');
-      const pid = Number(pidText);
-      if (pid === process.pid) continue;
-      if (Number.isInteger(pid) && pidAlive(pid)) continue;
-      if (await isLockHeldByLiveProcess(join(this.locksDir, `${key}.lock`))) continue;
-      await fsp.rm(join(this.tmpRoot, name), { recursive: true, force: true });
+    for (const t of await this.temporaries()) {
+      if (t.pid === process.pid || pidAlive(t.pid)) continue;
+      if (await isLockHeldByLiveProcess(join(this.locksDir, `${t.key}.lock`))) continue;
+      await fsp.rm(join(this.tmpRoot, t.name), { recursive: true, force: true });
       removed++;
     }
     return removed;
   }
 
+  /**
+   * Whether `<cache>/<key>` is an entry ftc wrote, which gc/clear may delete: a real directory (not
+   * a symlink) whose manifest.json names this key and lists every file in it. A user's directory that
+   * merely has a hex name is not one. (Sizes and checksums may be off: a corrupt entry is still ftc's.)
+   */
+  async isEntry(key: string): Promise<boolean> {
+    const dir = this.entryDir(key);
+    if (!KEY_PATTERN.test(key) || !(await isRealDir(dir))) return false;
+    let manifest: Manifest;
+    try {
+      manifest = JSON.parse(await fsp.readFile(join(dir, MANIFEST), 'utf8')) as Manifest;
+    } catch {
+      return false;
+    }
+    if (manifest?.key !== key || !Array.isArray(manifest.files)) return false;
+    const listed = new Set(manifest.files.map((f) => f.path));
+    const onDisk = await listAll(dir);
+    return onDisk.every((f) => f.kind === 'file' ? f.path === MANIFEST || listed.has(f.path) : f.kind === 'dir');
+  }
+
   /** Committed entries (directories named like a key), with their manifests when readable. */
-  async entries(): Promise<{ key: string; manifest?: Manifest; bytes: number }[]> {
+  async entries(): Promise<{ key: string; manifest?: Manifest; bytes: number; isEntry: boolean }[]> {
     const names = await fsp.readdir(this.root).catch(() => [] as string[]);
-    const out: { key: string; manifest?: Manifest; bytes: number }[] = [];
+    const out: { key: string; manifest?: Manifest; bytes: number; isEntry: boolean }[] = [];
     for (const key of names.filter((n) => KEY_PATTERN.test(n)).sort()) {
       const dir = this.entryDir(key);
       let manifest: Manifest | undefined;
@@ -257,7 +300,7 @@ export class ArtifactCache {
       }
       let bytes = 0;
       for (const f of await listFiles(dir).catch(() => [] as string[])) bytes += (await fsp.stat(join(dir, f))).size;
-      out.push({ key, manifest, bytes });
+      out.push({ key, manifest, bytes, isEntry: await this.isEntry(key) });
     }
     return out;
   }
