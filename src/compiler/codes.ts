@@ -8,6 +8,7 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = {
   E0001: 'Lexical error: a character or string the language does not have.',
   E0002: 'Syntax error: the parser expected something else here.',
   E0003: 'The YAML document does not have the shape of a pipeline.',
+  E0004: 'Blocks or lists nested too deep (more than 64 levels).',
   E0101: 'Unknown block kind.',
   E0102: 'Unknown key for this stage kind (or nested block).',
   E0103: 'Value of the wrong type.',
