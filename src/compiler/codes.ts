@@ -37,6 +37,7 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = {
   E0309: 'Tokenizer sets neither vocab nor train.',
   E0350: 'An output that is, contains or lies inside an input of the pipeline (data, model, tokenizer, template, the pipeline file, the cache).',
   E0351: 'Two stages write the same output (or one inside the other).',
+  E0352: 'A path the pipeline names is a device, FIFO or socket, a symlink loop, or unreadable.',
   E0401: 'ftc compile --target accelerate: a value with no transformers/peft/accelerate equivalent.',
   E0402: 'ftc compile --target accelerate: the pipeline needs exactly one trainer, on a lora stage.',
   W0101: 'No pipeline header: name and seed default.',

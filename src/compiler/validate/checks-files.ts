@@ -1,6 +1,7 @@
 import { isAbsolute, join } from 'node:path';
 import type { StageNode } from '../ast.js';
 import { LINEAR_MODULES } from '../../schema/lora.js';
+import { PATH_KIND_TEXT, pathKind } from '../../path-kind.js';
 import { readConfig, safeStat, type ValidationContext } from './context.js';
 
 const label = (s: StageNode): string => `${s.kind} '${s.name}'`;
@@ -14,10 +15,11 @@ export function paths(stage: StageNode, ctx: ValidationContext): void {
     const written = e.value.value;
     if (isAbsolute(written)) ctx.warning('W0301', e.value.range, `${label(stage)}: ${e.key} is an absolute path; a path relative to the pipeline file keeps the pipeline portable.`);
     const abs = ctx.resolvePath(written);
-    const st = safeStat(abs);
-    if (!st) ctx.error('E0301', e.value.range, `${label(stage)}: ${e.key} "${written}" does not exist (looked for ${abs}); paths are relative to the pipeline file's directory.`);
-    else if (want === 'dir' && !st.isDirectory()) ctx.error('E0302', e.value.range, `${label(stage)}: ${e.key} "${written}" is a file, but a directory is expected.`);
-    else if (want === 'file' && !st.isFile()) ctx.error('E0303', e.value.range, `${label(stage)}: ${e.key} "${written}" is a directory, but a file is expected.`);
+    const kind = pathKind(abs);
+    if (kind === 'missing') ctx.error('E0301', e.value.range, `${label(stage)}: ${e.key} "${written}" does not exist (looked for ${abs}); paths are relative to the pipeline file's directory.`);
+    else if (kind !== 'file' && kind !== 'dir') ctx.error('E0352', e.value.range, `${label(stage)}: ${e.key} "${written}" ${PATH_KIND_TEXT[kind]}; a ${want === 'dir' ? 'directory' : 'file'} is expected.`);
+    else if (want === 'dir' && kind !== 'dir') ctx.error('E0302', e.value.range, `${label(stage)}: ${e.key} "${written}" is a file, but a directory is expected.`);
+    else if (want === 'file' && kind !== 'file') ctx.error('E0303', e.value.range, `${label(stage)}: ${e.key} "${written}" is a directory, but a file is expected.`);
   }
 }
 
