@@ -41,6 +41,7 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = {
   E0401: 'ftc compile --target accelerate: a value with no transformers/peft/accelerate equivalent.',
   E0402: 'ftc compile --target accelerate: the pipeline needs exactly one trainer, on a lora stage.',
   W0101: 'No pipeline header: name and seed default.',
+  W0150: 'A value the schema allows but that cannot train anything useful (lr above 1, a million epochs...), with the reason.',
   W0201: 'A stage no other stage uses.',
   W0301: 'An absolute path makes the pipeline non-portable.',
   W0302: 'Model architecture outside the Llama family: target modules not checked.',

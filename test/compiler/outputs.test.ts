@@ -82,3 +82,13 @@ test('two stages writing the same output (or one inside the other) are an error'
     `22:12 E0351 export 'gguf': output "out/model.gguf" lies inside the output of trainer 'sft' ("out", line 17); give each stage an output of its own.`,
   ]);
 });
+
+test('absurd values pass the schema but warn with the reason (W0150)', () => {
+  const text = pipeline('out').replace('  output = "out"', '  output = "out"\n  lr = 1e10\n  epochs = 1000000\n').replace('lora adapter { model = base }', 'lora adapter {\n  model = base\n  alpha = 1e6\n}');
+  const got = compile(text, '/nowhere/p.ft', { checkFiles: false }).diagnostics.filter((d) => d.code === 'W0150').map((d) => `${d.line}:${d.column} ${d.message}`);
+  assert.deepEqual(got, [
+    "15:11 lora 'adapter': alpha = 1e6 is probably a mistake: a scaling (alpha / r) this large makes the adapter's first update overwhelm the base model.",
+    "21:8 trainer 'sft': lr = 1e10 is probably a mistake: a learning rate above 1 makes AdamW diverge at once (the loss goes to ln(vocab) or NaN); LoRA fine-tuning uses 1e-5 to 1e-3, often 2e-4.",
+    "22:12 trainer 'sft': epochs = 1000000 is probably a mistake: more than 1,000 passes over the data only memorises it and runs for days; 1 to 5 epochs is usual.",
+  ]);
+});

@@ -6,6 +6,7 @@ import { maxLengthWithinContext, modelConfigReadable, paths, targetModulesInMode
 import { checkValues } from './schema-values.js';
 import { quantizationNeedsAccelerate } from './checks-quantization.js';
 import { outputsApartFromInputs, outputsDistinct } from './checks-outputs.js';
+import { plausibleValues } from './checks-plausible.js';
 
 export type Check<N> = (node: N, ctx: ValidationContext) => void;
 
@@ -15,7 +16,7 @@ export type Check<N> = (node: N, ctx: ValidationContext) => void;
  * Stage checks run before file checks: `unusedStages` reads what `references` recorded.
  */
 export const stageChecks: Readonly<Record<string, readonly Check<StageNode>[]>> = {
-  '*': [knownKind, unknownKeys, duplicateKeys, requiredKeys, checkValues, references, paths],
+  '*': [knownKind, unknownKeys, duplicateKeys, requiredKeys, checkValues, references, paths, plausibleValues],
   preprocess: [customTemplateNeedsPrompts],
   tokenizer: [vocabXorTrain],
   model: [modelConfigReadable],

@@ -9,6 +9,7 @@ import { readTokenDataset } from '../tokenize/dataset.js';
 import { CheckpointDir, peftAdapterFiles } from '../train/checkpoint.js';
 import { adapterHost, train, type TrainConfig } from '../train/loop.js';
 import { MetricsLog } from '../train/metrics.js';
+import { uniformLossWarning } from '../train/uniform-loss.js';
 import { resolveWorkers, WorkerPool } from '../train/parallel/pool.js';
 import { lossCurveSvg } from '../train/plot.js';
 import { reportHtml } from '../train/report.js';
@@ -116,6 +117,8 @@ export const trainerStage: StageImpl = {
         runKey: ctx.stage.key,
         gradients: pool,
       });
+      const flat = uniformLossWarning(metrics.trainLosses(), lora.model.vocab_size, p.lr);
+      if (flat) warn(flat);
       if (evalSplit.count === 0) warn('the dataset has no eval split: no eval loss or perplexity was computed (set eval_split in the preprocess stage)');
 
       // The adapter, in PEFT format, plus what the user reads: metrics, plot, report.
