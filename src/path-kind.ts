@@ -5,9 +5,10 @@ import { statSync } from 'node:fs';
  * socket is neither a file nor a directory, and a symlink loop or a denied permission is not a
  * missing file: `ftc check` and the data reader both say which it is.
  */
-export type PathKind = 'file' | 'dir' | 'missing' | 'device' | 'fifo' | 'socket' | 'loop' | 'denied' | 'unreadable';
+export type PathKind = 'file' | 'dir' | 'missing' | 'device' | 'fifo' | 'socket' | 'loop' | 'denied' | 'nul' | 'unreadable';
 
 export function pathKind(path: string): PathKind {
+  if (path.includes('\0')) return 'nul';
   try {
     const st = statSync(path);
     if (st.isFile()) return 'file';
@@ -31,5 +32,6 @@ export const PATH_KIND_TEXT: Record<Exclude<PathKind, 'file' | 'dir' | 'missing'
   socket: 'is a socket, not a regular file',
   loop: 'is a symbolic link that leads in a loop (or through too many links)',
   denied: 'cannot be read: permission denied',
+  nul: 'contains a NUL character, which no file name can hold',
   unreadable: 'cannot be read',
 };
