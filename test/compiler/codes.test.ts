@@ -24,3 +24,18 @@ test('every code the sources report is in the catalog', () => {
     }
   }
 });
+
+test('every runtime code grammar/diagnostics.md documents is one the sources raise', () => {
+  const doc = readFileSync(join(repoRoot(), 'grammar/diagnostics.md'), 'utf8');
+  const documented = [...doc.matchAll(/^\| (E_[A-Z0-9_]+) \|/gm)].map((m) => m[1]!);
+  assert.ok(documented.length >= 6);
+  const sources: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(join(repoRoot(), dir), { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(dir, e.name));
+      else if (e.name.endsWith('.ts')) sources.push(readFileSync(join(repoRoot(), dir, e.name), 'utf8'));
+    }
+  };
+  walk('src');
+  for (const code of documented) assert.ok(sources.some((t) => t.includes(`'${code}'`)), code);
+});
