@@ -18,6 +18,7 @@ export const OUTPUT_MARK = '.ftc-output.json';
  * ftc's own too: they are written after the output was claimed, so the mark cannot list them.
  */
 const CHECKPOINTS = 'checkpoints';
+const LEGACY_KEY_FILE = '.ftc-key';
 const CHECKPOINT_STEP = /^step-\d+(\.tmp-\d+)?$/;
 
 export interface MarkedFile {
@@ -123,7 +124,13 @@ export function ownership(target: string, single: boolean): Ownership {
     return { state: 'ftc', mark: mark! };
   }
   if (readdirSync(target).length === 0) return { state: 'empty' };
-  if (!mark) return { state: 'foreign', reason: `it is a non-empty directory ftc did not write (it has no ${OUTPUT_MARK})` };
+  if (!mark) {
+    // Before marks, ftc left only its cache key (.ftc-key), which does not prove what else is there.
+    const legacy = lstatOrUndefined(join(target, LEGACY_KEY_FILE))?.isFile();
+    return { state: 'foreign', reason: legacy
+      ? `it was written by an older ftc, which did not record its files (it has ${LEGACY_KEY_FILE} but no ${OUTPUT_MARK}); delete it once to let ftc write it again`
+      : `it is a non-empty directory ftc did not write (it has no ${OUTPUT_MARK})` };
+  }
   const problem = firstForeign(target, new Map(mark.files.map((f) => [f.path, f])));
   return problem ? { state: 'foreign', reason: problem } : { state: 'ftc', mark };
 }
