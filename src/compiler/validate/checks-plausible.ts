@@ -36,6 +36,9 @@ export function plausibleValues(stage: StageNode, ctx: ValidationContext): void 
   for (const e of stage.entries) {
     const bound = Object.prototype.hasOwnProperty.call(bounds, e.key) ? bounds[e.key]! : undefined;
     if (!bound || e.value?.type !== 'number' || !(e.value.value > bound.above)) continue;
+    // A value the schema rejects is already an error (E0104): one diagnostic per mistake.
+    const ks = ctx.keySchema(stage, e.key);
+    if ((ks?.maximum !== undefined && e.value.value > ks.maximum) || (ks?.exclusiveMaximum !== undefined && e.value.value >= ks.exclusiveMaximum)) continue;
     ctx.warning('W0150', e.value.range, `${stage.kind} '${stage.name}': ${e.key} = ${e.value.raw} is probably a mistake: ${bound.why}.`);
   }
 }
