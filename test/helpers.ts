@@ -1,5 +1,5 @@
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,4 +28,26 @@ export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.Proces
     encoding: 'utf8',
     timeout: 600_000,
   });
+}
+
+/**
+ * Every entry under dir, without following symlinks: relative path → file content (base64 for
+ * bytes), `<dir>`, `-> target` for a link. Two equal snapshots mean nothing was changed or removed.
+ */
+export function snapshotTree(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (rel: string): void => {
+    for (const name of readdirSync(join(dir, rel)).sort()) {
+      const r = rel ? `${rel}/${name}` : name;
+      const st = lstatSync(join(dir, r));
+      if (st.isSymbolicLink()) out.set(r, `-> ${readlinkSync(join(dir, r))}`);
+      else if (st.isDirectory()) {
+        out.set(r, '<dir>');
+        walk(r);
+      } else if (st.isFile()) out.set(r, readFileSync(join(dir, r)).toString('base64'));
+      else out.set(r, '<special>');
+    }
+  };
+  walk('');
+  return out;
 }

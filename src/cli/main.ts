@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { isFtcError } from '../errors.js';
 import { formatError } from './output.js';
+import { terminalSafe } from './terminal-safe.js';
 import { commands } from './commands/index.js';
 
 /** Exit codes: 0 ok, 1 the input has errors (or a run failed), 2 usage errors. */
@@ -10,7 +11,7 @@ async function main(argv: string[]): Promise<number> {
     .description('Compile and run declarative LLM fine-tuning pipelines')
     .version('0.1.0')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(terminalSafe(s)) });
   for (const register of commands) register(program);
   try {
     await program.parseAsync(argv);

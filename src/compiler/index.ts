@@ -9,6 +9,7 @@ import type { PipelineIR } from './ir.js';
 import { buildIR } from './ir-build.js';
 import { applyOverrides } from './overrides.js';
 import { parseSource } from './parse.js';
+import { TOO_DEEP } from './nesting.js';
 import { validate } from './validate/index.js';
 
 export { planPipeline, planHash, hashPathContent, type PlanOptions } from './plan.js';
@@ -51,7 +52,9 @@ export function compile(text: string, file: string, opts: CompileOptions = {}): 
   // 2. apply --set overrides to a copy of the AST
   const over = applyOverrides(parsed.ast, opts.overrides ?? []);
   // 3. validate: every registered check
-  const checked = validate(over.ast, { dir, checkFiles: opts.checkFiles, overrideRanges: over.ranges, target: opts.target });
+  // A file too deeply nested to read has no AST worth validating: its one diagnostic says why.
+  const unread = parsed.diagnostics.some((d) => d.code === TOO_DEEP);
+  const checked = unread ? [] : validate(over.ast, { dir, checkFiles: opts.checkFiles, overrideRanges: over.ranges, target: opts.target });
   const diagnostics = sortDiagnostics([...parsed.diagnostics, ...over.diagnostics, ...checked]);
   // 4. build the IR, only from an error-free AST
   const ir = hasErrors(diagnostics) || opts.buildIr === false ? undefined : buildIR(over.ast, abs, dir);

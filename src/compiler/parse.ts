@@ -5,6 +5,10 @@ import type { Diagnostic, SourceRange } from './diagnostics.js';
 import { lex, tokenRange, type LineMap } from './lexer.js';
 import { parser } from './parser.js';
 import { parseYaml } from './yaml.js';
+import { firstTooDeepToken, tooDeep } from './nesting.js';
+
+const OPENERS = new Set(['LCurly', 'LSquare']);
+const CLOSERS = new Set(['RCurly', 'RSquare']);
 
 export interface ParseResult {
   ast: FileNode;
@@ -14,6 +18,8 @@ export interface ParseResult {
 /** Text of a `.ft` file → AST plus every lexing (E0001) and syntax (E0002) error. Never throws on user input. */
 export function parseFt(text: string, file: string): ParseResult {
   const lexed = lex(text, file); // 1. lex
+  const deep = firstTooDeepToken(lexed.tokens, OPENERS, CLOSERS);
+  if (deep) return { ast: { file, stages: [], comments: [] }, diagnostics: [...lexed.diagnostics, tooDeep(file, tokenRange(deep, lexed.lines), 'Blocks and lists')] };
   parser.input = lexed.tokens; // 2. parse (the singleton parser is reset by assigning input)
   const cst = parser.file();
   const syntax = parser.errors.map((e) => syntaxDiagnostic(e, lexed, file));

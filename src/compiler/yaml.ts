@@ -1,6 +1,7 @@
 import { Composer, isAlias, isMap, isScalar, isSeq, LineCounter, Parser, Scalar, type Document, type Node, type Pair } from 'yaml';
 import type { Comment, EntryNode, FileNode, StageNode, ValueNode } from './ast.js';
 import type { Diagnostic, SourceRange } from './diagnostics.js';
+import { firstTooDeepYaml, tooDeep } from './nesting.js';
 
 /**
  * The YAML form of a pipeline (`*.ft.yaml`) read into the same AST as the .ft text:
@@ -16,6 +17,11 @@ import type { Diagnostic, SourceRange } from './diagnostics.js';
 export function parseYaml(text: string, file: string): { ast: FileNode; diagnostics: Diagnostic[] } {
   const lines = new LineCounter();
   const cst = [...new Parser(lines.addNewLine).parse(text)];
+  const deep = firstTooDeepYaml(cst);
+  if (deep !== undefined) {
+    const r = new YamlReader(file, lines, text);
+    return { ast: { file, stages: [], comments: [] }, diagnostics: [tooDeep(file, r.range(deep, deep + 1), 'YAML mappings and lists')] };
+  }
   const docs = [...new Composer({ uniqueKeys: false, lineCounter: lines }).compose(cst)];
   const r = new YamlReader(file, lines, text);
   const comments: Comment[] = [];
@@ -227,16 +233,18 @@ function leadFromStagesKey(first: StageNode | undefined, comments: Comment[], ro
 }
 
 /** Comments live in YAML's concrete syntax tree as tokens of type 'comment'; walk it for them all. */
-function collectComments(node: unknown, found: (offset: number, source: string) => void): void {
-  if (Array.isArray(node)) {
-    for (const n of node) collectComments(n, found);
-    return;
+function collectComments(root: unknown, found: (offset: number, source: string) => void): void {
+  // An explicit stack, in document order: a deep document cannot overflow the call stack.
+  const stack: unknown[] = [root];
+  while (stack.length) {
+    const node = stack.pop();
+    if (typeof node !== 'object' || node === null) continue;
+    const t = node as { type?: string; offset?: number; source?: string };
+    if (t.type === 'comment' && typeof t.offset === 'number' && typeof t.source === 'string') {
+      found(t.offset, t.source);
+      continue;
+    }
+    const children = Array.isArray(node) ? node : Object.values(node);
+    for (let i = children.length - 1; i >= 0; i--) if (typeof children[i] === 'object') stack.push(children[i]);
   }
-  if (typeof node !== 'object' || node === null) return;
-  const t = node as { type?: string; offset?: number; source?: string };
-  if (t.type === 'comment' && typeof t.offset === 'number' && typeof t.source === 'string') {
-    found(t.offset, t.source);
-    return;
-  }
-  for (const v of Object.values(node)) if (typeof v === 'object') collectComments(v, found);
 }

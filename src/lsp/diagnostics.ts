@@ -43,4 +43,10 @@ export class Debouncer {
     if (t) clearTimeout(t);
     this.timers.delete(uri);
   }
+
+  /** On shutdown: nothing pending may fire on a closed connection. */
+  cancelAll(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
 }

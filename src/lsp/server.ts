@@ -43,15 +43,29 @@ export function startServer(opts: ServerOptions = {}): Connection {
   const analyzer = new Analyzer();
   let debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
 
+  // After `shutdown` nothing more is published; a notification the closed connection refuses is dropped, not a crash.
+  let shutDown = false;
+  const notify = (p: Parameters<Connection['sendDiagnostics']>[0]): void => {
+    if (!shutDown) connection.sendDiagnostics(p).catch(() => undefined);
+  };
   const publish = (uri: string): void => {
     const doc = documents.get(uri);
-    if (!doc) return;
+    if (!doc || shutDown) return;
     guard('diagnostics', () => {
       const a = analyzer.get(doc);
-      void connection.sendDiagnostics({ uri, version: doc.version, diagnostics: toLspDiagnostics(a.result.diagnostics, a.file) });
+      notify({ uri, version: doc.version, diagnostics: toLspDiagnostics(a.result.diagnostics, a.file) });
     }, undefined);
   };
   let debouncer = new Debouncer(debounceMs, publish);
+  connection.onShutdown(() => {
+    shutDown = true;
+    debouncer.cancelAll();
+  });
+  // The client closing the pipe ends the session as `exit` does: 0 after shutdown, else 1 (LSP's rule).
+  input.on('end', () => {
+    debouncer.cancelAll();
+    process.exit(shutDown ? 0 : 1);
+  });
 
   /** One failing request must not take the server down: log it, answer with an error, keep serving. */
   function guard<T>(name: string, fn: () => T, onError: T): T {
@@ -104,7 +118,7 @@ export function startServer(opts: ServerOptions = {}): Connection {
   documents.onDidClose((e) => {
     debouncer.cancel(e.document.uri);
     analyzer.forget(e.document.uri);
-    void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
+    notify({ uri: e.document.uri, diagnostics: [] });
   });
 
   connection.onCompletion(onDoc('completion', [], (a, p) => complete(a, p.position)));

@@ -1,13 +1,19 @@
 import { closeSync, openSync, renameSync, rmSync } from 'node:fs';
+import { describeWriteError } from './write-error.js';
 
 /**
  * Writes `path` through `write(fd)` into a temporary sibling that is renamed into place only when
  * every byte is written: a crash or an error never leaves a half-written file under the real name,
- * and the temporary file is removed on error.
+ * and the temporary file is removed on error (a full disk is E_WRITE_FAILED naming `path`).
  */
 export function writeFileAtomic(path: string, write: (fd: number) => void): void {
   const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  const fd = openSync(tmp, 'w');
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'w');
+  } catch (e) {
+    throw describeWriteError(e, path);
+  }
   try {
     write(fd);
     closeSync(fd);
@@ -15,6 +21,6 @@ export function writeFileAtomic(path: string, write: (fd: number) => void): void
   } catch (e) {
     try { closeSync(fd); } catch { /* already closed */ }
     rmSync(tmp, { force: true });
-    throw e;
+    throw describeWriteError(e, path);
   }
 }

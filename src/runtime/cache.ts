@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { StageSummary } from './stage.js';
+import { describeWriteError } from './write-error.js';
 import { acquireKeyLock, isLockHeldByLiveProcess, pidAlive, type KeyLock } from './cache-lock.js';
 
 /**
@@ -40,12 +41,16 @@ export type Lookup =
 
 export const MANIFEST = 'manifest.json';
 const KEY_PATTERN = /^[0-9a-f]{16,128}$/;
+/** `<key>.<pid>.<rand>` (a stage being written) or `<key>.<pid>.<rand>.old` (an entry moved aside): nothing else in .tmp is ftc's. */
+const TEMP_PATTERN = /^([0-9a-f]{16,128})\.(\d+)\.[0-9a-f]{8}(\.old)?$/;
 
-/** `FTC_CACHE_DIR` when set, else `<pipeline dir>/.ftc/cache`. */
-export function defaultCacheDir(pipelineDir: string): string {
-  const env = process.env.FTC_CACHE_DIR;
-  return env && env.trim() !== '' ? env : join(pipelineDir, '.ftc', 'cache');
+/** A real directory, not a symlink to one: ftc never deletes through a link. */
+async function isRealDir(path: string): Promise<boolean> {
+  const st = await fsp.lstat(path).catch(() => undefined);
+  return st !== undefined && st.isDirectory() && !st.isSymbolicLink();
 }
+
+export { defaultCacheDir } from '../cache-location.js';
 
 export async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
@@ -71,6 +76,17 @@ async function fsyncPath(path: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** Every entry under dir (not following symlinks), with what it is. */
+async function listAll(dir: string, prefix = ''): Promise<{ path: string; kind: 'file' | 'dir' | 'other' }[]> {
+  const out: { path: string; kind: 'file' | 'dir' | 'other' }[] = [];
+  for (const entry of await fsp.readdir(join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) out.push({ path: rel, kind: 'dir' }, ...(await listAll(dir, rel)));
+    else out.push({ path: rel, kind: entry.isFile() ? 'file' : 'other' });
+  }
+  return out;
 }
 
 export class ArtifactCache {
@@ -156,29 +172,38 @@ export class ArtifactCache {
    * one is renamed aside first, so a reader sees either the old or the new entry, never a mix.
    */
   async commit(tmpDir: string, info: Omit<Manifest, 'files' | 'created'>): Promise<Manifest> {
-    const files: ManifestFile[] = [];
-    for (const path of await listFiles(tmpDir)) {
-      if (path === MANIFEST) throw new Error(`stage ${info.stage} wrote a file named ${MANIFEST}, which the cache reserves`);
-      const full = join(tmpDir, path);
-      await fsyncPath(full);
-      files.push({ path, size: (await fsp.stat(full)).size, sha256: await sha256File(full) });
-    }
-    const manifest: Manifest = { ...info, created: new Date().toISOString(), files };
-    const handle = await fsp.open(join(tmpDir, MANIFEST), 'w');
+    let bytes = 0;
     try {
-      await handle.writeFile(JSON.stringify(manifest, null, 2) + '\n');
-      await handle.sync();
-    } finally {
-      await handle.close();
+      const files: ManifestFile[] = [];
+      for (const path of await listFiles(tmpDir)) {
+        if (path === MANIFEST) throw new Error(`stage ${info.stage} wrote a file named ${MANIFEST}, which the cache reserves`);
+        const full = join(tmpDir, path);
+        await fsyncPath(full);
+        const size = (await fsp.stat(full)).size;
+        bytes += size;
+        files.push({ path, size, sha256: await sha256File(full) });
+      }
+      const manifest: Manifest = { ...info, created: new Date().toISOString(), files };
+      const handle = await fsp.open(join(tmpDir, MANIFEST), 'w');
+      try {
+        await handle.writeFile(JSON.stringify(manifest, null, 2) + '\n');
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fsyncPath(tmpDir);
+      const target = this.entryDir(info.key);
+      const old = await this.moveAside(info.key);
+      await fsp.rename(tmpDir, target);
+      await fsyncPath(this.root);
+      if (old) await fsp.rm(old, { recursive: true, force: true });
+      this.verified.add(info.key);
+      return manifest;
+    } catch (e) {
+      // A full disk (or any failure) leaves no temp dir behind and reads as what it is.
+      await fsp.rm(tmpDir, { recursive: true, force: true });
+      throw describeWriteError(e, `the cache entry of stage '${info.stage}' in ${this.root}`, bytes || undefined);
     }
-    await fsyncPath(tmpDir);
-    const target = this.entryDir(info.key);
-    const old = await this.moveAside(info.key);
-    await fsp.rename(tmpDir, target);
-    await fsyncPath(this.root);
-    if (old) await fsp.rm(old, { recursive: true, force: true });
-    this.verified.add(info.key);
-    return manifest;
   }
 
   /** Moves an existing entry out of the way (into .tmp, then deleted); returns where it went. */
@@ -208,13 +233,21 @@ export class ArtifactCache {
     return held;
   }
 
+  /** ftc's temporaries in .tmp, by name; never anything in a .tmp that is a symlink, never a symlink inside it. */
+  private async temporaries(): Promise<{ name: string; key: string; pid: number }[]> {
+    if (!(await isRealDir(this.tmpRoot))) return [];
+    const out: { name: string; key: string; pid: number }[] = [];
+    for (const name of await fsp.readdir(this.tmpRoot).catch(() => [] as string[])) {
+      const m = TEMP_PATTERN.exec(name);
+      if (m && (await isRealDir(join(this.tmpRoot, name)))) out.push({ name, key: m[1]!, pid: Number(m[2]) });
+    }
+    return out;
+  }
+
   /** Holding the key lock, every temp dir of that key is left over from a killed run. */
   private async cleanTempFor(key: string): Promise<void> {
-    const names = await fsp.readdir(this.tmpRoot).catch(() => [] as string[]);
-    for (const name of names) {
-      if (name.startsWith(`${key}.`) && !name.startsWith(`${key}.${process.pid}.`)) {
-        await fsp.rm(join(this.tmpRoot, name), { recursive: true, force: true });
-      }
+    for (const t of await this.temporaries()) {
+      if (t.key === key && t.pid !== process.pid) await fsp.rm(join(this.tmpRoot, t.name), { recursive: true, force: true });
     }
   }
 
@@ -224,23 +257,39 @@ export class ArtifactCache {
    */
   async cleanStaleTemp(): Promise<number> {
     let removed = 0;
-    const names = await fsp.readdir(this.tmpRoot).catch(() => [] as string[]);
-    for (const name of names) {
-      const [key, pidText] = name.split('.');
-      const pid = Number(pidText);
-      if (pid === process.pid) continue;
-      if (Number.isInteger(pid) && pidAlive(pid)) continue;
-      if (await isLockHeldByLiveProcess(join(this.locksDir, `${key}.lock`))) continue;
-      await fsp.rm(join(this.tmpRoot, name), { recursive: true, force: true });
+    for (const t of await this.temporaries()) {
+      if (t.pid === process.pid || pidAlive(t.pid)) continue;
+      if (await isLockHeldByLiveProcess(join(this.locksDir, `${t.key}.lock`))) continue;
+      await fsp.rm(join(this.tmpRoot, t.name), { recursive: true, force: true });
       removed++;
     }
     return removed;
   }
 
+  /**
+   * Whether `<cache>/<key>` is an entry ftc wrote, which gc/clear may delete: a real directory (not
+   * a symlink) whose manifest.json names this key and lists every file in it. A user's directory that
+   * merely has a hex name is not one. (Sizes and checksums may be off: a corrupt entry is still ftc's.)
+   */
+  async isEntry(key: string): Promise<boolean> {
+    const dir = this.entryDir(key);
+    if (!KEY_PATTERN.test(key) || !(await isRealDir(dir))) return false;
+    let manifest: Manifest;
+    try {
+      manifest = JSON.parse(await fsp.readFile(join(dir, MANIFEST), 'utf8')) as Manifest;
+    } catch {
+      return false;
+    }
+    if (manifest?.key !== key || !Array.isArray(manifest.files)) return false;
+    const listed = new Set(manifest.files.map((f) => f.path));
+    const onDisk = await listAll(dir);
+    return onDisk.every((f) => f.kind === 'file' ? f.path === MANIFEST || listed.has(f.path) : f.kind === 'dir');
+  }
+
   /** Committed entries (directories named like a key), with their manifests when readable. */
-  async entries(): Promise<{ key: string; manifest?: Manifest; bytes: number }[]> {
+  async entries(): Promise<{ key: string; manifest?: Manifest; bytes: number; isEntry: boolean }[]> {
     const names = await fsp.readdir(this.root).catch(() => [] as string[]);
-    const out: { key: string; manifest?: Manifest; bytes: number }[] = [];
+    const out: { key: string; manifest?: Manifest; bytes: number; isEntry: boolean }[] = [];
     for (const key of names.filter((n) => KEY_PATTERN.test(n)).sort()) {
       const dir = this.entryDir(key);
       let manifest: Manifest | undefined;
@@ -251,7 +300,7 @@ export class ArtifactCache {
       }
       let bytes = 0;
       for (const f of await listFiles(dir).catch(() => [] as string[])) bytes += (await fsp.stat(join(dir, f))).size;
-      out.push({ key, manifest, bytes });
+      out.push({ key, manifest, bytes, isEntry: await this.isEntry(key) });
     }
     return out;
   }

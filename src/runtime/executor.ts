@@ -6,7 +6,8 @@ import { FtcError } from '../errors.js';
 import { ArtifactCache, defaultCacheDir, type Manifest } from './cache.js';
 import { lockChanges } from './explain.js';
 import { lockFromPlan, readLock, type LockFile } from './lockfile.js';
-import { materializeOutput } from './materialize.js';
+import { describeWriteError } from './write-error.js';
+import { checkOutputReplaceable, materializeOutput } from './materialize.js';
 import { ConsoleLogger, formatDuration } from './progress.js';
 import type { Artifact, RunOptions, StageLogger, StageSummary } from './stage.js';
 import { stageImpl, stageRegistry, type StageRegistry } from './stages/index.js';
@@ -80,6 +81,9 @@ export async function execute(plan: Plan, pipeline: PipelineInfo, opts: ExecuteO
   // Everything that can fail fast does so before the first stage runs.
   for (const s of plan.stages) stageImpl(s.kind, registry);
   const forced = downstreamOf(plan, opts.force ?? []);
+  for (const s of plan.stages) {
+    if (typeof s.params.output === 'string') await checkOutputReplaceable(s.params.output, pipeline.dir, `stage '${s.name}': output`);
+  }
   if (opts.frozen) {
     const changes = lockChanges(await readLock(pipeline.file), lock);
     if (changes.length) {
@@ -106,7 +110,7 @@ export async function execute(plan: Plan, pipeline: PipelineInfo, opts: ExecuteO
       report(summaryLine(outcome, stage.kind));
       const output = stage.params.output;
       if (typeof output === 'string') {
-        await materializeOutput(outcome.dir, output, pipeline.dir, stage.key, outcome.status === 'ran');
+        await materializeOutput(outcome.dir, output, pipeline.dir, stage.key, outcome.status === 'ran', { pipeline: pipeline.file, stage: stage.name });
       }
     }
   } finally {
@@ -152,7 +156,7 @@ export async function execute(plan: Plan, pipeline: PipelineInfo, opts: ExecuteO
         summary = await runStage(stage, tmp);
       } catch (e) {
         await fsp.rm(tmp, { recursive: true, force: true });
-        throw e;
+        throw describeWriteError(e, `stage '${stage.name}' into the cache`);
       }
       const ms = performance.now() - t0;
       await cache.commit(tmp, { key: stage.key, stage: stage.name, kind: stage.kind, version: stage.version, summary });

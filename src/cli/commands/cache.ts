@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { ArtifactCache, defaultCacheDir } from '../../runtime/cache.js';
 import { isLockHeldByLiveProcess } from '../../runtime/cache-lock.js';
 import { lockPath, readLock } from '../../runtime/lockfile.js';
+import { formatBytes } from '../../runtime/write-error.js';
 
 /**
  * `ftc cache ls|du|gc|clear|verify [PIPELINE...]`.
@@ -55,16 +56,7 @@ async function referencedKeys(pipelines: string[]): Promise<Map<string, string[]
   return refs;
 }
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
-}
+export { formatBytes };
 
 const out = (s: string) => process.stdout.write(s + '\n');
 const show = (root: string) => relative(process.cwd(), root) || '.';
@@ -78,7 +70,7 @@ async function ls(args: string[]): Promise<void> {
     for (const e of entries) {
       const m = e.manifest;
       const used = refs.get(e.key)?.join(', ') ?? 'unreferenced';
-      out(`  ${e.key.slice(0, 12)}  ${(m ? `${m.stage} (${m.kind})` : '(no manifest)').padEnd(24)} ${formatBytes(e.bytes).padStart(10)}  ${m?.created ?? '-'}  ${used}`);
+      out(`  ${e.key.slice(0, 12)}  ${(m && e.isEntry ? `${m.stage} (${m.kind})` : '(not a cache entry)').padEnd(24)} ${formatBytes(e.bytes).padStart(10)}  ${m?.created ?? '-'}  ${used}`);
     }
   }
 }
@@ -95,20 +87,27 @@ async function du(args: string[]): Promise<void> {
   }
 }
 
+/** gc and clear delete only what ftc wrote; say what they left, so a user sees why it is still there. */
+function leftAlone(entries: { key: string; isEntry: boolean }[]): string {
+  const others = entries.filter((e) => !e.isEntry).map((e) => e.key);
+  return others.length ? `; left ${others.length} director${others.length === 1 ? 'y' : 'ies'} that ${others.length === 1 ? 'is' : 'are'} not a cache entry (no valid manifest, or a symlink): ${others.join(', ')}` : '';
+}
+
 async function gc(args: string[], dryRun: boolean): Promise<void> {
   const { pipelines, caches } = await scope(args);
   const refs = await referencedKeys(pipelines);
   for (const cache of caches) {
     let dropped = 0;
     let freed = 0;
-    for (const e of await cache.entries()) {
-      if (refs.has(e.key) || (await isLockHeldByLiveProcess(join(cache.locksDir, `${e.key}.lock`)))) continue;
+    const entries = await cache.entries();
+    for (const e of entries) {
+      if (!e.isEntry || refs.has(e.key) || (await isLockHeldByLiveProcess(join(cache.locksDir, `${e.key}.lock`)))) continue;
       dropped++;
       freed += e.bytes;
       if (!dryRun) await cache.discard(e.key);
     }
     const temps = dryRun ? 0 : await cache.cleanStaleTemp();
-    out(`${show(cache.root)}: ${dryRun ? 'would drop' : 'dropped'} ${dropped} unreferenced entr${dropped === 1 ? 'y' : 'ies'} (${formatBytes(freed)})${temps ? `, ${temps} stale temp dirs` : ''}`);
+    out(`${show(cache.root)}: ${dryRun ? 'would drop' : 'dropped'} ${dropped} unreferenced entr${dropped === 1 ? 'y' : 'ies'} (${formatBytes(freed)})${temps ? `, ${temps} stale temp dirs` : ''}${leftAlone(entries)}`);
   }
 }
 
@@ -116,9 +115,10 @@ async function clear(args: string[]): Promise<void> {
   const { caches } = await scope(args);
   for (const cache of caches) {
     const entries = await cache.entries();
-    for (const e of entries) await cache.discard(e.key);
+    const ours = entries.filter((e) => e.isEntry);
+    for (const e of ours) await cache.discard(e.key);
     await cache.cleanStaleTemp();
-    out(`${show(cache.root)}: removed ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}`);
+    out(`${show(cache.root)}: removed ${ours.length} entr${ours.length === 1 ? 'y' : 'ies'}${leftAlone(entries)}`);
   }
 }
 
@@ -128,13 +128,15 @@ async function verify(args: string[]): Promise<void> {
   for (const cache of caches) {
     const entries = await cache.entries();
     for (const e of entries) {
+      if (!e.isEntry) continue;
       const found = await cache.check(e.key, true);
       if (found.status === 'corrupt') {
         bad++;
         out(`${show(cache.root)}: ${e.key.slice(0, 12)} (${e.manifest?.stage ?? '?'}): corrupt: ${found.problem}`);
       }
     }
-    out(`${show(cache.root)}: checked ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}`);
+    const checked = entries.filter((e) => e.isEntry).length;
+    out(`${show(cache.root)}: checked ${checked} entr${checked === 1 ? 'y' : 'ies'}${leftAlone(entries)}`);
   }
   if (bad) {
     out(`${bad} corrupt entr${bad === 1 ? 'y' : 'ies'}; the next ftc run rebuilds them (or run ftc cache gc/clear)`);

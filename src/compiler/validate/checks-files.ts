@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import type { StageNode } from '../ast.js';
 import { safeStat, type ValidationContext } from './context.js';
+import { PATH_KIND_TEXT, pathKind } from '../../path-kind.js';
 
 const label = (s: StageNode): string => `${s.kind} '${s.name}'`;
 
@@ -17,10 +18,11 @@ export function paths(stage: StageNode, ctx: ValidationContext): void {
     const written = e.value.value;
     const abs = ctx.resolvePath(written);
     if (isAbsolute(written) && !ctx.opts.overrideRanges?.has(e.value.range)) absoluteInsideProject(stage, e.key, abs, e.value.range, ctx);
-    const st = safeStat(abs);
-    if (!st) ctx.error('E0301', e.value.range, `${label(stage)}: ${e.key} "${written}" does not exist (looked for ${abs}); relative paths are relative to the pipeline file's directory.`);
-    else if (want === 'dir' && !st.isDirectory()) ctx.error('E0302', e.value.range, `${label(stage)}: ${e.key} "${written}" is a file, but a directory is expected.`);
-    else if (want === 'file' && !st.isFile()) ctx.error('E0303', e.value.range, `${label(stage)}: ${e.key} "${written}" is a directory, but a file is expected.`);
+    const kind = pathKind(abs);
+    if (kind === 'missing') ctx.error('E0301', e.value.range, `${label(stage)}: ${e.key} "${written}" does not exist (looked for ${abs}); relative paths are relative to the pipeline file's directory.`);
+    else if (kind !== 'file' && kind !== 'dir') ctx.error('E0352', e.value.range, `${label(stage)}: ${e.key} "${written}" ${PATH_KIND_TEXT[kind]}; a ${want === 'dir' ? 'directory' : 'file'} is expected.`);
+    else if (want === 'dir' && kind !== 'dir') ctx.error('E0302', e.value.range, `${label(stage)}: ${e.key} "${written}" is a file, but a directory is expected.`);
+    else if (want === 'file' && kind !== 'file') ctx.error('E0303', e.value.range, `${label(stage)}: ${e.key} "${written}" is a directory, but a file is expected.`);
   }
 }
 

@@ -19,8 +19,17 @@ export function knownKind(stage: StageNode, ctx: ValidationContext): void {
  */
 function aliasOf(kind: string, key: string): string | undefined {
   const props = schemas[kind]?.properties ?? {};
-  const word = new RegExp(`(^|[^\\w])${key}([^\\w]|$)`);
-  return key.includes('_') ? Object.keys(props).find((k) => word.test(props[k]!.description)) : undefined;
+  return key.includes('_') ? Object.keys(props).find((k) => mentionsWord(props[k]!.description, key)) : undefined;
+}
+
+const isWordChar = (c: string | undefined): boolean => c !== undefined && /\w/.test(c);
+
+/** Whether `text` has `word` standing alone (not inside a longer word). A plain search: the user's key never becomes a pattern. */
+function mentionsWord(text: string, word: string): boolean {
+  for (let at = text.indexOf(word); at >= 0; at = text.indexOf(word, at + 1)) {
+    if (!isWordChar(text[at - 1]) && !isWordChar(text[at + word.length])) return true;
+  }
+  return false;
 }
 
 /** E0102: every key must be declared by the kind's schema; a near miss gets a suggestion. */

@@ -5,6 +5,8 @@ import { duplicateStageNames, pipelineHeader, referenceCycles, references, unuse
 import { paths } from './checks-files.js';
 import { chatTemplateFound, loraFitsModel, maxLengthWithinContext, modelConfigSupported, quantizationForTarget, tokenizerFitsModel } from './checks-model.js';
 import { checkValues } from './schema-values.js';
+import { outputsApartFromInputs, outputsDistinct } from './checks-outputs.js';
+import { plausibleValues } from './checks-plausible.js';
 
 export type Check<N> = (node: N, ctx: ValidationContext) => void;
 
@@ -14,7 +16,7 @@ export type Check<N> = (node: N, ctx: ValidationContext) => void;
  * Stage checks run before file checks: `unusedStages` reads what `references` recorded.
  */
 export const stageChecks: Readonly<Record<string, readonly Check<StageNode>[]>> = {
-  '*': [knownKind, unknownKeys, duplicateKeys, requiredKeys, checkValues, references, paths],
+  '*': [knownKind, unknownKeys, duplicateKeys, requiredKeys, checkValues, references, paths, plausibleValues],
   preprocess: [customTemplateNeedsPrompts, chatTemplateFound],
   tokenizer: [vocabXorTrain],
   model: [modelConfigSupported],
@@ -22,4 +24,4 @@ export const stageChecks: Readonly<Record<string, readonly Check<StageNode>[]>> 
   trainer: [maxLengthWithinContext, tokenizerFitsModel],
 };
 
-export const fileChecks: readonly Check<FileNode>[] = [pipelineHeader, duplicateStageNames, referenceCycles, unusedStages];
+export const fileChecks: readonly Check<FileNode>[] = [pipelineHeader, duplicateStageNames, referenceCycles, unusedStages, outputsApartFromInputs, outputsDistinct];

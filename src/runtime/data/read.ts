@@ -1,6 +1,6 @@
-import { existsSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { FtcError } from '../../errors.js';
+import { PATH_KIND_TEXT, pathKind } from '../../path-kind.js';
 import type { JsonValue } from '../../compiler/ir.js';
 import { readCsv } from './csv.js';
 import { readJsonArray } from './json.js';
@@ -77,9 +77,10 @@ function open(format: DataFormat, file: string, textMode: TextMode): RowSource {
  */
 export async function* readRecords(opts: ReadOptions, stats: ReadStats = { rows: 0, skipped: 0 }): AsyncGenerator<DataRecord> {
   const display = opts.display ?? opts.file;
-  if (!existsSync(opts.file) || !statSync(opts.file).isFile()) {
-    throw new FtcError('E_DATA_NOT_FOUND', `data file not found: ${display}`, { file: display }, 'paths are relative to the pipeline file');
-  }
+  const kind = pathKind(opts.file);
+  if (kind === 'missing') throw new FtcError('E_DATA_NOT_FOUND', `data file not found: ${display}`, { file: display }, 'paths are relative to the pipeline file');
+  if (kind === 'dir') throw new FtcError('E_DATA_NOT_A_FILE', `data source ${display} is a directory, not a file`, { file: display }, 'name one data file (json, jsonl, csv, parquet or text)');
+  if (kind !== 'file') throw new FtcError('E_DATA_NOT_A_FILE', `data source ${display} ${PATH_KIND_TEXT[kind]}`, { file: display }, 'name a regular data file (json, jsonl, csv, parquet or text)');
   const format = opts.format ?? detectFormat(opts.file, display);
   // CSV and text hold only strings, so a declared number/boolean field is converted.
   const coerce = format === 'csv' || format === 'text';
@@ -133,7 +134,8 @@ function shape(item: RowItem, opts: ReadOptions, coerce: boolean): DataRecord | 
   const record = value as DataRecord;
   if (opts.rename) {
     for (const [to, from] of Object.entries(opts.rename)) {
-      if (from in record) {
+      // Own fields only: a rename from `constructor` must not move JavaScript's internals into the record.
+      if (Object.prototype.hasOwnProperty.call(record, from)) {
         const moved = record[from];
         delete record[from];
         record[to] = moved;
@@ -142,7 +144,7 @@ function shape(item: RowItem, opts: ReadOptions, coerce: boolean): DataRecord | 
   }
   if (opts.fields) {
     for (const [name, type] of Object.entries(opts.fields)) {
-      if (!(name in record) || record[name] === undefined) return `field "${name}" is missing`;
+      if (!Object.prototype.hasOwnProperty.call(record, name) || record[name] === undefined) return `field "${name}" is missing`;
       const v = record[name];
       if (type === 'any' || typeof v === type) continue;
       const converted = coerce && typeof v === 'string' ? convert(v, type) : undefined;

@@ -1,6 +1,7 @@
 import { Template } from '@huggingface/jinja';
-import { FtcError } from '../../errors.js';
+import { FtcError, isFtcError } from '../../errors.js';
 import { findChatTemplate } from '../../model-spec/chat-template.js';
+import { renderBounded } from './jinja-bounded.js';
 import type { DataRecord } from '../data/types.js';
 import type { RecordRef, Renderer } from './template.js';
 
@@ -67,8 +68,9 @@ export function chatRenderer(file: string, display: string, field: string, train
   const { template, specials } = loadChatTemplate(file, display);
   const render = (messages: Message[], addGenerationPrompt: boolean, ref: RecordRef): string => {
     try {
-      return template.render({ ...specials, messages, add_generation_prompt: addGenerationPrompt });
+      return renderBounded(template, { ...specials, messages, add_generation_prompt: addGenerationPrompt }, display, `record ${ref.index} of \`${ref.source}\``);
     } catch (e) {
+      if (isFtcError(e)) throw e;
       throw new FtcError('E_CHAT_TEMPLATE', `record ${ref.index} of \`${ref.source}\`: the chat template failed: ${(e as Error).message}`, { row: ref.index });
     }
   };

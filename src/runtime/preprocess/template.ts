@@ -70,7 +70,8 @@ export function compileTemplate(text: string, label: string): Template {
 
 /** A field's value as text: strings as they are, null as empty, anything else as JSON. */
 function fieldText(record: DataRecord, field: string, ref: RecordRef, label: string): string {
-  const v = record[field];
+  // Own fields only: {constructor}, {__proto__} or {toString} name no field of a record, not JavaScript's internals.
+  const v = Object.prototype.hasOwnProperty.call(record, field) ? record[field] : undefined;
   if (typeof v === 'string') return v;
   if (v === undefined) throw missingField(record, field, ref, label);
   if (v === null) return '';

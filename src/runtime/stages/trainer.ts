@@ -9,11 +9,14 @@ import { readTokenDataset } from '../tokenize/dataset.js';
 import { CheckpointDir, peftAdapterFiles } from '../train/checkpoint.js';
 import { adapterHost, train, type TrainConfig } from '../train/loop.js';
 import { MetricsLog } from '../train/metrics.js';
+import { uniformLossWarning } from '../train/uniform-loss.js';
 import { resolveWorkers, WorkerPool } from '../train/parallel/pool.js';
 import { lossCurveSvg } from '../train/plot.js';
 import { reportHtml } from '../train/report.js';
 import { readLoraArtifact } from './lora.js';
 import { tokenizerModelMismatch } from '../../model-spec/tokenizer.js';
+import { outputTarget } from '../materialize.js';
+import { claimOutputDir } from '../output-mark.js';
 
 interface TrainerParams {
   model: string;
@@ -86,7 +89,9 @@ export const trainerStage: StageImpl = {
     const model = loadCausalLM(modelDir, { lora: lora.settings });
     // Absolute, as PEFT records it: AutoPeftModelForCausalLM.from_pretrained(adapter) then finds the base from any directory.
     const adapterConfig: AdapterConfig = { ...lora.settings, baseModel: modelDir };
-    const outputDir = resolve(ctx.pipeline.dir, p.output);
+    const outputDir = outputTarget(p.output, ctx.pipeline.dir);
+    // Checkpoints are written into the output before it is complete, so it is claimed first: never a directory ftc did not write.
+    claimOutputDir(outputDir, p.output, `stage '${ctx.stage.name}': output`, { pipeline: ctx.pipeline.file, stage: ctx.stage.name, key: ctx.stage.key });
     const checkpoints = new CheckpointDir(join(outputDir, 'checkpoints'), peftAdapterFiles(adapterConfig));
     if (!ctx.options.resume && checkpoints.steps().length > 0) {
       warn(`starting over: the checkpoints in ${join(p.output, 'checkpoints')} from an earlier run are replaced (use --resume to continue from them)`);
@@ -116,6 +121,8 @@ export const trainerStage: StageImpl = {
         runKey: ctx.stage.key,
         gradients: pool,
       });
+      const flat = uniformLossWarning(metrics.trainLosses(), lora.model.vocab_size, p.lr);
+      if (flat) warn(flat);
       const trainEnded = performance.now();
       // The workers are done; stopping them (which can take seconds) is part of the run the report times.
       await pool?.close();

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { WeightMap } from '../model/api.js';
 import { loadAdapter, saveAdapter, type AdapterConfig } from '../model/peft.js';
 import { readSafetensors, writeSafetensors } from '../model/safetensors.js';
+import { describeWriteError } from '../write-error.js';
 import type { DataPosition } from './batches.js';
 import type { MetricsRecord } from './metrics.js';
 import type { AdamWState } from './optimizer.js';
@@ -56,17 +57,23 @@ export class CheckpointDir {
     const final = join(this.root, `step-${s.step}`);
     const tmp = `${final}.tmp-${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
-    await this.adapter.save(tmp, s.adapter);
-    const moments = new Map<string, { shape: number[]; data: Float32Array; dtype: 'F32' }>();
-    for (const [which, byName] of [['m', s.optimizer.m], ['v', s.optimizer.v]] as const) {
-      for (const [name, t] of Object.entries(byName)) moments.set(`${which}.${name}`, { ...t, dtype: 'F32' });
+    try {
+      mkdirSync(tmp, { recursive: true });
+      await this.adapter.save(tmp, s.adapter);
+      const moments = new Map<string, { shape: number[]; data: Float32Array; dtype: 'F32' }>();
+      for (const [which, byName] of [['m', s.optimizer.m], ['v', s.optimizer.v]] as const) {
+        for (const [name, t] of Object.entries(byName)) moments.set(`${which}.${name}`, { ...t, dtype: 'F32' });
+      }
+      writeSafetensors(join(tmp, OPTIMIZER), moments);
+      const state = { step: s.step, seed: s.seed, run_key: s.runKey, data: s.data, optimizer_step: s.optimizer.step, history: s.history, early: s.early, pending: s.pending };
+      writeFileSync(join(tmp, STATE), JSON.stringify(state, null, 1));
+      rmSync(final, { recursive: true, force: true });
+      renameSync(tmp, final);
+    } catch (e) {
+      // A full disk mid-checkpoint leaves no step-N.tmp-* behind; the previous checkpoints stay.
+      rmSync(tmp, { recursive: true, force: true });
+      throw describeWriteError(e, `checkpoint step-${s.step} in ${this.root}`);
     }
-    writeSafetensors(join(tmp, OPTIMIZER), moments);
-    const state = { step: s.step, seed: s.seed, run_key: s.runKey, data: s.data, optimizer_step: s.optimizer.step, history: s.history, early: s.early, pending: s.pending };
-    writeFileSync(join(tmp, STATE), JSON.stringify(state, null, 1));
-    rmSync(final, { recursive: true, force: true });
-    renameSync(tmp, final);
     return final;
   }
 
