@@ -6,6 +6,7 @@
  * the output is allocated by the backend (`makeOutput`), so the result is an ordinary wasm tensor.
  */
 import type { TensorInfo } from '../tf.js';
+import { heapExhausted } from './heap.js';
 import { kernelsFor, type WasmBackendLike } from './wasm-module.js';
 
 /** Rows of op(A) swept against all of B's panels at once: ~128 KiB of A, so it stays in L2. */
@@ -106,8 +107,14 @@ export function wasmBatchMatMul(backend: WasmBackendLike, a: TensorInfo, b: Tens
   const packedBytes = K * Math.ceil(N / 8) * 32;
   // Allocating may grow the heap: pointers stay valid (only the buffer object changes), and the kernel
   // instance holds the Memory, not a buffer, so nothing has to be re-read here.
-  const scratch = backend.wasm._malloc(packedBytes + TILE_BYTES) >>> 0;
-  if (scratch === 0) throw new Error(`wasm BatchMatMul: cannot allocate ${packedBytes} bytes of scratch`);
+  let scratch: number;
+  try {
+    scratch = backend.wasm._malloc(packedBytes + TILE_BYTES) >>> 0; // throws when guarded (heap.ts)
+    if (scratch === 0) throw heapExhausted(packedBytes + TILE_BYTES, backend.wasm.HEAPF32.byteLength);
+  } catch (e) {
+    backend.disposeData(out.dataId); // the output never reaches the engine: free it here
+    throw e;
+  }
   try {
     // One shared B with A not transposed: A's batches are consecutive rows of one [batches*M, K] matrix.
     const sharedB = batches > 1 && !transposeA && bBatch.every((x) => x === bBatch[0]) && isIdentity(aBatch);

@@ -33,6 +33,7 @@ export interface WasmBackendLike {
     wasmMemory?: WasmMemory;
   };
   getMemoryOffset(dataId: object): number;
+  disposeData(dataId: object, force?: boolean): boolean;
   makeOutput(shape: number[], dtype: 'float32'): { dataId: object; shape: number[]; dtype: 'float32' };
 }
 

@@ -1,4 +1,5 @@
 import { FtcError } from '../../errors.js';
+import { withMemoryStage } from '../kernels/heap.js';
 import * as tf from '../tf.js';
 import type { LoraSettings, WeightMap } from './api.js';
 import type { LlamaConfig } from './config.js';
@@ -22,6 +23,10 @@ export interface BuiltModel {
  * have, is an FtcError naming it.
  */
 export function buildModel(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings): BuiltModel {
+  return withMemoryStage('uploading the model weights', () => build(config, weights, lora));
+}
+
+function build(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings): BuiltModel {
   checkWeights(config, weights);
   const targets = lora ? resolveTargets(lora.targetModules) : new Set<LinearName>();
   const rng = new Prng(lora?.seed ?? 0);

@@ -1,5 +1,6 @@
 import * as tf from '../tf.js';
 import type { CausalLM } from '../model/api.js';
+import { withMemoryStage } from '../kernels/heap.js';
 import { deriveSeed } from '../model/prng.js';
 import { IGNORE_INDEX, type Batch } from './batches.js';
 
@@ -83,13 +84,13 @@ export function localGradients(model: CausalLM, shares: Share[]): StepGradients 
   let loss: tf.Scalar = tf.scalar(0);
   for (const share of shares) {
     // The weight scales the gradients after the tape, not the loss inside it: the same sum, one op fewer to differentiate.
-    const { value, grads: g } = tf.tidy(() => {
+    const { value, grads: g } = withMemoryStage('the forward/backward pass of a training step', () => tf.tidy(() => {
       const ids = tf.tensor2d(share.ids, [share.rows, share.cols], 'int32');
       const labels = tf.tensor2d(share.labels, [share.rows, share.cols], 'int32');
       const out = tf.variableGrads(() => model.loss(ids, labels, { training: true, dropoutSeed: share.rowSeeds }), varList);
       const named = Object.entries(out.grads).map(([k, t]) => [peftName.get(k) ?? k, tf.mul(t, share.weight)]);
       return { value: tf.mul(out.value, share.weight) as tf.Scalar, grads: Object.fromEntries(named) as Record<string, tf.Tensor> };
-    });
+    }));
     grads = addInto(grads, g);
     const sum = tf.add(loss, value) as tf.Scalar;
     tf.dispose([loss, value]);
