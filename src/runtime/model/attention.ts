@@ -18,7 +18,7 @@ import { matMul2d } from './matmul.js';
  * 1.77 for 32 plain 2-D products, whose backward stays on plain 2-D products too; heads are cut out with
  * 2-D slices because tf.unstack costs more than the products there).
  */
-export type AttentionImpl = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor4D;
+export type AttentionImpl = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask?: tf.Tensor2D) => tf.Tensor4D;
 
 let override: AttentionImpl | undefined;
 
@@ -27,9 +27,10 @@ export function setAttentionImpl(impl: AttentionImpl | undefined): void {
   override = impl;
 }
 
-export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
-  if (override) return override(q, k, v);
-  return tf.getBackend() === 'wasm' && !wasmKernelsInstalled() ? attentionPerHead(q, k, v) : attentionBatched(q, k, v);
+/** `mask` is causalMask(T, S), built once per forward pass by the caller (decode) and shared by every layer. */
+export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask?: tf.Tensor2D): tf.Tensor4D {
+  if (override) return override(q, k, v, mask);
+  return tf.getBackend() === 'wasm' && !wasmKernelsInstalled() ? attentionPerHead(q, k, v, mask) : attentionBatched(q, k, v, mask);
 }
 
 /** Additive causal mask [T, S]: 0 where key j ≤ S − T + i, a large negative number elsewhere. */
@@ -45,7 +46,7 @@ export function causalMask(t: number, s: number): tf.Tensor2D {
  * reshape, and each key/value head multiplies its group's rows in one product (no tile, and no tile
  * gradient's reduction in the backward pass; the GQA reference step was slower than the MHA one with tiling).
  */
-export function attentionBatched(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
+export function attentionBatched(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask?: tf.Tensor2D): tf.Tensor4D {
   return tf.tidy(() => {
     const [b, t, h, d] = q.shape;
     const [, s, kv] = k.shape;
@@ -54,14 +55,14 @@ export function attentionBatched(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D)
     const kh = tf.transpose(k, [0, 2, 1, 3]); // [B, KV, S, D]
     const vh = tf.transpose(v, [0, 2, 1, 3]); // [B, KV, S, D]
     const scores = tf.reshape(tf.mul(tf.matMul(qg, kh, false, true), 1 / Math.sqrt(d)), [b, h, t, s]); // [B, H, T, S]
-    const probs = tf.reshape(tf.softmax(tf.add(scores, causalMask(t, s)), -1), [b, kv, rows, s]); // [B, KV, group·T, S]
+    const probs = tf.reshape(tf.softmax(tf.add(scores, mask ?? causalMask(t, s)), -1), [b, kv, rows, s]); // [B, KV, group·T, S]
     const out = tf.reshape(tf.matMul(probs, vh), [b, h, t, d]); // [B, H, T, D]
     return tf.transpose(out, [0, 2, 1, 3]) as tf.Tensor4D; // [B, T, H, D]
   });
 }
 
 /** B·H plain 2-D products per step, each head a 2-D slice of the [B·T, H·D] projection (no tiling). */
-export function attentionPerHead(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
+export function attentionPerHead(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, given?: tf.Tensor2D): tf.Tensor4D {
   return tf.tidy(() => {
     const [b, t, h, d] = q.shape;
     const [, s, kv] = k.shape;
@@ -69,7 +70,7 @@ export function attentionPerHead(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D)
     const q2 = tf.reshape(tf.mul(q, 1 / Math.sqrt(d)), [b * t, h * d]) as tf.Tensor2D; // [B·T, H·D]
     const k2 = tf.reshape(k, [b * s, kv * d]) as tf.Tensor2D; // [B·S, KV·D]
     const v2 = tf.reshape(v, [b * s, kv * d]) as tf.Tensor2D; // [B·S, KV·D]
-    const mask = causalMask(t, s);
+    const mask = given ?? causalMask(t, s);
     const rows: tf.Tensor2D[] = [];
     for (let bi = 0; bi < b; bi++) {
       const heads: tf.Tensor2D[] = [];

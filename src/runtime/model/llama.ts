@@ -1,5 +1,5 @@
 import * as tf from '../tf.js';
-import { attention } from './attention.js';
+import { attention, causalMask } from './attention.js';
 import type { LlamaConfig } from './config.js';
 import type { FrozenLinear } from './matmul.js';
 import type { LoraLinear } from './lora.js';
@@ -54,16 +54,17 @@ export function decode(m: LlamaModules, ids: tf.Tensor2D, opts: DecodeOptions = 
   const [b, t] = ids.shape;
   const offset = opts.past ? opts.past[0].k.shape[1] : 0;
   const rope = ropeTables(m.config, offset, t);
+  const mask = causalMask(t, offset + t); // [T, S], once for every layer
   let x = tf.gather(m.embed, tf.reshape(ids, [b * t])) as tf.Tensor2D; // [N, E]
   const cache: LayerCache[] = [];
   const rowSeeds = exampleSeeds(opts.dropoutSeed, b);
   m.layers.forEach((layer, i) => {
     const ctx = { training: opts.training ?? false, seeds: rowSeeds.map((s) => deriveSeed(s, i)) };
-    const out = decoderLayer(m.config, layer, x, b, t, rope, ctx, opts.past?.[i]);
+    const out = decoderLayer(m.config, layer, x, b, t, rope, mask, ctx, opts.past?.[i]);
     x = out.x;
     if (opts.keepCache) cache.push(out.cache);
   });
-  tf.dispose([rope.cos, rope.sin, rope.swap]);
+  tf.dispose([rope.cos, rope.sin, rope.swap, mask]);
   const hidden = rmsNorm(x, m.norm, m.config.rmsNormEps); // [N, E]
   return opts.keepCache ? { hidden, cache } : { hidden };
 }
@@ -96,6 +97,7 @@ function decoderLayer(
   b: number,
   t: number,
   rope: Rope,
+  mask: tf.Tensor2D, // [T, S] causal
   ctx: Ctx,
   past?: LayerCache,
 ): { x: tf.Tensor2D; cache: LayerCache } {
@@ -111,7 +113,7 @@ function decoderLayer(
     k = tf.concat([past.k, k], 1); // [B, S, KV, D]
     v = tf.concat([past.v, v], 1); // [B, S, KV, D]
   }
-  const heads = attention(q, k, v); // [B, T, H, D]
+  const heads = attention(q, k, v, mask); // [B, T, H, D]
   const merged = tf.reshape(heads, [b * t, h * d]) as tf.Tensor2D; // [N, H·D]
   x = tf.add(x, lin('o_proj', merged, 3)); // [N, E]
 
