@@ -39,7 +39,8 @@ export function createCausalLM(config: LlamaConfig, weights: WeightMap, lora?: L
 
     loss(ids, labels, opts) {
       checkIds(ids, v);
-      return tf.tidy(() => headLoss(decode(modules, ids, { training: opts?.training, dropoutSeed: opts?.dropoutSeed }).hidden, modules.lmHead, labels));
+      const { training, dropoutSeed, gradientCheckpointing } = opts ?? {};
+      return tf.tidy(() => headLoss(decode(modules, ids, { training, dropoutSeed, gradientCheckpointing }).hidden, modules.lmHead, labels));
     },
 
     step(ids, past) {

@@ -4,6 +4,7 @@ import type { LlamaConfig } from './config.js';
 import type { FrozenLinear } from './matmul.js';
 import type { LoraLinear } from './lora.js';
 import { deriveSeed } from './prng.js';
+import { checkpoint } from './recompute.js';
 
 /**
  * The Llama decoder (Touvron et al. 2023; Hugging Face's LlamaForCausalLM), in forward order.
@@ -43,6 +44,8 @@ export interface LayerCache {
 export interface DecodeOptions {
   training?: boolean;
   dropoutSeed?: number | number[];
+  /** Recompute each layer in the backward pass instead of keeping its activations (training only). */
+  gradientCheckpointing?: boolean;
   /** Earlier positions' keys/values; with it, `ids` continue the cached sequence. */
   past?: LayerCache[];
   /** Return this call's keys/values (past + new) for the next call. */
@@ -58,8 +61,15 @@ export function decode(m: LlamaModules, ids: tf.Tensor2D, opts: DecodeOptions = 
   let x = tf.gather(m.embed, tf.reshape(ids, [b * t])) as tf.Tensor2D; // [N, E]
   const cache: LayerCache[] = [];
   const rowSeeds = exampleSeeds(opts.dropoutSeed, b);
+  // Checkpointing only pays where there is a backward pass, and a cache would need the activations it drops.
+  const recompute = (opts.gradientCheckpointing ?? false) && (opts.training ?? false) && !opts.keepCache && !opts.past;
   m.layers.forEach((layer, i) => {
     const ctx = { training: opts.training ?? false, seeds: rowSeeds.map((s) => deriveSeed(s, i)) };
+    if (recompute) {
+      x = checkpoint((input, [cos, sin, swap, causal]) => decoderLayer(m.config, layer, input, b, t, { cos, sin, swap }, causal, ctx).x,
+        x, [rope.cos, rope.sin, rope.swap, mask] as [tf.Tensor4D, tf.Tensor4D, tf.Tensor2D, tf.Tensor2D], layerParams(layer));
+      return;
+    }
     const out = decoderLayer(m.config, layer, x, b, t, rope, mask, ctx, opts.past?.[i]);
     x = out.x;
     if (opts.keepCache) cache.push(out.cache);
@@ -123,6 +133,17 @@ function decoderLayer(
   const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), lin('up_proj', hMlp, 5)); // [N, F]
   x = tf.add(x, lin('down_proj', act as tf.Tensor2D, 6)); // [N, E]
   return { x, cache: { k, v } };
+}
+
+/** The trainable Variables a layer reads: its adapters' matrices and any trained bias. */
+function layerParams(layer: DecoderLayer): tf.Variable[] {
+  const out: tf.Variable[] = [];
+  for (const l of Object.values(layer.linear)) {
+    const base = 'aT' in l ? l.base : l;
+    if ('aT' in l) out.push(l.aT, l.bT);
+    if (base.bias instanceof tf.Variable) out.push(base.bias);
+  }
+  return out;
 }
 
 function applyLinear(m: Linear, x: tf.Tensor2D, ctx: Ctx, moduleIndex: number): tf.Tensor2D {
