@@ -1,6 +1,7 @@
 import * as tf from '../tf.js';
 import { wasmKernelsInstalled } from '../kernels/index.js';
 import { matMul2d } from './matmul.js';
+import { recomputed } from './recompute.js';
 
 /**
  * Causal scaled dot-product attention with grouped-query heads: softmax(q kᵀ / √D + mask) v.
@@ -29,8 +30,41 @@ export function setAttentionImpl(impl: AttentionImpl | undefined): void {
 
 /** `mask` is causalMask(T, S), built once per forward pass by the caller (decode) and shared by every layer. */
 export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask?: tf.Tensor2D): tf.Tensor4D {
-  if (override) return override(q, k, v, mask);
-  return tf.getBackend() === 'wasm' && !wasmKernelsInstalled() ? attentionPerHead(q, k, v, mask) : attentionBatched(q, k, v, mask);
+  const impl = override ?? (tf.getBackend() === 'wasm' && !wasmKernelsInstalled() ? attentionPerHead : attentionBatched);
+  const [b, t, h] = q.shape;
+  const s = k.shape[1];
+  if (b * h * t * s * 4 <= SCORE_CHUNK_BYTES) return impl(q, k, v, mask);
+  return attentionChunked(q, k, v, mask ?? causalMask(t, s), impl);
+}
+
+/** Scores [B, H, T, S] larger than this (float32) are computed a chunk of query rows at a time. */
+const SCORE_CHUNK_BYTES = 32 * 2 ** 20;
+
+/**
+ * Attention a chunk of query rows at a time, each chunk recomputed in the backward pass (recompute.ts), so
+ * neither pass holds more than one chunk's [B, H, rows, S] scores and the tape keeps only q, k, v: memory is
+ * linear in T (the reference model's [B, H, T, T] tensors on the tape were ~830 B·T², out of the wasm heap
+ * at T = 2048). A chunk reads only the keys its last query can see, so the masked upper triangle beyond it is
+ * never computed (about half the products at long T). `rows` defaults to what keeps a chunk's scores under
+ * SCORE_CHUNK_BYTES.
+ */
+export function attentionChunked(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor2D, impl: AttentionImpl = attentionBatched, rows?: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [b, t, h, d] = q.shape;
+    const [, s, kv] = k.shape;
+    const chunk = rows ?? Math.max(1, Math.floor(SCORE_CHUNK_BYTES / (4 * b * h * s)));
+    const outs: tf.Tensor4D[] = [];
+    for (let from = 0; from < t; from += chunk) {
+      const n = Math.min(chunk, t - from);
+      const keys = s - t + from + n; // keys the chunk's last query sees
+      const qc = tf.slice(q, [0, from, 0, 0], [b, n, h, d]); // [B, n, H, D]
+      const kc = keys === s ? k : tf.slice(k, [0, 0, 0, 0], [b, keys, kv, d]); // [B, keys, KV, D]
+      const vc = keys === s ? v : tf.slice(v, [0, 0, 0, 0], [b, keys, kv, d]); // [B, keys, KV, D]
+      const mc = tf.slice(mask, [from, 0], [n, keys]); // [n, keys]
+      outs.push(recomputed(([x, y, z], [m]) => impl(x as tf.Tensor4D, y as tf.Tensor4D, z as tf.Tensor4D, m as tf.Tensor2D), [qc, kc, vc], [mc]) as tf.Tensor4D);
+    }
+    return (outs.length === 1 ? outs[0]! : tf.concat(outs, 1)) as tf.Tensor4D; // [B, T, H, D]
+  });
 }
 
 /** Additive causal mask [T, S]: 0 where key j ≤ S − T + i, a large negative number elsewhere. */

@@ -16,20 +16,35 @@ export function checkpoint<C extends tf.Tensor[]>(
   context: C,
   params: tf.Variable[],
 ): tf.Tensor2D {
+  return recomputed(([input], c) => block(input as tf.Tensor2D, c as C), [x], context, params) as tf.Tensor2D;
+}
+
+/**
+ * `block(xs, context)` differentiable in `xs` and `params`, keeping only xs and context for the backward
+ * pass, which recomputes the block. The general form of `checkpoint`; attention.ts uses it per query chunk.
+ */
+export function recomputed(
+  block: (xs: tf.Tensor[], context: tf.Tensor[]) => tf.Tensor,
+  xs: tf.Tensor[],
+  context: tf.Tensor[],
+  params: tf.Variable[] = [],
+): tf.Tensor {
+  const n = xs.length;
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;
-    const input = args[0] as tf.Tensor2D;
+    const inputs = args.slice(0, n) as tf.Tensor[];
     // The forward pass of a custom gradient runs off the tape (tfjs records none of its ops): nothing kept.
-    save([input, ...context]);
+    save([...inputs, ...context]);
     return {
-      value: block(input, context),
+      value: block(inputs, context),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-        const [sx, ...sc] = saved as [tf.Tensor2D, ...tf.Tensor[]];
-        return innerGradients(() => block(sx, sc as C), [sx, ...params], dy);
+        const sx = saved.slice(0, n);
+        const sc = saved.slice(n);
+        return innerGradients(() => block(sx, sc), [...sx, ...params], dy);
       },
     };
   });
-  return f(x, ...params) as tf.Tensor2D;
+  return f(...xs, ...params);
 }
 
 interface EngineState {
