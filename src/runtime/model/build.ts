@@ -113,7 +113,7 @@ function resolveTargets(names: string[]): Set<LinearName> {
   return new Set(names as LinearName[]);
 }
 
-/** Every tensor the config needs, with the right shape, before anything is uploaded. */
+/** Every tensor the config needs, with the right shape and finite values, before anything is uploaded. */
 function checkWeights(config: LlamaConfig, weights: WeightMap): void {
   const problems: string[] = [];
   for (const [name, shape] of expectedWeightShapes(config)) {
@@ -124,8 +124,23 @@ function checkWeights(config: LlamaConfig, weights: WeightMap): void {
       problems.push(`${name}: expected [${shape}], found [${w.shape}]`);
     }
   }
+  if (problems.length === 0) for (const [name, w] of weights) checkFinite(name, w.data);
   if (problems.length > 0) {
     throw new FtcError('E_MODEL_WEIGHTS_MISMATCH', `weights do not match config.json:\n  ${problems.slice(0, 20).join('\n  ')}`, undefined,
       'the weights belong to a different model than config.json describes');
+  }
+}
+
+/**
+ * A NaN or infinity in a frozen weight poisons every loss from the first step, far from its cause; it is
+ * found here, once per load, while the values are on the host and before anything is uploaded.
+ */
+function checkFinite(name: string, data: Float32Array): void {
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i]!;
+    if (x - x !== 0) {
+      throw new FtcError('E_MODEL_WEIGHTS_NONFINITE', `weight ${name} holds ${x} at flat index ${i}`, undefined,
+        'the checkpoint is corrupt, or was saved after training diverged: re-download or re-export it');
+    }
   }
 }
