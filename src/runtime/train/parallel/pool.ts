@@ -20,11 +20,14 @@ import type { FromWorker, ModelSource, ToWorker, WireError } from './protocol.js
 
 /**
  * How many threads train: a number is taken as given; `auto` is every core on the single-threaded backends
- * (wasm, cpu) and 1 on the native ones, whose kernels already use every core. Never more than a
+ * (wasm, cpu) and 1 on the native ones, whose kernels already use every core, and never more than
+ * `fit`, the most workers the memory plan fits (src/model-spec/memory.ts workersThatFit). Never more than a
  * micro-batch has rows, since a share is whole rows.
  */
-export function resolveWorkers(setting: number | 'auto' | undefined, backend: string, batchSize: number): number {
-  const wanted = setting === undefined || setting === 'auto' ? (backend === 'wasm' || backend === 'cpu' ? availableParallelism() : 1) : setting;
+export function resolveWorkers(setting: number | 'auto' | undefined, backend: string, batchSize: number, fit?: number): number {
+  const auto = setting === undefined || setting === 'auto';
+  const cores = backend === 'wasm' || backend === 'cpu' ? availableParallelism() : 1;
+  const wanted = auto ? Math.min(cores, fit ?? cores) : setting;
   return Math.max(1, Math.min(Math.floor(wanted), batchSize));
 }
 
