@@ -15,6 +15,7 @@ const benchmarks: Array<() => Promise<Benchmark>> = [
   () => import('./data.js').then((m) => m.benchmark),
   () => import('./compile.js').then((m) => m.benchmark),
   () => import('./train.js').then((m) => m.benchmark),
+  () => import('./memory.js').then((m) => m.benchmark),
 ];
 
 async function main(): Promise<void> {
