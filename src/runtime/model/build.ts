@@ -22,11 +22,16 @@ export interface BuiltModel {
  * the target modules in LoRA. A weight that is missing or mis-shaped, or a target module the model does not
  * have, is an FtcError naming it.
  */
-export function buildModel(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings): BuiltModel {
-  return withMemoryStage('uploading the model weights', () => build(config, weights, lora));
+export function buildModel(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings, opts: { releaseHost?: boolean } = {}): BuiltModel {
+  return withMemoryStage('uploading the model weights', () => build(config, weights, lora, opts.releaseHost ?? false));
 }
 
-function build(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings): BuiltModel {
+/**
+ * With `releaseHost`, each host tensor leaves `weights` as soon as the backend holds its copy, so the garbage
+ * collector can free it while the rest upload: the load's peak stays near one copy of the weights instead of
+ * two (host and wasm heap). Only for a map nobody else reads (loadCausalLM's).
+ */
+function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | undefined, releaseHost: boolean): BuiltModel {
   checkWeights(config, weights);
   const targets = lora ? resolveTargets(lora.targetModules) : new Set<LinearName>();
   const rng = new Prng(lora?.seed ?? 0);
@@ -34,7 +39,9 @@ function build(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings): Bu
   const params = new Map<string, tf.Variable>();
   const upload = (name: string): tf.Tensor => {
     const w = weights.get(name)!;
-    return tf.tensor(w.data, w.shape, 'float32');
+    const t = tf.tensor(w.data, w.shape, 'float32');
+    if (releaseHost) weights.delete(name);
+    return t;
   };
 
   const layers: DecoderLayer[] = [];

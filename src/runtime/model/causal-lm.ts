@@ -21,8 +21,8 @@ export interface LlamaCausalLM extends CausalLM {
 
 export { IGNORE_INDEX } from './loss.js';
 
-export function createCausalLM(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings): LlamaCausalLM {
-  const built = buildModel(config, weights, lora);
+export function createCausalLM(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings, opts: { releaseHost?: boolean } = {}): LlamaCausalLM {
+  const built = buildModel(config, weights, lora, opts);
   const { modules, params } = built;
   const v = config.vocabSize;
 
@@ -77,7 +77,8 @@ export function loadCausalLM(dir: string, opts: { adapterDir?: string; lora?: Lo
       useRslora: adapter.config.useRslora,
       seed: 0,
     });
-  const model = createCausalLM(config, loadWeights(dir, config), lora);
+  // The weights map is this call's alone: its host copies go as they are uploaded.
+  const model = createCausalLM(config, loadWeights(dir, config), lora, { releaseHost: true });
   if (adapter) model.importAdapter(adapter.tensors);
   return model;
 }

@@ -40,8 +40,18 @@ describe('non-finite base weights', () => {
     });
   }
 
-  test('finite weights load', () => {
+  test('finite weights load; with releaseHost the host map is emptied as tensors upload, without it left intact', () => {
     const config = tinyConfig();
-    createCausalLM(config, randomWeights(config)).dispose();
+    const kept = randomWeights(config);
+    const count = kept.size;
+    createCausalLM(config, kept).dispose();
+    assert.equal(kept.size, count);
+    const released = randomWeights(config);
+    const model = createCausalLM(config, released, undefined, { releaseHost: true });
+    assert.equal(released.size, 0);
+    const logits = model.forward(tf.tensor2d([[1, 2, 3]], [1, 3], 'int32'));
+    assert.ok(logits.dataSync().every(Number.isFinite));
+    logits.dispose();
+    model.dispose();
   });
 });
