@@ -231,7 +231,7 @@ function formatRow(r: Record<string, unknown>): string {
   if (r.error && !r.steps) return `${head}; FAILED: ${r.error}`;
   const rss = Number(r.peak_rss_mib).toFixed(0);
   const heap = Number(r.heap_mib).toFixed(0);
-  return `${head}\n    measured: peak RSS ${rss} MiB, heap ${heap} MiB, ${Number(r.s_per_step).toFixed(2)} s/step, ${Number(r.tokens_per_s).toFixed(0)} tokens/s over ${r.steps} steps (load ${Number(r.load_s).toFixed(1)} s); plan/measured heap ×${r.plan_vs_heap}, process/RSS ×${r.plan_vs_rss}${r.error ? `; then ${r.error}` : ''}`;
+  return `${head}\n    measured: peak RSS ${rss} MiB, heap ${heap} MiB, ${Number(r.s_per_step).toFixed(2)} s/step, ${Number(r.tokens_per_s).toPrecision(3)} tokens/s over ${r.steps} steps (load ${Number(r.load_s).toFixed(1)} s); plan/measured heap ×${r.plan_vs_heap}, process/RSS ×${r.plan_vs_rss}${r.error ? `; then ${r.error}` : ''}`;
 }
 
 // Run as a row's child process: `node dist/bench/memory.js --child DIR MAX_LENGTH STEPS CHECKPOINTING`.

@@ -57,11 +57,16 @@ export function attentionChunked(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
     for (let from = 0; from < t; from += chunk) {
       const n = Math.min(chunk, t - from);
       const keys = s - t + from + n; // keys the chunk's last query sees
-      const qc = tf.slice(q, [0, from, 0, 0], [b, n, h, d]); // [B, n, H, D]
-      const kc = keys === s ? k : tf.slice(k, [0, 0, 0, 0], [b, keys, kv, d]); // [B, keys, KV, D]
-      const vc = keys === s ? v : tf.slice(v, [0, 0, 0, 0], [b, keys, kv, d]); // [B, keys, KV, D]
-      const mc = tf.slice(mask, [from, 0], [n, keys]); // [n, keys]
-      outs.push(recomputed(([x, y, z], [m]) => impl(x as tf.Tensor4D, y as tf.Tensor4D, z as tf.Tensor4D, m as tf.Tensor2D), [qc, kc, vc], [mc]) as tf.Tensor4D);
+      // The chunk slices inside the recomputed block: what it saves are q, k, v and the mask themselves
+      // (shared buffers, no copies), so the tape holds nothing per chunk.
+      const block = ([x, y, z]: tf.Tensor[], [m]: tf.Tensor[]) =>
+        impl(
+          tf.slice(x as tf.Tensor4D, [0, from, 0, 0], [b, n, h, d]), // [B, n, H, D]
+          keys === s ? (y as tf.Tensor4D) : tf.slice(y as tf.Tensor4D, [0, 0, 0, 0], [b, keys, kv, d]), // [B, keys, KV, D]
+          keys === s ? (z as tf.Tensor4D) : tf.slice(z as tf.Tensor4D, [0, 0, 0, 0], [b, keys, kv, d]), // [B, keys, KV, D]
+          tf.slice(m as tf.Tensor2D, [from, 0], [n, keys]), // [n, keys]
+        );
+      outs.push(recomputed(block, [q, k, v], [mask]) as tf.Tensor4D);
     }
     return (outs.length === 1 ? outs[0]! : tf.concat(outs, 1)) as tf.Tensor4D; // [B, T, H, D]
   });
