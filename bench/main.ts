@@ -16,6 +16,7 @@ const benchmarks: Array<() => Promise<Benchmark>> = [
   () => import('./compile.js').then((m) => m.benchmark),
   () => import('./train.js').then((m) => m.benchmark),
   () => import('./hostile.js').then((m) => m.benchmark),
+  () => import('./memory.js').then((m) => m.benchmark),
 ];
 
 async function main(): Promise<void> {

@@ -14,9 +14,13 @@
 const NR: i32 = 8;
 const MR: i32 = 4;
 
-/** Packs op(B) ([K,N]; stored [N,K] when transposed) into ceil(N/8) panels of K×8 floats, zero-padded. */
-export function packB(b: usize, K: i32, N: i32, transposed: bool, dst: usize): void {
-  const kStride: usize = transposed ? 4 : <usize>N << 2;   // bytes between op(B)[k,n] and op(B)[k+1,n]
+/**
+ * Packs N columns of op(B) ([K,N]; stored [N,K] when transposed) into ceil(N/8) panels of K×8 floats,
+ * zero-padded. `ldb` is the stored row length of an untransposed B (its full width), so a block of columns
+ * of a wider B packs in place.
+ */
+export function packB(b: usize, K: i32, N: i32, ldb: i32, transposed: bool, dst: usize): void {
+  const kStride: usize = transposed ? 4 : <usize>ldb << 2; // bytes between op(B)[k,n] and op(B)[k+1,n]
   const nStride: usize = transposed ? <usize>K << 2 : 4;   // bytes between op(B)[k,n] and op(B)[k,n+1]
   for (let n0: i32 = 0; n0 < N; n0 += NR) {
     const cols = min(NR, N - n0);
@@ -148,13 +152,13 @@ function tile1x8(a: usize, sAk: usize, bp: usize, K: i32, c: usize, cols: i32, t
 }
 
 /**
- * C[M,N] (row-major at c) = op(A) · packed op(B). op(A)[i,k] lives at a + i*sAi + k*sAk (bytes).
+ * C[M,N] (rows `ldcElems` floats apart at c) = op(A) · packed op(B). op(A)[i,k] lives at a + i*sAi + k*sAk (bytes).
  * K is cut into blocks of `kBlock` so a tile's slice of the panel (kBlock×32 bytes) stays in L1; within
  * a K block, `rowBlock` rows of A are swept against every panel before moving on, so they stay in L2.
  * `tile` is 32 bytes of scratch for the partial last panel.
  */
-export function matmul(a: usize, sAi: usize, sAk: usize, packed: usize, c: usize, M: i32, N: i32, K: i32, rowBlock: i32, kBlock: i32, tile: usize): void {
-  const ldc: usize = <usize>N << 2;
+export function matmul(a: usize, sAi: usize, sAk: usize, packed: usize, c: usize, M: i32, N: i32, ldcElems: i32, K: i32, rowBlock: i32, kBlock: i32, tile: usize): void {
+  const ldc: usize = <usize>ldcElems << 2;
   const panelBytes: usize = <usize>K * 32;
   for (let k0: i32 = 0; k0 < K; k0 += kBlock) {
     const kc = min(kBlock, K - k0);

@@ -6,12 +6,15 @@
  * the output is allocated by the backend (`makeOutput`), so the result is an ordinary wasm tensor.
  */
 import type { TensorInfo } from '../tf.js';
+import { heapExhausted } from './heap.js';
 import { kernelsFor, type WasmBackendLike } from './wasm-module.js';
 
 /** Rows of op(A) swept against all of B's panels at once: ~128 KiB of A, so it stays in L2. */
 const A_BLOCK_BYTES = 128 * 1024;
 /** K is processed in blocks of this many: a tile's panel slice (8 KiB) and A rows stay in L1. */
 const K_BLOCK = 256;
+/** Packed B panels at most this big; wider B is packed and multiplied a block of columns at a time. */
+const PACK_BYTES = 16 * 2 ** 20;
 /** Scratch for the partial last column panel (8 floats), after the packed panels. */
 const TILE_BYTES = 32;
 
@@ -103,27 +106,52 @@ export function wasmBatchMatMul(backend: WasmBackendLike, a: TensorInfo, b: Tens
   const sAi = transposeA ? 4 : K * 4;
   const sAk = transposeA ? M * 4 : 4;
   const rowBlock = Math.max(4, Math.floor(A_BLOCK_BYTES / (Math.min(K, K_BLOCK) * 4) / 4) * 4);
-  const packedBytes = K * Math.ceil(N / 8) * 32;
+  // B is packed a block of columns at a time, so scratch is bounded whatever B's size (packing the whole
+  // [896, 151936] lm_head took 544 MB per call); a B that fits is packed whole, once per distinct batch.
+  const blockCols = Math.min(N, Math.max(1, Math.floor(PACK_BYTES / (K * 32))) * 8);
+  const packedBytes = K * Math.ceil(blockCols / 8) * 32;
   // Allocating may grow the heap: pointers stay valid (only the buffer object changes), and the kernel
   // instance holds the Memory, not a buffer, so nothing has to be re-read here.
-  const scratch = backend.wasm._malloc(packedBytes + TILE_BYTES) >>> 0;
-  if (scratch === 0) throw new Error(`wasm BatchMatMul: cannot allocate ${packedBytes} bytes of scratch`);
+  let scratch: number;
+  try {
+    scratch = backend.wasm._malloc(packedBytes + TILE_BYTES) >>> 0; // throws when guarded (heap.ts)
+    if (scratch === 0) throw heapExhausted(packedBytes + TILE_BYTES, backend.wasm.HEAPF32.byteLength);
+  } catch (e) {
+    backend.disposeData(out.dataId); // the output never reaches the engine: free it here
+    throw e;
+  }
+  const tile = scratch + packedBytes;
+  const trans = transposeB ? 1 : 0;
+  // Byte offset of op(B)'s column n in its stored matrix.
+  const column = (n: number) => (transposeB ? n * K * 4 : n * 4);
+  /** C rows [rows, N] at c = op(A) rows at a times op(B) at b, one block of columns after another. */
+  const blocked = (aPtr: number, bPtr: number, cPtr: number, rows: number) => {
+    for (let n0 = 0; n0 < N; n0 += blockCols) {
+      const cols = Math.min(blockCols, N - n0);
+      kernels.packB(bPtr + column(n0), K, cols, N, trans, scratch);
+      kernels.matmul(aPtr, sAi, sAk, scratch, cPtr + n0 * 4, rows, cols, N, K, rowBlock, K_BLOCK, tile);
+    }
+  };
   try {
     // One shared B with A not transposed: A's batches are consecutive rows of one [batches*M, K] matrix.
     const sharedB = batches > 1 && !transposeA && bBatch.every((x) => x === bBatch[0]) && isIdentity(aBatch);
     if (sharedB) {
-      kernels.packB(bBase + bBatch[0] * K * N * 4, K, N, transposeB ? 1 : 0, scratch);
-      kernels.matmul(aBase, sAi, sAk, scratch, cBase, batches * M, N, K, rowBlock, K_BLOCK, scratch + packedBytes);
+      blocked(aBase, bBase + bBatch[0] * K * N * 4, cBase, batches * M);
       return out;
     }
     let packedIndex = -1;
     for (let t = 0; t < batches; t++) {
+      const aPtr = aBase + aBatch[t] * M * K * 4;
+      const cPtr = cBase + t * M * N * 4;
+      if (blockCols < N) {
+        blocked(aPtr, bBase + bBatch[t] * K * N * 4, cPtr, M);
+        continue;
+      }
       if (bBatch[t] !== packedIndex) {
-        kernels.packB(bBase + bBatch[t] * K * N * 4, K, N, transposeB ? 1 : 0, scratch);
+        kernels.packB(bBase + bBatch[t] * K * N * 4, K, N, N, trans, scratch);
         packedIndex = bBatch[t];
       }
-      kernels.matmul(aBase + aBatch[t] * M * K * 4, sAi, sAk, scratch, cBase + t * M * N * 4, M, N, K, rowBlock,
-        K_BLOCK, scratch + packedBytes);
+      kernels.matmul(aPtr, sAi, sAk, scratch, cPtr, M, N, N, K, rowBlock, K_BLOCK, tile);
     }
     return out;
   } finally {

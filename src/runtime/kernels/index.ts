@@ -13,6 +13,7 @@ import * as tf from '../tf.js';
 import type { KernelConfig, KernelFunc, TensorInfo } from '../tf.js';
 import { wasmBatchMatMul } from './batch-matmul.js';
 import { ELEMENTWISE } from './elementwise.js';
+import { guardWasmHeap } from './heap.js';
 import { backendMemory, compileKernels, kernelsFor, type WasmBackendLike } from './wasm-module.js';
 
 export interface InstallResult {
@@ -48,8 +49,10 @@ export function installWasmKernels(): InstallResult {
   if (tf.getBackend() !== 'wasm') {
     return { installed: false, reason: `the active backend is ${tf.getBackend()}, not wasm` };
   }
-  if (builtins.size > 0) return { installed: true };
   const backend = tf.backend() as unknown as WasmBackendLike;
+  // Checked allocation first, whatever becomes of the kernels: it is what keeps exhaustion from computing garbage.
+  guardWasmHeap(backend.wasm);
+  if (builtins.size > 0) return { installed: true };
   if (!backendMemory(backend)) return { installed: false, reason: 'the wasm backend exposes no wasm Memory' };
   try {
     compileKernels();
@@ -67,7 +70,7 @@ export function installWasmKernels(): InstallResult {
   return { installed: true };
 }
 
-/** Restores the built-in kernels (benchmarks compare against them; tests restore a clean state). */
+/** Restores the built-in kernels (benchmarks compare against them; tests restore a clean state). The heap guard stays. */
 export function uninstallWasmKernels(): void {
   for (const [name, builtin] of builtins) {
     tf.unregisterKernel(name, 'wasm');

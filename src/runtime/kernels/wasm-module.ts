@@ -18,9 +18,9 @@ const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 /** The exports of kernels/matmul.ts; every pointer is a byte offset into the backend's memory. */
 export interface MatmulExports {
-  packB(b: number, K: number, N: number, transposed: number, dst: number): void;
+  packB(b: number, K: number, N: number, ldb: number, transposed: number, dst: number): void;
   matmul(a: number, sAi: number, sAk: number, packed: number, c: number,
-    M: number, N: number, K: number, rowBlock: number, kBlock: number, tile: number): void;
+    M: number, N: number, ldc: number, K: number, rowBlock: number, kBlock: number, tile: number): void;
 }
 
 /** What the kernels need from tfjs-backend-wasm's BackendWasm (its Emscripten module and heap). */
@@ -33,6 +33,7 @@ export interface WasmBackendLike {
     wasmMemory?: WasmMemory;
   };
   getMemoryOffset(dataId: object): number;
+  disposeData(dataId: object, force?: boolean): boolean;
   makeOutput(shape: number[], dtype: 'float32'): { dataId: object; shape: number[]; dtype: 'float32' };
 }
 

@@ -34,6 +34,11 @@ export interface ForwardOptions {
    * same mask whichever batch or data-parallel worker it lands in (pass its seed with it).
    */
   dropoutSeed?: number | number[];
+  /**
+   * With `training`: keep only each decoder layer's input for the backward pass and recompute the layer
+   * there (Hugging Face's gradient_checkpointing), so activation memory is one layer's, not every layer's.
+   */
+  gradientCheckpointing?: boolean;
 }
 
 export interface CausalLM {

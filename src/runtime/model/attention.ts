@@ -1,6 +1,7 @@
 import * as tf from '../tf.js';
 import { wasmKernelsInstalled } from '../kernels/index.js';
 import { matMul2d } from './matmul.js';
+import { recomputed } from './recompute.js';
 
 /**
  * Causal scaled dot-product attention with grouped-query heads: softmax(q kᵀ / √D + mask) v.
@@ -18,7 +19,7 @@ import { matMul2d } from './matmul.js';
  * 1.77 for 32 plain 2-D products, whose backward stays on plain 2-D products too; heads are cut out with
  * 2-D slices because tf.unstack costs more than the products there).
  */
-export type AttentionImpl = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor4D;
+export type AttentionImpl = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask?: tf.Tensor2D) => tf.Tensor4D;
 
 let override: AttentionImpl | undefined;
 
@@ -27,9 +28,48 @@ export function setAttentionImpl(impl: AttentionImpl | undefined): void {
   override = impl;
 }
 
-export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
-  if (override) return override(q, k, v);
-  return tf.getBackend() === 'wasm' && !wasmKernelsInstalled() ? attentionPerHead(q, k, v) : attentionBatched(q, k, v);
+/** `mask` is causalMask(T, S), built once per forward pass by the caller (decode) and shared by every layer. */
+export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask?: tf.Tensor2D): tf.Tensor4D {
+  const impl = override ?? (tf.getBackend() === 'wasm' && !wasmKernelsInstalled() ? attentionPerHead : attentionBatched);
+  const [b, t, h] = q.shape;
+  const s = k.shape[1];
+  if (b * h * t * s * 4 <= SCORE_CHUNK_BYTES) return impl(q, k, v, mask);
+  return attentionChunked(q, k, v, mask ?? causalMask(t, s), impl);
+}
+
+/** Scores [B, H, T, S] larger than this (float32) are computed a chunk of query rows at a time. */
+const SCORE_CHUNK_BYTES = 32 * 2 ** 20;
+
+/**
+ * Attention a chunk of query rows at a time, each chunk recomputed in the backward pass (recompute.ts), so
+ * neither pass holds more than one chunk's [B, H, rows, S] scores and the tape keeps only q, k, v: memory is
+ * linear in T (the reference model's [B, H, T, T] tensors on the tape were ~830 B·T², out of the wasm heap
+ * at T = 2048). A chunk reads only the keys its last query can see, so the masked upper triangle beyond it is
+ * never computed (about half the products at long T). `rows` defaults to what keeps a chunk's scores under
+ * SCORE_CHUNK_BYTES.
+ */
+export function attentionChunked(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor2D, impl: AttentionImpl = attentionBatched, rows?: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [b, t, h, d] = q.shape;
+    const [, s, kv] = k.shape;
+    const chunk = rows ?? Math.max(1, Math.floor(SCORE_CHUNK_BYTES / (4 * b * h * s)));
+    const outs: tf.Tensor4D[] = [];
+    for (let from = 0; from < t; from += chunk) {
+      const n = Math.min(chunk, t - from);
+      const keys = s - t + from + n; // keys the chunk's last query sees
+      // The chunk slices inside the recomputed block: what it saves are q, k, v and the mask themselves
+      // (shared buffers, no copies), so the tape holds nothing per chunk.
+      const block = ([x, y, z]: tf.Tensor[], [m]: tf.Tensor[]) =>
+        impl(
+          tf.slice(x as tf.Tensor4D, [0, from, 0, 0], [b, n, h, d]), // [B, n, H, D]
+          keys === s ? (y as tf.Tensor4D) : tf.slice(y as tf.Tensor4D, [0, 0, 0, 0], [b, keys, kv, d]), // [B, keys, KV, D]
+          keys === s ? (z as tf.Tensor4D) : tf.slice(z as tf.Tensor4D, [0, 0, 0, 0], [b, keys, kv, d]), // [B, keys, KV, D]
+          tf.slice(m as tf.Tensor2D, [from, 0], [n, keys]), // [n, keys]
+        );
+      outs.push(recomputed(block, [q, k, v], [mask]) as tf.Tensor4D);
+    }
+    return (outs.length === 1 ? outs[0]! : tf.concat(outs, 1)) as tf.Tensor4D; // [B, T, H, D]
+  });
 }
 
 /** Additive causal mask [T, S]: 0 where key j ≤ S − T + i, a large negative number elsewhere. */
@@ -45,7 +85,7 @@ export function causalMask(t: number, s: number): tf.Tensor2D {
  * reshape, and each key/value head multiplies its group's rows in one product (no tile, and no tile
  * gradient's reduction in the backward pass; the GQA reference step was slower than the MHA one with tiling).
  */
-export function attentionBatched(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
+export function attentionBatched(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask?: tf.Tensor2D): tf.Tensor4D {
   return tf.tidy(() => {
     const [b, t, h, d] = q.shape;
     const [, s, kv] = k.shape;
@@ -54,14 +94,14 @@ export function attentionBatched(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D)
     const kh = tf.transpose(k, [0, 2, 1, 3]); // [B, KV, S, D]
     const vh = tf.transpose(v, [0, 2, 1, 3]); // [B, KV, S, D]
     const scores = tf.reshape(tf.mul(tf.matMul(qg, kh, false, true), 1 / Math.sqrt(d)), [b, h, t, s]); // [B, H, T, S]
-    const probs = tf.reshape(tf.softmax(tf.add(scores, causalMask(t, s)), -1), [b, kv, rows, s]); // [B, KV, group·T, S]
+    const probs = tf.reshape(tf.softmax(tf.add(scores, mask ?? causalMask(t, s)), -1), [b, kv, rows, s]); // [B, KV, group·T, S]
     const out = tf.reshape(tf.matMul(probs, vh), [b, h, t, d]); // [B, H, T, D]
     return tf.transpose(out, [0, 2, 1, 3]) as tf.Tensor4D; // [B, T, H, D]
   });
 }
 
 /** B·H plain 2-D products per step, each head a 2-D slice of the [B·T, H·D] projection (no tiling). */
-export function attentionPerHead(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
+export function attentionPerHead(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, given?: tf.Tensor2D): tf.Tensor4D {
   return tf.tidy(() => {
     const [b, t, h, d] = q.shape;
     const [, s, kv] = k.shape;
@@ -69,7 +109,7 @@ export function attentionPerHead(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D)
     const q2 = tf.reshape(tf.mul(q, 1 / Math.sqrt(d)), [b * t, h * d]) as tf.Tensor2D; // [B·T, H·D]
     const k2 = tf.reshape(k, [b * s, kv * d]) as tf.Tensor2D; // [B·S, KV·D]
     const v2 = tf.reshape(v, [b * s, kv * d]) as tf.Tensor2D; // [B·S, KV·D]
-    const mask = causalMask(t, s);
+    const mask = given ?? causalMask(t, s);
     const rows: tf.Tensor2D[] = [];
     for (let bi = 0; bi < b; bi++) {
       const heads: tf.Tensor2D[] = [];

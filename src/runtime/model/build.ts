@@ -1,4 +1,5 @@
 import { FtcError } from '../../errors.js';
+import { withMemoryStage } from '../kernels/heap.js';
 import * as tf from '../tf.js';
 import type { LoraSettings, WeightMap } from './api.js';
 import type { LlamaConfig } from '../../model-spec/config.js';
@@ -21,7 +22,16 @@ export interface BuiltModel {
  * the target modules in LoRA. A weight that is missing or mis-shaped, or a target module the model does not
  * have, is an FtcError naming it.
  */
-export function buildModel(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings): BuiltModel {
+export function buildModel(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings, opts: { releaseHost?: boolean } = {}): BuiltModel {
+  return withMemoryStage('uploading the model weights', () => build(config, weights, lora, opts.releaseHost ?? false));
+}
+
+/**
+ * With `releaseHost`, each host tensor leaves `weights` as soon as the backend holds its copy, so the garbage
+ * collector can free it while the rest upload: the load's peak stays near one copy of the weights instead of
+ * two (host and wasm heap). Only for a map nobody else reads (loadCausalLM's).
+ */
+function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | undefined, releaseHost: boolean): BuiltModel {
   checkWeights(config, weights);
   const targets = lora ? new Set(resolveTargetModules(lora.targetModules, config.architecture)) : new Set<LinearName>();
   const rng = new Prng(lora?.seed ?? 0);
@@ -29,7 +39,9 @@ export function buildModel(config: LlamaConfig, weights: WeightMap, lora?: LoraS
   const params = new Map<string, tf.Variable>();
   const upload = (name: string): tf.Tensor => {
     const w = weights.get(name)!;
-    return tf.tensor(w.data, w.shape, 'float32');
+    const t = tf.tensor(w.data, w.shape, 'float32');
+    if (releaseHost) weights.delete(name);
+    return t;
   };
 
   const layers: DecoderLayer[] = [];
@@ -93,7 +105,7 @@ export function disposeModel(m: BuiltModel): void {
 }
 
 
-/** Every tensor the config needs, with the right shape, before anything is uploaded. */
+/** Every tensor the config needs, with the right shape and finite values, before anything is uploaded. */
 function checkWeights(config: LlamaConfig, weights: WeightMap): void {
   const problems: string[] = [];
   for (const [name, shape] of expectedWeightShapes(config)) {
@@ -104,8 +116,23 @@ function checkWeights(config: LlamaConfig, weights: WeightMap): void {
       problems.push(`${name}: expected [${shape}], found [${w.shape}]`);
     }
   }
+  if (problems.length === 0) for (const [name, w] of weights) checkFinite(name, w.data);
   if (problems.length > 0) {
     throw new FtcError('E_MODEL_WEIGHTS_MISMATCH', `weights do not match config.json:\n  ${problems.slice(0, 20).join('\n  ')}`, undefined,
       'the weights belong to a different model than config.json describes');
+  }
+}
+
+/**
+ * A NaN or infinity in a frozen weight poisons every loss from the first step, far from its cause; it is
+ * found here, once per load, while the values are on the host and before anything is uploaded.
+ */
+function checkFinite(name: string, data: Float32Array): void {
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i]!;
+    if (x - x !== 0) {
+      throw new FtcError('E_MODEL_WEIGHTS_NONFINITE', `weight ${name} holds ${x} at flat index ${i}`, undefined,
+        'the checkpoint is corrupt, or was saved after training diverged: re-download or re-export it');
+    }
   }
 }

@@ -5,6 +5,7 @@ import { buildModel, disposeModel, type BuiltModel } from './build.js';
 import { loadLlamaConfig, type LlamaConfig } from '../../model-spec/config.js';
 import { IGNORE_INDEX } from '../../model-spec/labels.js';
 import { decode, lmHead, type LayerCache } from './llama.js';
+import { headLoss } from './loss.js';
 import { toPeftHost } from './lora.js';
 import { loadAdapter } from './peft.js';
 import { loadWeights } from './weights.js';
@@ -19,10 +20,9 @@ export interface LlamaCausalLM extends CausalLM {
   importAdapter(tensors: Map<string, HostTensor>): void;
 }
 
-/** The label value whose positions the loss ignores (PyTorch's ignore_index). */
 
-export function createCausalLM(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings): LlamaCausalLM {
-  const built = buildModel(config, weights, lora);
+export function createCausalLM(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings, opts: { releaseHost?: boolean } = {}): LlamaCausalLM {
+  const built = buildModel(config, weights, lora, opts);
   const { modules, params } = built;
   const v = config.vocabSize;
 
@@ -39,7 +39,8 @@ export function createCausalLM(config: LlamaConfig, weights: WeightMap, lora?: L
 
     loss(ids, labels, opts) {
       checkIds(ids, v);
-      return tf.tidy(() => nextTokenLoss(logitsFlat(ids, opts), labels));
+      const { training, dropoutSeed, gradientCheckpointing } = opts ?? {};
+      return tf.tidy(() => headLoss(decode(modules, ids, { training, dropoutSeed, gradientCheckpointing }).hidden, modules.lmHead, labels));
     },
 
     step(ids, past) {
@@ -76,58 +77,10 @@ export function loadCausalLM(dir: string, opts: { adapterDir?: string; lora?: Lo
       useRslora: adapter.config.useRslora,
       seed: 0,
     });
-  const model = createCausalLM(config, loadWeights(dir, config), lora);
+  // The weights map is this call's alone: its host copies go as they are uploaded.
+  const model = createCausalLM(config, loadWeights(dir, config), lora, { releaseHost: true });
   if (adapter) model.importAdapter(adapter.tensors);
   return model;
-}
-
-/**
- * Mean cross-entropy of position t predicting label t+1 (Hugging Face's shift), over labels ≠ -100.
- * logits [N = B·T, V] flat, so the head stays one plain 2-D product; a batch with no counted label has
- * loss 0 (and zero gradient) rather than NaN, so a fully masked micro-batch cannot stop a run.
- */
-export function nextTokenLoss(logits: tf.Tensor2D, labels: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() => {
-    const [b, t] = labels.shape;
-    const v = logits.shape[1];
-    const ignoreLast = tf.fill([b, 1], IGNORE_INDEX, 'int32');
-    const targets = tf.reshape(tf.concat([tf.slice(tf.cast(labels, 'int32'), [0, 1], [b, t - 1]), ignoreLast], 1), [b * t]); // [N]
-    const counted = tf.notEqual(targets, IGNORE_INDEX); // [N]
-    const safeTargets = tf.where(counted, targets, tf.zerosLike(targets)); // [N]
-    const weights = tf.cast(counted, 'float32'); // [N]
-    const scale = tf.div(weights, tf.maximum(tf.sum(weights), 1)); // [N]: 1/count where counted, else 0
-    return weightedCrossEntropy(logits, safeTargets as tf.Tensor1D, scale as tf.Tensor1D, v);
-  });
-}
-
-/**
- * Σₙ scaleₙ · (logsumexp(logitsₙ) − logitsₙ[targetₙ]), differentiable in `logits` only, with the gradient
- * written out: (softmax − onehot) · scaleₙ · dy. Autodiff of logSoftmax + oneHot·mul + sum would run exp over
- * the [N, V] logits twice and several more [N, V] passes; this runs exp once and reuses it (the lm_head's
- * logits are the largest element-wise tensor of a step).
- */
-function weightedCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, scale: tf.Tensor1D, v: number): tf.Scalar {
-  const n = logits.shape[0];
-  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
-    const shifted = tf.sub(x, tf.max(x, -1, true)); // [N, V]
-    const e = tf.exp(shifted); // [N, V]
-    const s = tf.sum(e, -1, true); // [N, 1]
-    const flatTargets = tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(v, 'int32')), targets); // [N] into [N·V]
-    const picked = tf.gather(tf.reshape(shifted, [n * v]), flatTargets); // [N]
-    const perRow = tf.sub(tf.reshape(tf.log(s), [n]), picked); // [N] −log p(target)
-    // Closure tensors die with the caller's tidy before the backward pass; saved ones are kept for it.
-    save([e, s, targets, scale]);
-    return {
-      value: tf.sum(tf.mul(perRow, scale)) as tf.Scalar,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
-        const [se, ss, st, sc] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
-        const coef = tf.reshape(tf.mul(sc, dy), [n, 1]); // [N, 1]
-        return tf.sub(tf.mul(se, tf.div(coef, ss)), tf.mul(tf.oneHot(st, v), coef)); // [N, V]
-      },
-    };
-  });
-  return f(logits) as tf.Scalar;
 }
 
 function checkIds(ids: tf.Tensor2D, vocab: number): void {

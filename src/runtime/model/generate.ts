@@ -1,3 +1,4 @@
+import { withMemoryStage } from '../kernels/heap.js';
 import * as tf from '../tf.js';
 import type { LlamaCausalLM } from './causal-lm.js';
 import type { LayerCache } from './llama.js';
@@ -28,7 +29,7 @@ export function generate(model: LlamaCausalLM, prompt: number[], opts: GenerateO
   try {
     while (out.length < opts.maxNewTokens) {
       const ids = tf.tensor2d([input], [1, input.length], 'int32');
-      const step = model.step(ids, cache);
+      const step = withMemoryStage('generating a token', () => model.step(ids, cache));
       ids.dispose();
       releaseCache(cache);
       cache = step.cache;

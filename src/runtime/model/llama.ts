@@ -1,10 +1,11 @@
 import * as tf from '../tf.js';
-import { attention } from './attention.js';
+import { attention, causalMask } from './attention.js';
 import type { LlamaConfig } from '../../model-spec/config.js';
 import type { LinearModule } from '../../model-spec/modules.js';
 import type { FrozenLinear } from './matmul.js';
 import type { LoraLinear } from './lora.js';
 import { deriveSeed } from './prng.js';
+import { checkpoint } from './recompute.js';
 
 /**
  * The Llama decoder (Touvron et al. 2023; Hugging Face's LlamaForCausalLM), in forward order.
@@ -43,6 +44,8 @@ export interface LayerCache {
 export interface DecodeOptions {
   training?: boolean;
   dropoutSeed?: number | number[];
+  /** Recompute each layer in the backward pass instead of keeping its activations (training only). */
+  gradientCheckpointing?: boolean;
   /** Earlier positions' keys/values; with it, `ids` continue the cached sequence. */
   past?: LayerCache[];
   /** Return this call's keys/values (past + new) for the next call. */
@@ -54,16 +57,24 @@ export function decode(m: LlamaModules, ids: tf.Tensor2D, opts: DecodeOptions = 
   const [b, t] = ids.shape;
   const offset = opts.past ? opts.past[0].k.shape[1] : 0;
   const rope = ropeTables(m.config, offset, t);
+  const mask = causalMask(t, offset + t); // [T, S], once for every layer
   let x = tf.gather(m.embed, tf.reshape(ids, [b * t])) as tf.Tensor2D; // [N, E]
   const cache: LayerCache[] = [];
   const rowSeeds = exampleSeeds(opts.dropoutSeed, b);
+  // Checkpointing only pays where there is a backward pass, and a cache would need the activations it drops.
+  const recompute = (opts.gradientCheckpointing ?? false) && (opts.training ?? false) && !opts.keepCache && !opts.past;
   m.layers.forEach((layer, i) => {
     const ctx = { training: opts.training ?? false, seeds: rowSeeds.map((s) => deriveSeed(s, i)) };
-    const out = decoderLayer(m.config, layer, x, b, t, rope, ctx, opts.past?.[i]);
+    if (recompute) {
+      x = checkpoint((input, [cos, sin, swap, causal]) => decoderLayer(m.config, layer, input, b, t, { cos, sin, swap }, causal, ctx).x,
+        x, [rope.cos, rope.sin, rope.swap, mask] as [tf.Tensor4D, tf.Tensor4D, tf.Tensor2D, tf.Tensor2D], layerParams(layer));
+      return;
+    }
+    const out = decoderLayer(m.config, layer, x, b, t, rope, mask, ctx, opts.past?.[i]);
     x = out.x;
     if (opts.keepCache) cache.push(out.cache);
   });
-  tf.dispose([rope.cos, rope.sin, rope.swap]);
+  tf.dispose([rope.cos, rope.sin, rope.swap, mask]);
   const hidden = rmsNorm(x, m.norm, m.config.rmsNormEps); // [N, E]
   return opts.keepCache ? { hidden, cache } : { hidden };
 }
@@ -96,6 +107,7 @@ function decoderLayer(
   b: number,
   t: number,
   rope: Rope,
+  mask: tf.Tensor2D, // [T, S] causal
   ctx: Ctx,
   past?: LayerCache,
 ): { x: tf.Tensor2D; cache: LayerCache } {
@@ -111,7 +123,7 @@ function decoderLayer(
     k = tf.concat([past.k, k], 1); // [B, S, KV, D]
     v = tf.concat([past.v, v], 1); // [B, S, KV, D]
   }
-  const heads = attention(q, k, v); // [B, T, H, D]
+  const heads = attention(q, k, v, mask); // [B, T, H, D]
   const merged = tf.reshape(heads, [b * t, h * d]) as tf.Tensor2D; // [N, H·D]
   x = tf.add(x, lin('o_proj', merged, 3)); // [N, E]
 
@@ -121,6 +133,17 @@ function decoderLayer(
   const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), lin('up_proj', hMlp, 5)); // [N, F]
   x = tf.add(x, lin('down_proj', act as tf.Tensor2D, 6)); // [N, E]
   return { x, cache: { k, v } };
+}
+
+/** The trainable Variables a layer reads: its adapters' matrices and any trained bias. */
+function layerParams(layer: DecoderLayer): tf.Variable[] {
+  const out: tf.Variable[] = [];
+  for (const l of Object.values(layer.linear)) {
+    const base = 'aT' in l ? l.base : l;
+    if ('aT' in l) out.push(l.aT, l.bT);
+    if (base.bias instanceof tf.Variable) out.push(base.bias);
+  }
+  return out;
 }
 
 function applyLinear(m: Linear, x: tf.Tensor2D, ctx: Ctx, moduleIndex: number): tf.Tensor2D {

@@ -61,13 +61,23 @@ export class FrozenLinear {
     const forward = (x: tf.Tensor2D) => (this.wT ? tf.matMul(x, this.wT) : tf.matMul(x, this.w, false, true)); // [N,in]×[in,out]
     this.product = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
       value: forward(args[0] as tf.Tensor2D),
-      gradFunc: (dy: tf.Tensor): tf.Tensor => tf.matMul(dy as tf.Tensor2D, this.w), // [N,out]×[out,in]
+      gradFunc: (dy: tf.Tensor): tf.Tensor => this.backward(dy as tf.Tensor2D),
     })) as unknown as (x: tf.Tensor2D) => tf.Tensor2D;
   }
 
   /** Wraps the Hugging Face [out, in] weight, with a transposed copy only where the backend needs one. */
   static fromWeight(w: tf.Tensor2D, bias?: tf.Tensor1D): FrozenLinear {
     return new FrozenLinear(w, transposeIsSlow() ? tf.keep(tf.transpose(w)) : undefined, bias);
+  }
+
+  /** dy [N, out] → dy·W [N, in], the product the backward pass of `apply` runs. */
+  backward(dy: tf.Tensor2D): tf.Tensor2D {
+    return tf.matMul(dy, this.w); // [N,out]×[out,in]
+  }
+
+  /** Rows of W for indices [n] into the outputs → [n, in] (the loss's target correction). */
+  rows(indices: tf.Tensor1D): tf.Tensor2D {
+    return tf.gather(this.w, indices);
   }
 
   /** x [N, in] → [N, out]. */

@@ -1,5 +1,6 @@
 import * as tf from '../tf.js';
-import type { CausalLM } from '../model/api.js';
+import type { CausalLM, ForwardOptions } from '../model/api.js';
+import { withMemoryStage } from '../kernels/heap.js';
 import { deriveSeed } from '../model/prng.js';
 import { IGNORE_INDEX } from '../../model-spec/labels.js';
 import type { Batch } from './batches.js';
@@ -75,8 +76,11 @@ function countedTokens(labels: Int32Array, cols: number): number {
   return n;
 }
 
+/** How the forward pass runs beyond training mode and seeds (gradient checkpointing). */
+export type StepOptions = Pick<ForwardOptions, 'gradientCheckpointing'>;
+
 /** Σ weight · ∇loss(share) over the shares, on this thread's device. No host sync. */
-export function localGradients(model: CausalLM, shares: Share[]): StepGradients {
+export function localGradients(model: CausalLM, shares: Share[], opts: StepOptions = {}): StepGradients {
   const params = model.adapterParams();
   const peftName = new Map([...params].map(([name, v]) => [v.name, name]));
   const varList = [...params.values()];
@@ -84,13 +88,13 @@ export function localGradients(model: CausalLM, shares: Share[]): StepGradients 
   let loss: tf.Scalar = tf.scalar(0);
   for (const share of shares) {
     // The weight scales the gradients after the tape, not the loss inside it: the same sum, one op fewer to differentiate.
-    const { value, grads: g } = tf.tidy(() => {
+    const { value, grads: g } = withMemoryStage('the forward/backward pass of a training step', () => tf.tidy(() => {
       const ids = tf.tensor2d(share.ids, [share.rows, share.cols], 'int32');
       const labels = tf.tensor2d(share.labels, [share.rows, share.cols], 'int32');
-      const out = tf.variableGrads(() => model.loss(ids, labels, { training: true, dropoutSeed: share.rowSeeds }), varList);
+      const out = tf.variableGrads(() => model.loss(ids, labels, { ...opts, training: true, dropoutSeed: share.rowSeeds }), varList);
       const named = Object.entries(out.grads).map(([k, t]) => [peftName.get(k) ?? k, tf.mul(t, share.weight)]);
       return { value: tf.mul(out.value, share.weight) as tf.Scalar, grads: Object.fromEntries(named) as Record<string, tf.Tensor> };
-    });
+    }));
     grads = addInto(grads, g);
     const sum = tf.add(loss, value) as tf.Scalar;
     tf.dispose([loss, value]);
@@ -100,8 +104,8 @@ export function localGradients(model: CausalLM, shares: Share[]): StepGradients 
 }
 
 /** The in-process engine: every share on this thread. */
-export function localEngine(model: CausalLM): GradientEngine {
-  return { gradients: async (micros, microSeed) => localGradients(model, splitStep(micros, microSeed, 1)[0]!) };
+export function localEngine(model: CausalLM, opts: StepOptions = {}): GradientEngine {
+  return { gradients: async (micros, microSeed) => localGradients(model, splitStep(micros, microSeed, 1)[0]!, opts) };
 }
 
 /** acc[k] += g[k], disposing the addends; keys new to `acc` are moved in. */

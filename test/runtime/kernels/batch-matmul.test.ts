@@ -116,6 +116,23 @@ describe('wasm BatchMatMul kernel', () => {
     assertClose(runMatMul(p, q, false, false).data, naiveMatMul(p, q, false, false), 'p·v');
   });
 
+  it('a B wider than the packing block (K·N·4 > 16 MiB) is packed and multiplied a block of columns at a time', () => {
+    // K = 4096 packs 1024 columns per block: N = 2051 takes blocks of 1024, 1024 and 3 (a partial panel).
+    for (const transposeB of [false, true]) {
+      const [M, K, N] = [5, 4096, 2051];
+      const a = seeded([M, K], 21);
+      const b = seeded(transposeB ? [N, K] : [K, N], 22);
+      const got = runMatMul(a, b, false, transposeB);
+      assertClose(got.data, naiveMatMul(a, b, false, transposeB), `blocked, transposeB=${transposeB}`);
+    }
+    // Batched with a broadcast B (the sharedB route) and a batch loop.
+    const a3 = seeded([2, 3, 4096], 23);
+    const b2 = seeded([4096, 1030], 24);
+    assertClose(runMatMul(a3, b2, false, false).data, naiveMatMul(a3, b2, false, false), 'blocked, shared B');
+    const b3 = seeded([2, 4096, 1030], 25);
+    assertClose(runMatMul(a3, b3, false, false).data, naiveMatMul(a3, b3, false, false), 'blocked, batched B');
+  });
+
   it('empty inner dimension gives zeros and empty outer dimensions give empty results', () => {
     const zeros = runMatMul({ shape: [3, 0], data: new Float32Array(0) }, { shape: [0, 2], data: new Float32Array(0) }, false, false);
     assert.deepEqual(zeros.shape, [3, 2]);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { initBackend } from '../../../src/runtime/backend.js';
-import { attentionBatched, attentionPerHead } from '../../../src/runtime/model/attention.js';
+import { attentionBatched, attentionChunked, attentionPerHead, causalMask } from '../../../src/runtime/model/attention.js';
 import * as tf from '../../../src/runtime/tf.js';
 import { lcg, randomTensor } from './fixtures.js';
 
@@ -24,4 +24,27 @@ test('per-head and batched attention agree, values and gradients (GQA, cached pr
   const a = run(attentionPerHead);
   const b = run(attentionBatched);
   a.forEach((xs, i) => xs.forEach((x, j) => assert.ok(Math.abs(x - b[i][j]) < 1e-5, `output ${i} [${j}]: ${x} vs ${b[i][j]}`)));
+});
+
+test('query-chunked attention (recomputed in the backward pass) equals batched attention within 1e-4, S > T and chunks that do not divide T', () => {
+  const rnd = lcg(5);
+  const t4 = (shape: number[]): tf.Tensor4D => tf.tensor4d(randomTensor(shape, rnd, 1).data, shape as [number, number, number, number]);
+  const [B, T, S, H, KV, D] = [2, 7, 9, 4, 2, 4];
+  const q = t4([B, T, H, D]);
+  const k = t4([B, S, KV, D]);
+  const v = t4([B, S, KV, D]);
+  const w = t4([B, T, H, D]);
+  const mask = causalMask(T, S);
+  const run = (f: (a: tf.Tensor4D, b: tf.Tensor4D, c: tf.Tensor4D) => tf.Tensor4D) => {
+    const y = f(q, k, v);
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D), w)))([q, k, v]);
+    return [y, ...g].map((t) => Array.from(t.dataSync()));
+  };
+  const expected = run((a, b, c) => attentionBatched(a, b, c, mask));
+  for (const rows of [1, 3, 7]) {
+    const before = tf.memory().numTensors;
+    const got = run((a, b, c) => attentionChunked(a, b, c, mask, attentionBatched, rows));
+    got.forEach((xs, i) => xs.forEach((x, j) => assert.ok(Math.abs(x - expected[i]![j]!) < 1e-4, `rows ${rows}, output ${i} [${j}]: ${x} vs ${expected[i]![j]}`)));
+    assert.ok(tf.memory().numTensors <= before + 4, 'the chunks leave nothing behind but the outputs');
+  }
 });

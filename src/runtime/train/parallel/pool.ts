@@ -14,17 +14,20 @@ import { FtcError } from '../../../errors.js';
 import * as tf from '../../tf.js';
 import type { CausalLM } from '../../model/api.js';
 import type { Batch } from '../batches.js';
-import { localGradients, splitStep, type GradientEngine, type Share, type StepGradients } from '../step.js';
+import { localGradients, splitStep, type GradientEngine, type Share, type StepGradients, type StepOptions } from '../step.js';
 import { reduceInto, type HostGrads } from './allreduce.js';
 import type { FromWorker, ModelSource, ToWorker, WireError } from './protocol.js';
 
 /**
  * How many threads train: a number is taken as given; `auto` is every core on the single-threaded backends
- * (wasm, cpu) and 1 on the native ones, whose kernels already use every core. Never more than a
+ * (wasm, cpu) and 1 on the native ones, whose kernels already use every core, and never more than
+ * `fit`, the most workers the memory plan fits (src/model-spec/memory.ts workersThatFit). Never more than a
  * micro-batch has rows, since a share is whole rows.
  */
-export function resolveWorkers(setting: number | 'auto' | undefined, backend: string, batchSize: number): number {
-  const wanted = setting === undefined || setting === 'auto' ? (backend === 'wasm' || backend === 'cpu' ? availableParallelism() : 1) : setting;
+export function resolveWorkers(setting: number | 'auto' | undefined, backend: string, batchSize: number, fit?: number): number {
+  const auto = setting === undefined || setting === 'auto';
+  const cores = backend === 'wasm' || backend === 'cpu' ? availableParallelism() : 1;
+  const wanted = auto ? Math.min(cores, fit ?? cores) : setting;
   return Math.max(1, Math.min(Math.floor(wanted), batchSize));
 }
 
@@ -47,15 +50,16 @@ export class WorkerPool implements GradientEngine {
   private constructor(
     private readonly model: CausalLM,
     private readonly members: Member[],
+    private readonly step: StepOptions,
   ) {}
 
   /** Starts `threads − 1` workers, each building its own copy of `source` on `backend`; rejects if one fails. */
-  static async start(opts: { threads: number; backend: string; source: ModelSource; model: CausalLM }): Promise<WorkerPool> {
+  static async start(opts: { threads: number; backend: string; source: ModelSource; model: CausalLM; step?: StepOptions }): Promise<WorkerPool> {
     const members: Member[] = [];
     for (let i = 1; i < opts.threads; i++) members.push(new Member(new Worker(new URL('./worker.js', import.meta.url)), i));
-    const pool = new WorkerPool(opts.model, members);
+    const pool = new WorkerPool(opts.model, members, opts.step ?? {});
     const ready = members.map((m) => pool.listen(m));
-    for (const m of members) pool.post(m, { type: 'init', backend: opts.backend, source: opts.source });
+    for (const m of members) pool.post(m, { type: 'init', backend: opts.backend, source: opts.source, step: opts.step });
     try {
       await Promise.all(ready);
     } catch (e) {
@@ -82,7 +86,7 @@ export class WorkerPool implements GradientEngine {
     // This thread's share runs while the workers compute theirs.
     let local: StepGradients;
     try {
-      local = localGradients(this.model, shares[0]!);
+      local = localGradients(this.model, shares[0]!, this.step);
     } catch (e) {
       await Promise.allSettled(replies);
       throw e;

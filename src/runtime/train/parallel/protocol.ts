@@ -1,6 +1,6 @@
 import type { LoraSettings, WeightMap } from '../../model/api.js';
 import type { LlamaConfig } from '../../../model-spec/config.js';
-import type { Share } from '../step.js';
+import type { Share, StepOptions } from '../step.js';
 import type { HostGrads } from './allreduce.js';
 
 /** What a worker builds its frozen copy of the model from: a model directory, or weights in memory (tests, bench). */
@@ -8,7 +8,7 @@ export type ModelSource = { dir: string; lora: LoraSettings } | { config: LlamaC
 
 /** Main thread → worker. */
 export type ToWorker =
-  | { type: 'init'; backend: string; source: ModelSource }
+  | { type: 'init'; backend: string; source: ModelSource; step?: StepOptions }
   /** The current adapter (by PEFT name, the model's own storage layout) and this worker's shares of the step. */
   | { type: 'step'; id: number; params: HostGrads; shares: Share[] };
 

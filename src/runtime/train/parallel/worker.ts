@@ -10,7 +10,7 @@ import { initBackend, type BackendPreference } from '../../backend.js';
 import { installWasmKernels } from '../../kernels/index.js';
 import type { CausalLM } from '../../model/api.js';
 import { createCausalLM, loadCausalLM } from '../../model/causal-lm.js';
-import { localGradients } from '../step.js';
+import { localGradients, type StepOptions } from '../step.js';
 import { toHost } from './allreduce.js';
 import type { FromWorker, ModelSource, ToWorker, WireError } from './protocol.js';
 
@@ -18,6 +18,7 @@ const port = parentPort;
 if (!port) throw new Error('parallel/worker.js runs only as a worker thread');
 
 let model: CausalLM | undefined;
+let stepOptions: StepOptions = {};
 
 port.on('message', (msg: ToWorker) => {
   // Messages are handled one at a time: init is awaited by the pool before any step is sent.
@@ -29,6 +30,7 @@ async function handle(msg: ToWorker): Promise<void> {
     await initBackend(msg.backend as BackendPreference);
     installWasmKernels(); // a no-op off wasm
     model = build(msg.source);
+    stepOptions = msg.step ?? {};
     send({ type: 'ready' });
     return;
   }
@@ -41,7 +43,7 @@ async function handle(msg: ToWorker): Promise<void> {
       v.assign(tf.tensor(data, v.shape, 'float32'));
     }
   });
-  const { grads, loss } = localGradients(model, msg.shares);
+  const { grads, loss } = localGradients(model, msg.shares, stepOptions);
   const host = toHost(grads);
   const lossValue = loss.dataSync()[0]!; // host sync: leaving the thread
   tf.dispose([...Object.values(grads), loss]);

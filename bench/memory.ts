@@ -1,0 +1,240 @@
+/**
+ * `npm run bench -- memory [--json] [--steps N] [--only NAME] [--dir DIR] [--lengths 512,1024,2048,4096]`
+ *
+ * Memory on real model shapes. For each row: random weights in the model's exact shapes, written as a real
+ * sharded BF16 Hugging Face checkpoint (config.json, model-0000i-of-0000n.safetensors, the index), loaded
+ * by the runtime's own loadCausalLM, then LoRA r=8 on q_proj/v_proj trained for a few steps by the trainer's
+ * loop (batch 1, the row's max_length) on wasm. Each row runs in a child process of its own, because peak
+ * RSS is a per-process maximum and the wasm heap never shrinks, so its figures are that row's alone.
+ * Printed per row: the plan's verdict and estimate (src/model-spec/memory.ts), peak RSS, the wasm heap's
+ * size at the end (its peak), seconds per step and tokens/s (the median step after the first), and the
+ * estimate against the measured heap. A row the plan says does not fit is not run.
+ * The machine is shared: the load average at start is printed; read the times against it.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { estimateMemory, WASM_HEAP_BYTES, type ModelDims, type TrainingShape } from '../src/model-spec/memory.js';
+import type { HostTensor } from '../src/runtime/model/api.js';
+import { writeSafetensors } from '../src/runtime/model/safetensors.js';
+import type { Benchmark } from './main.js';
+
+interface Shape {
+  name: string;
+  dims: ModelDims;
+  architecture: 'Qwen2ForCausalLM' | 'LlamaForCausalLM';
+  maxLength: number;
+  gradientCheckpointing: boolean;
+}
+
+const QWEN: ModelDims = {
+  hiddenSize: 896, intermediateSize: 4864, numHiddenLayers: 24, numAttentionHeads: 14, numKeyValueHeads: 2, headDim: 64,
+  vocabSize: 151936, tieWordEmbeddings: true, qkvBias: true,
+};
+const TINYLLAMA: ModelDims = {
+  hiddenSize: 2048, intermediateSize: 5632, numHiddenLayers: 22, numAttentionHeads: 32, numKeyValueHeads: 4, headDim: 64,
+  vocabSize: 32000, tieWordEmbeddings: false, qkvBias: false,
+};
+/** bench/train.ts's reference configuration (256 hidden, 4 layers, 8 heads, vocab 2048). */
+const REFERENCE: ModelDims = {
+  hiddenSize: 256, intermediateSize: 688, numHiddenLayers: 4, numAttentionHeads: 8, numKeyValueHeads: 8, headDim: 32,
+  vocabSize: 2048, tieWordEmbeddings: false, qkvBias: false,
+};
+const LORA = { r: 8, alpha: 16, targetModules: ['q_proj', 'v_proj'], dropout: 0.05, bias: 'none' as const, useRslora: false, seed: 1 };
+/** Tensors per shard file: about 400 MB of BF16, as HF's default max_shard_size cuts them. */
+const SHARD_BYTES = 400e6;
+
+function shapes(lengths: number[]): Shape[] {
+  return [
+    { name: 'Qwen2.5-0.5B', dims: QWEN, architecture: 'Qwen2ForCausalLM', maxLength: 512, gradientCheckpointing: true },
+    { name: 'TinyLlama-1.1B', dims: TINYLLAMA, architecture: 'LlamaForCausalLM', maxLength: 512, gradientCheckpointing: true },
+    ...lengths.map((t) => ({ name: `reference T=${t}`, dims: REFERENCE, architecture: 'LlamaForCausalLM' as const, maxLength: t, gradientCheckpointing: false })),
+  ];
+}
+
+function trainingShape(s: Shape): TrainingShape {
+  return { batchSize: 1, maxLength: s.maxLength, r: LORA.r, targetModules: LORA.targetModules, dropout: LORA.dropout > 0, gradientCheckpointing: s.gradientCheckpointing, workers: 1 };
+}
+
+/** Every tensor of the checkpoint with its shape, HF names, in file order. */
+function tensorShapes(d: ModelDims): Array<[string, number[]]> {
+  const q = d.numAttentionHeads * d.headDim;
+  const kv = d.numKeyValueHeads * d.headDim;
+  const out: Array<[string, number[]]> = [['model.embed_tokens.weight', [d.vocabSize, d.hiddenSize]]];
+  for (let i = 0; i < d.numHiddenLayers; i++) {
+    const p = `model.layers.${i}`;
+    out.push([`${p}.input_layernorm.weight`, [d.hiddenSize]], [`${p}.post_attention_layernorm.weight`, [d.hiddenSize]]);
+    out.push([`${p}.self_attn.q_proj.weight`, [q, d.hiddenSize]], [`${p}.self_attn.k_proj.weight`, [kv, d.hiddenSize]],
+      [`${p}.self_attn.v_proj.weight`, [kv, d.hiddenSize]], [`${p}.self_attn.o_proj.weight`, [d.hiddenSize, q]]);
+    if (d.qkvBias) out.push([`${p}.self_attn.q_proj.bias`, [q]], [`${p}.self_attn.k_proj.bias`, [kv]], [`${p}.self_attn.v_proj.bias`, [kv]]);
+    out.push([`${p}.mlp.gate_proj.weight`, [d.intermediateSize, d.hiddenSize]], [`${p}.mlp.up_proj.weight`, [d.intermediateSize, d.hiddenSize]],
+      [`${p}.mlp.down_proj.weight`, [d.hiddenSize, d.intermediateSize]]);
+  }
+  out.push(['model.norm.weight', [d.hiddenSize]]);
+  if (!d.tieWordEmbeddings) out.push(['lm_head.weight', [d.vocabSize, d.hiddenSize]]);
+  return out;
+}
+
+/** Writes config.json and BF16 shards with an index; values ~U(−0.05, 0.05), norms 1. */
+function writeCheckpoint(dir: string, s: Shape): void {
+  const d = s.dims;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({
+    architectures: [s.architecture], model_type: s.architecture === 'Qwen2ForCausalLM' ? 'qwen2' : 'llama',
+    hidden_size: d.hiddenSize, intermediate_size: d.intermediateSize, num_hidden_layers: d.numHiddenLayers,
+    num_attention_heads: d.numAttentionHeads, num_key_value_heads: d.numKeyValueHeads, vocab_size: d.vocabSize,
+    max_position_embeddings: Math.max(4096, s.maxLength), rms_norm_eps: 1e-6, rope_theta: 10000, hidden_act: 'silu',
+    tie_word_embeddings: d.tieWordEmbeddings, torch_dtype: 'bfloat16', bos_token_id: 1, eos_token_id: 2,
+  }));
+  let seed = 12345;
+  const random = (shape: number[], name: string): HostTensor => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    if (name.includes('norm')) data.fill(1);
+    else for (let i = 0; i < n; i++) data[i] = ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 0.1;
+    return { shape, data };
+  };
+  const all = tensorShapes(d);
+  const shards: Array<Array<[string, number[]]>> = [[]];
+  let bytes = 0;
+  for (const t of all) {
+    const size = t[1].reduce((a, b) => a * b, 1) * 2;
+    if (bytes + size > SHARD_BYTES && shards[shards.length - 1]!.length > 0) {
+      shards.push([]);
+      bytes = 0;
+    }
+    shards[shards.length - 1]!.push(t);
+    bytes += size;
+  }
+  const weightMap: Record<string, string> = {};
+  shards.forEach((names, i) => {
+    const file = `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`;
+    writeSafetensors(join(dir, file), new Map(names.map(([n, shape]) => [n, { ...random(shape, n), dtype: 'BF16' as const }])), { format: 'pt' });
+    for (const [n] of names) weightMap[n] = file;
+  });
+  writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+}
+
+interface Measured {
+  peak_rss_mib: number;
+  heap_mib: number;
+  s_per_step: number;
+  tokens_per_s: number;
+  steps: number;
+  load_s: number;
+  error?: string;
+}
+
+/** The child's work: load the checkpoint, train `steps` steps, print one JSON line. */
+async function child(dir: string, maxLength: number, steps: number, checkpointing: boolean): Promise<void> {
+  const { initBackend } = await import('../src/runtime/backend.js');
+  const tf = await import('../src/runtime/tf.js');
+  const { loadCausalLM } = await import('../src/runtime/model/causal-lm.js');
+  const { train } = await import('../src/runtime/train/loop.js');
+  const { localEngine } = await import('../src/runtime/train/step.js');
+  await initBackend('wasm');
+  const heap = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length;
+  const t0 = performance.now();
+  const model = loadCausalLM(dir, { lora: LORA });
+  const loadS = (performance.now() - t0) / 1000;
+  let s = 99;
+  const vocab = model.config.vocabSize;
+  const example = () => {
+    const ids = Int32Array.from({ length: maxLength }, () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) % vocab);
+    return { ids, labels: ids.slice() };
+  };
+  const examples = Array.from({ length: steps }, example);
+  const out: Measured = { peak_rss_mib: 0, heap_mib: 0, s_per_step: 0, tokens_per_s: 0, steps: 0, load_s: loadS };
+  try {
+    const result = await train({
+      model, train: { count: steps, example: (i) => examples[i]! }, padId: 0,
+      config: {
+        batchSize: 1, gradAccum: 1, epochs: 1, lr: 2e-4, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, scheduler: 'linear',
+        warmupSteps: 0, warmupRatio: 0, maxGradNorm: 1, logEvery: 1, evalEvery: 0, saveEvery: 0, patience: 0, seed: 42, maxSteps: steps,
+      },
+      gradients: localEngine(model, { gradientCheckpointing: checkpointing }),
+    });
+    const perStep = result.metrics.records.filter((r) => r.tokens_per_s !== undefined).map((r) => maxLength / (r.tokens_per_s as number));
+    const timed = perStep.length > 1 ? perStep.slice(1) : perStep;
+    const sorted = [...timed].sort((a, b) => a - b);
+    out.s_per_step = sorted[sorted.length >> 1] ?? 0;
+    out.tokens_per_s = out.s_per_step > 0 ? maxLength / out.s_per_step : 0;
+    out.steps = perStep.length;
+  } catch (e) {
+    out.error = e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : String(e);
+  }
+  out.heap_mib = heap() / 2 ** 20;
+  out.peak_rss_mib = process.resourceUsage().maxRSS / 1024;
+  model.dispose();
+  process.stdout.write(JSON.stringify(out) + '\n');
+}
+
+export const benchmark: Benchmark = {
+  name: 'memory',
+  description: 'real model shapes (Qwen2.5-0.5B, TinyLlama-1.1B as sharded BF16 checkpoints; the reference model at 512-4096): plan vs measured memory, s/step, tokens/s',
+  async run({ json, argv }) {
+    const opt = (name: string): string | undefined => {
+      const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+      if (i < 0) return undefined;
+      return argv[i]!.includes('=') ? argv[i]!.split('=')[1] : argv[i + 1];
+    };
+    const steps = Number(opt('steps') ?? 3);
+    const only = opt('only');
+    const lengths = (opt('lengths') ?? '512,1024,2048,4096').split(',').map(Number);
+    const root = opt('dir') ?? mkdtempSync(join(tmpdir(), 'ftc-bench-memory-'));
+    const load = loadavg();
+    const target = { heapBytesPerWorker: WASM_HEAP_BYTES, weightBytes: 4, ramBytes: totalmem() };
+    const rows: Array<Record<string, unknown>> = [];
+    const mib = (b: number) => Math.round(b / 2 ** 20);
+    if (!json) process.stdout.write(`wasm, 1 worker, batch 1, LoRA r=${LORA.r} ${LORA.targetModules.join(',')}; ${availableParallelism()} cores, ${mib(totalmem())} MiB RAM; load average at start ${load.map((x) => x.toFixed(2)).join(' ')}\n`);
+    try {
+      for (const s of shapes(lengths).filter((x) => !only || x.name.startsWith(only))) {
+        const plan = estimateMemory(s.dims, trainingShape(s), target);
+        const row: Record<string, unknown> = {
+          model: s.name, max_length: s.maxLength, checkpointing: s.gradientCheckpointing,
+          plan_fits: plan.fitsHeap && plan.fitsRam, plan_heap_mib: mib(plan.perWorker), plan_rss_mib: mib(plan.total),
+          plan_activations_mib: mib(plan.activations),
+        };
+        if (row.plan_fits) {
+          const dir = join(root, s.name.replace(/[^A-Za-z0-9.-]+/g, '_'));
+          const w0 = performance.now();
+          writeCheckpoint(dir, s);
+          row.write_s = Math.round((performance.now() - w0) / 100) / 10;
+          const script = fileURLToPath(import.meta.url);
+          let measured: Measured;
+          try {
+            const stdout = execFileSync(process.execPath, [script, '--child', dir, String(s.maxLength), String(steps), String(s.gradientCheckpointing)], { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'ignore'] });
+            measured = JSON.parse(stdout.trim().split('\n').pop()!) as Measured;
+          } catch (e) {
+            measured = { peak_rss_mib: 0, heap_mib: 0, s_per_step: 0, tokens_per_s: 0, steps: 0, load_s: 0, error: `child failed: ${(e as Error).message.split('\n')[0]}` };
+          }
+          rmSync(dir, { recursive: true, force: true });
+          Object.assign(row, measured);
+          if (measured.heap_mib > 0) row.plan_vs_heap = Math.round((100 * mib(plan.perWorker)) / measured.heap_mib) / 100;
+          if (measured.peak_rss_mib > 0) row.plan_vs_rss = Math.round((100 * mib(plan.total)) / measured.peak_rss_mib) / 100;
+        }
+        rows.push(row);
+        if (!json) process.stdout.write(formatRow(row) + '\n');
+      }
+    } finally {
+      if (!opt('dir')) rmSync(root, { recursive: true, force: true });
+    }
+    if (json) process.stdout.write(JSON.stringify({ benchmark: 'memory', load_average_at_start: load, rows }) + '\n');
+  },
+};
+
+function formatRow(r: Record<string, unknown>): string {
+  const head = `${String(r.model).padEnd(20)} T=${String(r.max_length).padEnd(5)} ${r.checkpointing ? 'ckpt' : '    '} plan: ${r.plan_fits ? 'fits' : 'does not fit'} (heap ${r.plan_heap_mib} MiB, process ${r.plan_rss_mib} MiB, activations ${r.plan_activations_mib} MiB)`;
+  if (!r.plan_fits) return `${head}; not run`;
+  if (r.error && !r.steps) return `${head}; FAILED: ${r.error}`;
+  const rss = Number(r.peak_rss_mib).toFixed(0);
+  const heap = Number(r.heap_mib).toFixed(0);
+  return `${head}\n    measured: peak RSS ${rss} MiB, heap ${heap} MiB, ${Number(r.s_per_step).toFixed(2)} s/step, ${Number(r.tokens_per_s).toPrecision(3)} tokens/s over ${r.steps} steps (load ${Number(r.load_s).toFixed(1)} s); plan/measured heap ×${r.plan_vs_heap}, process/RSS ×${r.plan_vs_rss}${r.error ? `; then ${r.error}` : ''}`;
+}
+
+// Run as a row's child process: `node dist/bench/memory.js --child DIR MAX_LENGTH STEPS CHECKPOINTING`.
+if (process.argv[2] === '--child' && process.argv[1] === fileURLToPath(import.meta.url)) {
+  await child(process.argv[3]!, Number(process.argv[4]), Number(process.argv[5]), process.argv[6] === 'true');
+}
