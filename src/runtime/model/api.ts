@@ -22,6 +22,8 @@ export interface LoraSettings {
   dropout: number;
   bias: 'none' | 'all' | 'lora_only';
   useRslora: boolean;
+  /** DoRA (PEFT use_dora): a trained magnitude per output row; absent means false. */
+  useDora?: boolean;
   seed: number;
 }
 

@@ -55,6 +55,7 @@ export function buildModel(config: LlamaConfig, weights: WeightMap, lora?: LoraS
         adapters.set(peftPath, a);
         params.set(`${peftPath}.lora_A.weight`, a.aT);
         params.set(`${peftPath}.lora_B.weight`, a.bT);
+        if (a.magnitude) params.set(`${peftPath}.lora_magnitude_vector`, a.magnitude);
         linear[name] = a;
       } else {
         linear[name] = base;

@@ -74,6 +74,7 @@ export function loadCausalLM(dir: string, opts: { adapterDir?: string; lora?: Lo
       dropout: adapter.config.dropout,
       bias: adapter.config.bias,
       useRslora: adapter.config.useRslora,
+      useDora: adapter.config.useDora,
       seed: 0,
     });
   const model = createCausalLM(config, loadWeights(dir, config), lora);

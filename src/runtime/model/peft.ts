@@ -10,6 +10,7 @@ import { readSafetensors, writeSafetensors } from './safetensors.js';
  * LoRA adapters on disk exactly as Hugging Face PEFT saves them, so `PeftModel.from_pretrained(base, dir)`
  * loads ours and we load theirs: adapter_config.json + adapter_model.safetensors with keys
  * `base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight` ([r, in]) and `...lora_B.weight` ([out, r]),
+ * DoRA's magnitude vector as `...q_proj.lora_magnitude_vector` ([out]; PEFT saves it without `.weight`),
  * and trained biases under the names PEFT gives them (`savedBiasKey`). Verified against peft 0.21 by
  * test/interop/peft.test.ts and transformers-save.test.ts.
  */
@@ -38,6 +39,11 @@ export function peftKey(layer: number, module: string, matrix: 'lora_A' | 'lora_
   return `base_model.model.${modulePath(layer, module)}.${matrix}.weight`;
 }
 
+/** PEFT's saved key for DoRA's magnitude vector [out], e.g. `base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector`. */
+export function peftMagnitudeKey(layer: number, module: string): string {
+  return `base_model.model.${modulePath(layer, module)}.lora_magnitude_vector`;
+}
+
 /**
  * ftc's name for a trained bias (bias = all | lora_only), the same whether or not the module is adapted,
  * e.g. `base_model.model.model.layers.0.self_attn.k_proj.bias`. On disk PEFT names it by where the bias lives
@@ -57,22 +63,24 @@ export function savedBiasKey(layer: number, module: string, adapted: boolean): s
   return `base_model.model.${modulePath(layer, module)}.${adapted ? 'base_layer.' : ''}bias`;
 }
 
-const KEY_RE = /^base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.(lora_A\.weight|lora_B\.weight|base_layer\.bias|bias)$/;
+const KEY_RE = /^base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.(lora_A\.weight|lora_B\.weight|lora_magnitude_vector|base_layer\.bias|bias)$/;
 
 export interface ParsedPeftKey {
   layer: number;
   module: string;
-  part: 'lora_A' | 'lora_B' | 'bias';
+  part: 'lora_A' | 'lora_B' | 'magnitude' | 'bias';
   /** For a bias: saved under `base_layer` (where PEFT keeps an adapted module's bias). */
   onBaseLayer: boolean;
 }
 
 /** Parses a saved or in-memory PEFT key; undefined for keys that are not a Llama LoRA matrix or bias. */
 export function parsePeftKey(key: string): ParsedPeftKey | undefined {
-  // In memory PEFT names carry the adapter name (`lora_A.default.weight`); the saved form drops it.
-  const m = KEY_RE.exec(key.replace(/\.(lora_[AB])\.default\.weight$/, '.$1.weight'));
+  // In memory PEFT names carry the adapter name (`lora_A.default.weight`, `lora_magnitude_vector.default.weight`);
+  // the saved form drops it (and the magnitude's `.weight`).
+  const saved = key.replace(/\.(lora_[AB])\.default\.weight$/, '.$1.weight').replace(/\.lora_magnitude_vector\.default\.weight$/, '.lora_magnitude_vector');
+  const m = KEY_RE.exec(saved);
   if (!m || moduleParent(m[3]!) !== m[2]) return undefined;
-  const part = m[4]!.endsWith('bias') ? 'bias' : (m[4]!.slice(0, 6) as 'lora_A' | 'lora_B');
+  const part = m[4]!.endsWith('bias') ? 'bias' : m[4] === 'lora_magnitude_vector' ? 'magnitude' : (m[4]!.slice(0, 6) as 'lora_A' | 'lora_B');
   return { layer: Number(m[1]), module: m[3]!, part, onBaseLayer: m[4] === 'base_layer.bias' };
 }
 
@@ -97,6 +105,8 @@ export interface AdapterConfig {
   targetModules: string[];
   bias: 'none' | 'all' | 'lora_only';
   useRslora: boolean;
+  /** use_dora: a magnitude vector per adapted module; absent means false. */
+  useDora?: boolean;
   /** `base_model_name_or_path`: the model directory or hub id the adapter was trained on. */
   baseModel: string;
 }
@@ -130,7 +140,7 @@ export function adapterConfigJson(c: AdapterConfig): string {
     revision: null,
     target_modules: c.targetModules,
     task_type: 'CAUSAL_LM',
-    use_dora: false,
+    use_dora: c.useDora === true,
     use_rslora: c.useRslora,
   };
   return JSON.stringify(json, null, 2);
@@ -144,7 +154,7 @@ export function saveAdapter(dir: string, params: Map<string, HostTensor>, config
     if (!parsed) throw new Error(`not a PEFT LoRA parameter name: ${name}`);
     const key = parsed.part === 'bias'
       ? savedBiasKey(parsed.layer, parsed.module, adapts(config, parsed.module))
-      : peftKey(parsed.layer, parsed.module, parsed.part);
+      : parsed.part === 'magnitude' ? peftMagnitudeKey(parsed.layer, parsed.module) : peftKey(parsed.layer, parsed.module, parsed.part);
     tensors.set(key, { shape: t.shape, data: t.data, dtype: 'F32' });
   }
   mkdirSync(dir, { recursive: true });
@@ -176,7 +186,7 @@ export function loadAdapter(dir: string, model?: LlamaConfig): { config: Adapter
   const tensors = readSafetensors(weightsFile);
   const bad = (code: string, msg: string): FtcError => new FtcError(code, msg, { file: weightsFile }, 'the adapter does not match its adapter_config.json or base model');
 
-  const pairs = new Map<string, { A?: number[]; B?: number[]; layer: number; module: string }>();
+  const pairs = new Map<string, { A?: number[]; B?: number[]; magnitude?: boolean; layer: number; module: string }>();
   const named = new Map<string, HostTensor>();
   for (const [key, t] of tensors) {
     const p = parsePeftKey(key);
@@ -204,7 +214,11 @@ export function loadAdapter(dir: string, model?: LlamaConfig): { config: Adapter
     named.set(key, t);
     const entry = pairs.get(`${p.layer}.${p.module}`) ?? { layer: p.layer, module: p.module };
     const [rows, cols] = t.shape;
-    if (p.part === 'lora_A') {
+    if (p.part === 'magnitude') {
+      if (!config.useDora) throw bad('E_ADAPTER_KEYS', `tensor "${key}" is a DoRA magnitude but adapter_config.json says use_dora false`);
+      if (t.shape.length !== 1 || (dims && rows !== dims.out)) throw bad('E_ADAPTER_SHAPE', `"${key}" has shape [${t.shape}], expected [${dims?.out ?? 'out'}]`);
+      entry.magnitude = true;
+    } else if (p.part === 'lora_A') {
       if (t.shape.length !== 2 || rows !== config.r || (dims && cols !== dims.in)) {
         throw bad('E_ADAPTER_SHAPE', `"${key}" has shape [${t.shape}], expected [${config.r}, ${dims?.in ?? 'in'}] (r = ${config.r})`);
       }
@@ -221,6 +235,7 @@ export function loadAdapter(dir: string, model?: LlamaConfig): { config: Adapter
     if (!e.A || !e.B) {
       throw bad('E_ADAPTER_KEYS', `${modulePath(e.layer, e.module)} has ${e.A ? 'lora_A' : 'lora_B'} but no ${e.A ? 'lora_B' : 'lora_A'}`);
     }
+    if (config.useDora && !e.magnitude) throw bad('E_ADAPTER_KEYS', `${modulePath(e.layer, e.module)} has no lora_magnitude_vector, which use_dora true requires`);
   }
   if (pairs.size === 0) throw bad('E_ADAPTER_KEYS', 'the adapter holds no LoRA matrices');
   return { config, tensors: named };
@@ -252,7 +267,8 @@ function parseAdapterConfig(file: string): AdapterConfig {
   if (unknown.length > 0) throw bad('target_modules', `names ${unknown.join(', ')}; Llama linear modules are ${LINEAR_MODULES.join(', ')}`);
   const bias = j.bias ?? 'none';
   if (bias !== 'none' && bias !== 'all' && bias !== 'lora_only') throw bad('bias', `must be none, all or lora_only, found ${JSON.stringify(bias)}`);
-  if (j.use_dora === true) throw bad('use_dora', 'is true; DoRA adapters are not supported');
+  const useDora = j.use_dora ?? false;
+  if (typeof useDora !== 'boolean') throw bad('use_dora', `must be true or false, found ${JSON.stringify(useDora)}`);
   // PEFT ≥ 0.14: a bias on lora_B (`...lora_B.bias`), a different thing from the base biases `bias` trains.
   if (j.lora_bias === true) throw bad('lora_bias', 'is true; LoRA adapters with a lora_B bias are not supported');
   if (j.fan_in_fan_out === true) throw bad('fan_in_fan_out', 'is true; Llama linear layers are never fan_in_fan_out');
@@ -264,6 +280,7 @@ function parseAdapterConfig(file: string): AdapterConfig {
   if (typeof useRslora !== 'boolean') throw bad('use_rslora', `must be true or false, found ${JSON.stringify(useRslora)}`);
   return {
     r, alpha, dropout, bias, useRslora,
+    ...(useDora ? { useDora } : {}),
     targetModules: targets as string[],
     baseModel: typeof j.base_model_name_or_path === 'string' ? j.base_model_name_or_path : '',
   };
