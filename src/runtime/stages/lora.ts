@@ -25,6 +25,7 @@ interface LoraParams {
   dropout: number;
   bias: 'none' | 'all' | 'lora_only';
   use_rslora: boolean;
+  use_dora?: boolean;
   seed?: number;
   quantization?: 'none' | 'nf4';
 }
@@ -58,7 +59,7 @@ export const loraStage: StageImpl = {
     for (const m of targets) {
       const { in: inF, out } = moduleDims(config, m);
       if (p.r > Math.min(inF, out)) ctx.log.warn(`r = ${p.r} exceeds ${m}'s smaller dimension (${Math.min(inF, out)}); the update cannot use the full rank`);
-      trainable += p.r * (inF + out);
+      trainable += p.r * (inF + out) + (p.use_dora ? out : 0); // DoRA: one magnitude per output row
     }
     trainable *= config.numHiddenLayers;
     const settings: LoraSettings = {
@@ -68,12 +69,13 @@ export const loraStage: StageImpl = {
       dropout: p.dropout,
       bias: p.bias,
       useRslora: p.use_rslora,
+      ...(p.use_dora ? { useDora: true } : {}),
       seed: p.seed ?? ctx.pipeline.seed,
     };
     const artifact: LoraArtifact = { model, settings, trainable_parameters: trainable };
     writeFileSync(join(ctx.outDir, LORA_SETTINGS), JSON.stringify(artifact, null, 2) + '\n');
     const pct = model.parameters > 0 ? ` (${((100 * trainable) / model.parameters).toFixed(3)}% of ${formatCount(model.parameters)})` : '';
-    ctx.log.info(`LoRA r=${p.r} alpha=${p.alpha} on ${targets.join(', ')}: ${formatCount(trainable)} trainable parameters${pct}`);
+    ctx.log.info(`${p.use_dora ? 'DoRA' : 'LoRA'} r=${p.r} alpha=${p.alpha} on ${targets.join(', ')}: ${formatCount(trainable)} trainable parameters${pct}`);
     return { trainable_parameters: trainable, modules: targets.join(',') };
   },
 };
