@@ -1,7 +1,7 @@
 import { FtcError } from '../../errors.js';
 import type { HostTensor, WeightMap } from '../model/api.js';
 import type { AdapterConfig } from '../model/peft.js';
-import { modulePath, parsePeftKey } from '../model/peft.js';
+import { modulePath, parsePeftKey, parseSavedModuleKey, SAVABLE_MODULES } from '../model/peft.js';
 
 /** A loaded PEFT adapter, as `loadAdapter` returns it. */
 export interface Adapter {
@@ -23,7 +23,7 @@ export function loraScaling(c: Pick<AdapterConfig, 'r' | 'alpha' | 'useRslora'>)
  *
  *     W' = (m / ‖W + scaling·B·A‖) ⊙ (W + scaling · B·A)     (the norm per output row)
  *
- * Trained biases (bias = all | lora_only) replace the base's. The result is a new map; the base
+ * Trained biases (bias = all | lora_only) and modules_to_save weights replace the base's. The result is a new map; the base
  * tensors that no adapter touches are shared, not copied. Done on the host in float32 (adapters are
  * small: r·(in + out) per module), accumulating each dot product in float64 before adding it to W.
  */
@@ -33,6 +33,16 @@ export function mergeAdapter(weights: WeightMap, adapter: Adapter): { weights: W
   const pairs = new Map<string, { A?: HostTensor; B?: HostTensor; magnitude?: HostTensor }>();
   let biases = 0;
   for (const [key, t] of adapter.tensors) {
+    const whole = parseSavedModuleKey(key);
+    if (whole) {
+      const name = SAVABLE_MODULES[whole]!;
+      const base = weights.get(name);
+      if (!base || base.shape.some((d, i) => d !== t.shape[i])) {
+        throw new FtcError('E_ADAPTER_SHAPE', `the adapter's ${whole} is [${t.shape}] but the base model's ${name} is ${base ? `[${base.shape}]` : 'missing'}`, undefined, 'the adapter belongs to another model');
+      }
+      out.set(name, { shape: [...t.shape], data: Float32Array.from(t.data) });
+      continue;
+    }
     const p = parsePeftKey(key);
     if (!p) throw new Error(`not a PEFT LoRA key: ${key}`); // loadAdapter has already refused these
     const path = modulePath(p.layer, p.module);

@@ -24,6 +24,8 @@ export interface LoraSettings {
   useRslora: boolean;
   /** DoRA (PEFT use_dora): a trained magnitude per output row; absent means false. */
   useDora?: boolean;
+  /** PEFT modules_to_save: whole modules trained and saved with the adapter (embed_tokens, lm_head); absent means none. */
+  modulesToSave?: string[];
   seed: number;
 }
 

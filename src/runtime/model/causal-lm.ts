@@ -75,6 +75,7 @@ export function loadCausalLM(dir: string, opts: { adapterDir?: string; lora?: Lo
       bias: adapter.config.bias,
       useRslora: adapter.config.useRslora,
       useDora: adapter.config.useDora,
+      modulesToSave: adapter.config.modulesToSave,
       seed: 0,
     });
   const model = createCausalLM(config, loadWeights(dir, config), lora);

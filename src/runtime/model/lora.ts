@@ -92,6 +92,16 @@ function detachedRowNorm(w: tf.Tensor2D, aT: tf.Tensor2D, bT: tf.Tensor2D, s: nu
   return f(aT, bT) as tf.Tensor1D;
 }
 
+/**
+ * A fully trained linear layer (modules_to_save = [lm_head]): y = x Wᵀ with W a Variable, differentiated by tfjs'
+ * own matMul gradient (FrozenLinear's custom gradient has none for W).
+ */
+export class TrainedLinear extends FrozenLinear {
+  override apply(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.matMul(x, this.w, false, true); // [N,in]×[out,in]ᵀ → [N,out]
+  }
+}
+
 /** A trainable Variable holding `t`'s values; `t` itself is released. */
 export function variableOf<R extends tf.Rank>(t: tf.Tensor<R>): tf.Variable<R> {
   const v = tf.variable(t, true);

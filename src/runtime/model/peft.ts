@@ -39,6 +39,24 @@ export function peftKey(layer: number, module: string, matrix: 'lora_A' | 'lora_
   return `base_model.model.${modulePath(layer, module)}.${matrix}.weight`;
 }
 
+/**
+ * modules_to_save: whole modules PEFT trains beside the adapter, by the name users give them, and their
+ * weights' paths in the base model. PEFT keeps a trained copy as `...embed_tokens.modules_to_save.default.weight`
+ * and saves it under the base model's own name, `base_model.model.model.embed_tokens.weight`.
+ */
+export const SAVABLE_MODULES: Readonly<Record<string, string>> = { embed_tokens: 'model.embed_tokens.weight', lm_head: 'lm_head.weight' };
+
+/** PEFT's saved key of a modules_to_save module's weight, e.g. `base_model.model.lm_head.weight`. */
+export function savedModuleKey(module: string): string {
+  return `base_model.model.${SAVABLE_MODULES[module]!}`;
+}
+
+/** The modules_to_save module a saved or in-memory PEFT key holds (`embed_tokens`, `lm_head`), else undefined. */
+export function parseSavedModuleKey(key: string): string | undefined {
+  const saved = key.replace(/\.modules_to_save\.default\.weight$/, '.weight');
+  return Object.keys(SAVABLE_MODULES).find((m) => saved === savedModuleKey(m));
+}
+
 /** PEFT's saved key for DoRA's magnitude vector [out], e.g. `base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector`. */
 export function peftMagnitudeKey(layer: number, module: string): string {
   return `base_model.model.${modulePath(layer, module)}.lora_magnitude_vector`;
@@ -107,6 +125,8 @@ export interface AdapterConfig {
   useRslora: boolean;
   /** use_dora: a magnitude vector per adapted module; absent means false. */
   useDora?: boolean;
+  /** modules_to_save (embed_tokens, lm_head); absent means none. */
+  modulesToSave?: string[];
   /** `base_model_name_or_path`: the model directory or hub id the adapter was trained on. */
   baseModel: string;
 }
@@ -133,7 +153,7 @@ export function adapterConfigJson(c: AdapterConfig): string {
     lora_dropout: c.dropout,
     megatron_config: null,
     megatron_core: 'megatron.core',
-    modules_to_save: null,
+    modules_to_save: c.modulesToSave && c.modulesToSave.length > 0 ? c.modulesToSave : null,
     peft_type: 'LORA',
     r: c.r,
     rank_pattern: {},
@@ -150,6 +170,11 @@ export function adapterConfigJson(c: AdapterConfig): string {
 export function saveAdapter(dir: string, params: Map<string, HostTensor>, config: AdapterConfig): void {
   const tensors = new Map<string, HostTensor & { dtype: 'F32' }>();
   for (const [name, t] of params) {
+    const whole = parseSavedModuleKey(name);
+    if (whole) {
+      tensors.set(savedModuleKey(whole), { shape: t.shape, data: t.data, dtype: 'F32' });
+      continue;
+    }
     const parsed = parsePeftKey(name);
     if (!parsed) throw new Error(`not a PEFT LoRA parameter name: ${name}`);
     const key = parsed.part === 'bias'
@@ -189,6 +214,16 @@ export function loadAdapter(dir: string, model?: LlamaConfig): { config: Adapter
   const pairs = new Map<string, { A?: number[]; B?: number[]; magnitude?: boolean; layer: number; module: string }>();
   const named = new Map<string, HostTensor>();
   for (const [key, t] of tensors) {
+    const whole = parseSavedModuleKey(key);
+    if (whole) {
+      if (!config.modulesToSave?.includes(whole)) throw bad('E_ADAPTER_KEYS', `tensor "${key}" is the whole ${whole}, which adapter_config.json's modules_to_save does not list`);
+      const want = model ? [model.vocabSize, model.hiddenSize] : undefined;
+      if (t.shape.length !== 2 || (want && (t.shape[0] !== want[0] || t.shape[1] !== want[1]))) {
+        throw bad('E_ADAPTER_SHAPE', `"${key}" has shape [${t.shape}], expected [${want ?? 'vocab, hidden'}]`);
+      }
+      named.set(savedModuleKey(whole), t);
+      continue;
+    }
     const p = parsePeftKey(key);
     if (!p) throw bad('E_ADAPTER_KEYS', `unexpected tensor "${key}"; expected PEFT LoRA keys like ${peftKey(0, 'q_proj', 'lora_A')}`);
     const adapted = adapts(config, p.module);
@@ -238,6 +273,9 @@ export function loadAdapter(dir: string, model?: LlamaConfig): { config: Adapter
     if (config.useDora && !e.magnitude) throw bad('E_ADAPTER_KEYS', `${modulePath(e.layer, e.module)} has no lora_magnitude_vector, which use_dora true requires`);
   }
   if (pairs.size === 0) throw bad('E_ADAPTER_KEYS', 'the adapter holds no LoRA matrices');
+  for (const m of config.modulesToSave ?? []) {
+    if (!named.has(savedModuleKey(m))) throw bad('E_ADAPTER_KEYS', `modules_to_save lists ${m} but the adapter holds no ${savedModuleKey(m)}`);
+  }
   return { config, tensors: named };
 }
 
@@ -276,11 +314,16 @@ function parseAdapterConfig(file: string): AdapterConfig {
     const v = j[f];
     if (v && typeof v === 'object' && Object.keys(v).length > 0) throw bad(f, 'is not empty; per-module ranks and alphas are not supported');
   }
+  const toSave = j.modules_to_save ?? [];
+  if (!Array.isArray(toSave) || !toSave.every((m) => typeof m === 'string' && m in SAVABLE_MODULES)) {
+    throw bad('modules_to_save', `must be null or a list of ${Object.keys(SAVABLE_MODULES).join(', ')}, found ${JSON.stringify(j.modules_to_save)}`);
+  }
   const useRslora = j.use_rslora ?? false;
   if (typeof useRslora !== 'boolean') throw bad('use_rslora', `must be true or false, found ${JSON.stringify(useRslora)}`);
   return {
     r, alpha, dropout, bias, useRslora,
     ...(useDora ? { useDora } : {}),
+    ...(toSave.length > 0 ? { modulesToSave: toSave as string[] } : {}),
     targetModules: targets as string[],
     baseModel: typeof j.base_model_name_or_path === 'string' ? j.base_model_name_or_path : '',
   };

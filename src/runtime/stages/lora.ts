@@ -26,6 +26,7 @@ interface LoraParams {
   bias: 'none' | 'all' | 'lora_only';
   use_rslora: boolean;
   use_dora?: boolean;
+  modules_to_save?: string[];
   seed?: number;
   quantization?: 'none' | 'nf4';
 }
@@ -62,6 +63,7 @@ export const loraStage: StageImpl = {
       trainable += p.r * (inF + out) + (p.use_dora ? out : 0); // DoRA: one magnitude per output row
     }
     trainable *= config.numHiddenLayers;
+    trainable += (p.modules_to_save?.length ?? 0) * config.vocabSize * config.hiddenSize; // embed_tokens, lm_head: [V, E] each
     const settings: LoraSettings = {
       r: p.r,
       alpha: p.alpha,
@@ -70,6 +72,7 @@ export const loraStage: StageImpl = {
       bias: p.bias,
       useRslora: p.use_rslora,
       ...(p.use_dora ? { useDora: true } : {}),
+      ...(p.modules_to_save ? { modulesToSave: [...p.modules_to_save] } : {}),
       seed: p.seed ?? ctx.pipeline.seed,
     };
     const artifact: LoraArtifact = { model, settings, trainable_parameters: trainable };

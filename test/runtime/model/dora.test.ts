@@ -158,4 +158,45 @@ describe('DoRA', () => {
     layer.base.dispose();
     layer.dispose();
   });
+
+  test('modules_to_save: embed_tokens and lm_head are Variables under PEFT\'s saved names, and their gradients equal finite differences of the loss', () => {
+    const config = tinyConfig();
+    const weights = randomWeights(config);
+    const lora = { ...settings, useDora: false, modulesToSave: ['embed_tokens', 'lm_head'] };
+    const model = createCausalLM(config, weights, lora);
+    const params = model.adapterParams();
+    const embed = params.get('base_model.model.model.embed_tokens.weight')!;
+    const head = params.get('base_model.model.lm_head.weight')!;
+    assert.ok(embed && head, 'both are trained');
+    const ids = tf.tensor2d([[3, 7, 1, 19, 22]], undefined, 'int32');
+    const labels = tf.tensor2d([[-100, 7, 1, 19, 22]], undefined, 'int32');
+    const { grads } = tf.variableGrads(() => model.loss(ids, labels), [embed, head]);
+    const gE = grads[embed.name]!.dataSync(), gH = grads[head.name]!.dataSync();
+    tf.dispose(Object.values(grads));
+    // Central differences on a fresh float32 model per probe: a few entries of rows the batch uses.
+    const lossWith = (name: string, i: number, d: number): number => {
+      const w = new Map(weights);
+      const t = w.get(name)!;
+      const data = Float32Array.from(t.data);
+      data[i] = data[i]! + d;
+      w.set(name, { shape: t.shape, data });
+      const m = createCausalLM(config, w);
+      const l = tf.tidy(() => m.loss(ids, labels).dataSync()[0]!);
+      m.dispose();
+      return l;
+    };
+    const E = config.hiddenSize;
+    for (const [name, g, i] of [['model.embed_tokens.weight', gE, 7 * E + 2], ['model.embed_tokens.weight', gE, 19 * E + 5], ['lm_head.weight', gH, 22 * E + 1], ['lm_head.weight', gH, 4 * E + 3]] as const) {
+      const h = 1e-2;
+      const fd = (lossWith(name, i, h) - lossWith(name, i, -h)) / (2 * h);
+      assert.ok(Math.abs(g[i]! - fd) <= 2e-3 + 2e-2 * Math.abs(fd), `${name}[${i}]: ${g[i]} vs ${fd}`);
+      assert.ok(Math.abs(fd) > 1e-4, `${name}[${i}] has a gradient to compare`);
+    }
+    tf.dispose([ids, labels]);
+    model.dispose();
+    const tied = tinyConfig({ tieWordEmbeddings: true });
+    const tiedWeights = randomWeights(tied);
+    tiedWeights.delete('lm_head.weight');
+    assert.throws(() => createCausalLM(tied, tiedWeights, lora), /E_LORA_MODULES_TO_SAVE|tied to embed_tokens/);
+  });
 });
