@@ -1,5 +1,6 @@
 /**
- * DoRA against PEFT 0.21: PEFT loads ftc's DoRA adapters (a GQA Llama, a Qwen2 with trained qkv biases) with no
+ * DoRA and modules_to_save against PEFT 0.21: PEFT loads ftc's adapters (DoRA on a GQA Llama and on a Qwen2 with
+ * trained qkv biases, modules_to_save = [embed_tokens, lm_head], DoRA + lm_head) with no
  * missing or unexpected keys, would save exactly ftc's keys, and gives ftc's logits within 1e-4; ftc loads
  * adapters PEFT saved with the logits PEFT computes, and ftc's merge equals PEFT's merge_and_unload weights.
  */
@@ -11,7 +12,7 @@ import type { HostTensor, LoraSettings } from '../../src/runtime/model/api.js';
 import { loadCausalLM } from '../../src/runtime/model/causal-lm.js';
 import { loadLlamaConfig } from '../../src/runtime/model/config.js';
 import { xoshiro128 } from '../../src/runtime/model/init.js';
-import { LINEAR_MODULES, loadAdapter, saveAdapter } from '../../src/runtime/model/peft.js';
+import { LINEAR_MODULES, loadAdapter, parseSavedModuleKey, saveAdapter } from '../../src/runtime/model/peft.js';
 import { readSafetensors } from '../../src/runtime/model/safetensors.js';
 import { loadWeights } from '../../src/runtime/model/weights.js';
 import { mergeAdapter } from '../../src/runtime/export/merge.js';
@@ -23,15 +24,19 @@ import { assertLogitsClose, encodeTexts, ftcLogits } from './logits.js';
 
 const TOL = 1e-4;
 
-/** A DoRA adapter as ftc's trainer saves it, A and B random, each magnitude moved off its initial ‖W‖ row norms. */
-function ftcDoraAdapter(modelDir: string, dir: string, lora: Omit<LoraSettings, 'seed' | 'dropout' | 'useDora'>, seed: number): void {
-  const settings: LoraSettings = { ...lora, useDora: true, dropout: 0, seed };
+/**
+ * An adapter as ftc's trainer saves it: A and B random, each DoRA magnitude moved off its initial ‖W‖ row norms,
+ * modules_to_save weights perturbed.
+ */
+function ftcDoraAdapter(modelDir: string, dir: string, lora: Omit<LoraSettings, 'seed' | 'dropout'>, seed: number): void {
+  const settings: LoraSettings = { useDora: true, ...lora, dropout: 0, seed };
   const model = loadCausalLM(modelDir, { lora: settings });
   const rnd = xoshiro128(seed);
   const params = new Map<string, HostTensor>();
   for (const [k, t] of model.exportAdapter()) {
     const magnitude = k.endsWith('.lora_magnitude_vector');
-    params.set(k, { shape: t.shape, data: t.data.map((v) => (magnitude ? v * (0.5 + rnd()) : (2 * rnd() - 1) * 0.2)) });
+    const whole = parseSavedModuleKey(k) !== undefined;
+    params.set(k, { shape: t.shape, data: t.data.map((v) => (magnitude ? v * (0.5 + rnd()) : whole ? v + (2 * rnd() - 1) * 0.1 : (2 * rnd() - 1) * 0.2)) });
   }
   model.dispose();
   saveAdapter(dir, params, { ...settings, baseModel: modelDir });
@@ -39,7 +44,7 @@ function ftcDoraAdapter(modelDir: string, dir: string, lora: Omit<LoraSettings, 
 
 interface LoadResult { warnings: string[]; missing: string[]; unexpected: string[]; saved_keys: string[]; peft_keys: string[]; logits: number[][] }
 
-test('PEFT loads ftc\'s DoRA adapters and ftc loads and merges PEFT\'s, with equal logits and merged weights', async (t) => {
+test('PEFT loads ftc\'s DoRA and modules_to_save adapters and ftc loads and merges PEFT\'s, with equal logits and merged weights', async (t) => {
   const python = requirePython(t);
   if (!python) return;
   const root = tempDir('ftc-interop-dora-');
@@ -52,6 +57,8 @@ test('PEFT loads ftc\'s DoRA adapters and ftc loads and merges PEFT\'s, with equ
   const ours = [
     { name: 'llama q/v', model: llama, lora: { r: 4, alpha: 8, targetModules: ['q_proj', 'v_proj'], bias: 'none' as const, useRslora: false } },
     { name: 'qwen2 all-linear bias=all', model: qwen, lora: { r: 2, alpha: 4, targetModules: [...LINEAR_MODULES], bias: 'all' as const, useRslora: false } },
+    { name: 'qwen2 modules_to_save', model: qwen, lora: { r: 2, alpha: 4, targetModules: ['q_proj', 'v_proj'], bias: 'none' as const, useRslora: false, useDora: false, modulesToSave: ['embed_tokens', 'lm_head'] } },
+    { name: 'qwen2 DoRA + lm_head', model: qwen, lora: { r: 2, alpha: 4, targetModules: ['v_proj', 'o_proj'], bias: 'none' as const, useRslora: false, modulesToSave: ['lm_head'] } },
   ];
   const ourDirs = ours.map((c, i) => {
     const dir = join(root, `ftc-${i}`);
@@ -61,6 +68,7 @@ test('PEFT loads ftc\'s DoRA adapters and ftc loads and merges PEFT\'s, with equ
   const theirs = [
     { name: 'peft llama q/k/down', model: llama, lora: { r: 4, lora_alpha: 8, target_modules: ['q_proj', 'k_proj', 'down_proj'], use_dora: true } },
     { name: 'peft qwen2 rslora', model: qwen, lora: { r: 2, lora_alpha: 4, target_modules: ['q_proj', 'v_proj', 'up_proj'], use_dora: true, use_rslora: true } },
+    { name: 'peft qwen2 modules_to_save', model: qwen, lora: { r: 2, lora_alpha: 4, target_modules: ['q_proj'], modules_to_save: ['embed_tokens', 'lm_head'] } },
   ];
   const theirDirs = theirs.map((_, i) => join(root, `peft-${i}`));
 
@@ -76,8 +84,11 @@ test('PEFT loads ftc\'s DoRA adapters and ftc loads and merges PEFT\'s, with equ
     assert.deepEqual(r.warnings, [], `${c.name}: PEFT warned`);
     assert.deepEqual({ missing: r.missing, unexpected: r.unexpected }, { missing: [], unexpected: [] }, c.name);
     assert.deepEqual(r.saved_keys, r.peft_keys, `${c.name}: PEFT would save exactly the keys ftc saved`);
-    assert.ok(r.saved_keys.includes(`base_model.model.model.layers.0.self_attn.v_proj.lora_magnitude_vector`), `${c.name}: the magnitude is saved`);
-    assert.equal(JSON.parse(readFileSync(join(ourDirs[i]!, 'adapter_config.json'), 'utf8')).use_dora, true);
+    const cfg = JSON.parse(readFileSync(join(ourDirs[i]!, 'adapter_config.json'), 'utf8')) as { use_dora: boolean; modules_to_save: string[] | null };
+    assert.equal(cfg.use_dora, c.lora.useDora !== false, c.name);
+    if (cfg.use_dora) assert.ok(r.saved_keys.includes(`base_model.model.model.layers.0.self_attn.v_proj.lora_magnitude_vector`), `${c.name}: the magnitude is saved`);
+    assert.deepEqual(cfg.modules_to_save, c.lora.modulesToSave ?? null, c.name);
+    for (const m of c.lora.modulesToSave ?? []) assert.ok(r.saved_keys.includes(m === 'lm_head' ? 'base_model.model.lm_head.weight' : 'base_model.model.model.embed_tokens.weight'), `${c.name}: ${m} saved`);
     assertLogitsClose(await ftcLogits(c.model, ids, ourDirs[i]), r.logits, TOL, c.name);
   }
   // The DoRA rescaling must show: the same A and B without their magnitudes give other logits.
@@ -90,7 +101,8 @@ test('PEFT loads ftc\'s DoRA adapters and ftc loads and merges PEFT\'s, with equ
 
   for (const [i, c] of theirs.entries()) {
     const adapter = loadAdapter(theirDirs[i]!, loadLlamaConfig(c.model));
-    assert.equal(adapter.config.useDora, true, c.name);
+    assert.equal(adapter.config.useDora, c.lora.use_dora, c.name);
+    assert.deepEqual(adapter.config.modulesToSave, c.lora.modules_to_save, c.name);
     assertLogitsClose(await ftcLogits(c.model, ids, theirDirs[i]), saved.cases[c.name]!.logits, TOL, `${c.name}: ftc loads PEFT's adapter`);
     const { weights, merged } = mergeAdapter(loadWeights(c.model, loadLlamaConfig(c.model)), adapter);
     assert.equal(merged, 2 * c.lora.target_modules.length, c.name);
