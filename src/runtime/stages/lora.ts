@@ -78,7 +78,8 @@ export const loraStage: StageImpl = {
     const artifact: LoraArtifact = { model, settings, trainable_parameters: trainable };
     writeFileSync(join(ctx.outDir, LORA_SETTINGS), JSON.stringify(artifact, null, 2) + '\n');
     const pct = model.parameters > 0 ? ` (${((100 * trainable) / model.parameters).toFixed(3)}% of ${formatCount(model.parameters)})` : '';
-    ctx.log.info(`${p.use_dora ? 'DoRA' : 'LoRA'} r=${p.r} alpha=${p.alpha} on ${targets.join(', ')}: ${formatCount(trainable)} trainable parameters${pct}`);
+    const whole = p.modules_to_save ? ` + ${p.modules_to_save.join(', ')} trained whole` : '';
+    ctx.log.info(`${p.use_dora ? 'DoRA' : 'LoRA'} r=${p.r} alpha=${p.alpha} on ${targets.join(', ')}${whole}: ${formatCount(trainable)} trainable parameters${pct}`);
     return { trainable_parameters: trainable, modules: targets.join(',') };
   },
 };
