@@ -159,6 +159,23 @@ describe('DoRA', () => {
     layer.dispose();
   });
 
+  test('a DoRA + modules_to_save training step leaves no tensors behind', () => {
+    const config = tinyConfig();
+    const model = createCausalLM(config, randomWeights(config), { ...settings, dropout: 0.2, modulesToSave: ['lm_head'] });
+    const ids = tf.tensor2d([[3, 7, 1, 19, 22]], undefined, 'int32');
+    const vars = [...model.adapterParams().values()];
+    const step = (seed: number) => {
+      const { value, grads } = tf.variableGrads(() => model.loss(ids, ids, { training: true, dropoutSeed: seed }), vars);
+      tf.dispose([value, ...Object.values(grads)]);
+    };
+    step(1);
+    const after1 = tf.memory().numTensors;
+    for (let i = 2; i < 5; i++) step(i);
+    assert.equal(tf.memory().numTensors, after1);
+    tf.dispose(ids);
+    model.dispose();
+  });
+
   test('modules_to_save: embed_tokens and lm_head are Variables under PEFT\'s saved names, and their gradients equal finite differences of the loss', () => {
     const config = tinyConfig();
     const weights = randomWeights(config);
