@@ -105,3 +105,13 @@ test('warmup_ratio becomes a fractional warmup_steps (transformers 5 has no warm
   assert.match(errors[0]!.message, /^trainer 'sft': `warmup_ratio = 1` has no equivalent in --target accelerate: .*set warmup_steps/);
   assert.deepEqual(check(text, ['sft.warmup_ratio=1', 'sft.warmup_steps=5']), []);
 });
+
+test('use_dora and modules_to_save become LoraConfig arguments', () => {
+  const text = PIPELINE.replace('format = gguf', 'format = peft').replace('  model = base\n}', '  model = base\n  use_dora = true\n  modules_to_save = [embed_tokens, lm_head]\n}');
+  const r = compile(text, '/tmp/p.ft', { checkFiles: false });
+  assert.ok(r.ir, JSON.stringify(r.diagnostics));
+  const params = r.ir.stages.find((s) => s.kind === 'lora')!.params;
+  const args = sectionArgs('LoraConfig', 'lora', { ir: r.ir, params, hasEval: false });
+  assert.equal(args.use_dora, true);
+  assert.deepEqual(args.modules_to_save, ['embed_tokens', 'lm_head']);
+});
