@@ -5,8 +5,8 @@
  * measures, it does not fail.
  */
 import { loadavg } from 'node:os';
-import type { LlamaConfig } from '../src/runtime/model/config.js';
-import { llamaConfigToJson } from '../src/runtime/model/config.js';
+import type { LlamaConfig } from '../src/model-spec/config.js';
+import { llamaConfigToJson } from '../src/model-spec/config.js';
 import { interopPython, runPython } from '../test/interop/env.js';
 
 export const PEER_THREADS = [1, 2];

@@ -31,7 +31,7 @@ import * as tf from '../src/runtime/tf.js';
 import { initBackend, type BackendPreference } from '../src/runtime/backend.js';
 import { attentionBatched, attentionPerHead, setAttentionImpl } from '../src/runtime/model/attention.js';
 import { createCausalLM } from '../src/runtime/model/causal-lm.js';
-import type { LlamaConfig } from '../src/runtime/model/config.js';
+import type { LlamaConfig } from '../src/model-spec/config.js';
 import { initModelConfig, initWeights } from '../src/runtime/model/init.js';
 import type { Example, ExampleSource } from '../src/runtime/train/batches.js';
 import { train, type TrainConfig } from '../src/runtime/train/loop.js';

@@ -14,18 +14,20 @@ export function baseParameterCount(c: LlamaConfig): number {
 export type LoraBias = 'none' | 'all' | 'lora_only';
 
 /**
- * Parameters a LoRA adapter trains: A [r, in] and B [out, r] per targeted module and layer, plus the
- * biases `bias` selects (lora_only: of targeted modules; all: of every linear module that has one).
+ * Parameters a LoRA adapter trains: A [r, in] and B [out, r] per targeted module and layer (DoRA adds a
+ * magnitude per output row), plus the biases `bias` selects (lora_only: of targeted modules; all: of every
+ * linear module that has one), plus each module in modules_to_save trained whole ([V, E] each).
  */
-export function loraParameterCount(c: LlamaConfig, targets: readonly string[], r: number, bias: LoraBias = 'none'): number {
+export function loraParameterCount(c: LlamaConfig, targets: readonly string[], r: number, bias: LoraBias = 'none',
+  extra: { useDora?: boolean; modulesToSave?: readonly string[] } = {}): number {
   let perLayer = 0;
   for (const m of targets) {
     const d = moduleDims(c, m);
-    perLayer += r * (d.in + d.out);
+    perLayer += r * (d.in + d.out) + (extra.useDora ? d.out : 0);
   }
   const biased = bias === 'none' ? [] : LINEAR_MODULES.filter((m) => (bias === 'all' || targets.includes(m)) && moduleHasBias(c, m));
   for (const m of biased) perLayer += moduleDims(c, m).out;
-  return perLayer * c.numHiddenLayers;
+  return perLayer * c.numHiddenLayers + (extra.modulesToSave?.length ?? 0) * c.vocabSize * c.hiddenSize;
 }
 
 /**

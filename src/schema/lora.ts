@@ -22,6 +22,12 @@ export const loraSchema: StageSchema = {
     dropout: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0, description: "lora_dropout: dropout on the adapter's input (A's input only)." },
     bias: { type: 'string', enum: ['none', 'all', 'lora_only'], default: 'none', description: 'Which biases are trained: none, all, or those of adapted layers (lora_only).' },
     use_rslora: { type: 'boolean', default: false, description: 'Rank-stabilized LoRA: scale by alpha / sqrt(r) instead of alpha / r.' },
+    // No default, so pipelines that do not set it keep their cache keys.
+    use_dora: { type: 'boolean', description: 'DoRA (weight-decomposed LoRA, PEFT use_dora): also train a magnitude per output row, scaling each row of W + (alpha/r) B A to it. Default false.' },
+    modules_to_save: {
+      type: 'array', items: { type: 'string', enum: ['embed_tokens', 'lm_head'] }, minItems: 1,
+      description: 'PEFT modules_to_save: modules trained fully and saved whole with the adapter, e.g. [embed_tokens, lm_head] after adding tokens. Default none.',
+    },
     seed: { type: 'integer', minimum: 0, 'x-inherit': 'seed', description: 'Seed for the kaiming-uniform init of A; defaults to the pipeline seed.' },
     // QLoRA keys have no defaults, so pipelines that do not set them keep their cache keys.
     quantization: {

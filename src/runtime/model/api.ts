@@ -22,6 +22,10 @@ export interface LoraSettings {
   dropout: number;
   bias: 'none' | 'all' | 'lora_only';
   useRslora: boolean;
+  /** DoRA (PEFT use_dora): a trained magnitude per output row; absent means false. */
+  useDora?: boolean;
+  /** PEFT modules_to_save: whole modules trained and saved with the adapter (embed_tokens, lm_head); absent means none. */
+  modulesToSave?: string[];
   seed: number;
 }
 
@@ -42,7 +46,7 @@ export interface ForwardOptions {
 }
 
 export interface CausalLM {
-  readonly config: import('./config.js').LlamaConfig;
+  readonly config: import('../../model-spec/config.js').LlamaConfig;
   /** ids [B, T] int32 → logits [B, T, V]. */
   forward(ids: tf.Tensor2D, opts?: ForwardOptions): tf.Tensor3D;
   /**

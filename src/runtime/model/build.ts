@@ -5,9 +5,9 @@ import type { LoraSettings, WeightMap } from './api.js';
 import type { LlamaConfig } from '../../model-spec/config.js';
 import { expectedWeightShapes, isOptionalWeight, LINEAR_MODULES as LINEAR_NAMES, resolveTargetModules } from '../../model-spec/modules.js';
 import { type DecoderLayer, type Linear, type LinearName, type LlamaModules } from './llama.js';
-import { kaimingUniformA, LoraLinear, variableOf } from './lora.js';
+import { kaimingUniformA, LoraLinear, TrainedLinear, variableOf } from './lora.js';
 import { FrozenLinear } from './matmul.js';
-import { modulePath, peftBiasKey } from './peft.js';
+import { modulePath, peftBiasKey, savedModuleKey } from './peft.js';
 import { Prng } from './prng.js';
 
 /** The device-side model: frozen modules, the LoRA wrappers in it, and every trainable Variable by PEFT name. */
@@ -67,6 +67,7 @@ function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | und
         adapters.set(peftPath, a);
         params.set(`${peftPath}.lora_A.weight`, a.aT);
         params.set(`${peftPath}.lora_B.weight`, a.bT);
+        if (a.magnitude) params.set(`${peftPath}.lora_magnitude_vector`, a.magnitude);
         linear[name] = a;
       } else {
         linear[name] = base;
@@ -80,9 +81,22 @@ function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | und
     });
   }
 
-  const embed = upload('model.embed_tokens.weight') as tf.Tensor2D; // [V, E]
+  const toSave = lora?.modulesToSave ?? [];
   const tied = config.tieWordEmbeddings || !weights.has('lm_head.weight');
-  const lmHead = tied ? FrozenLinear.fromWeight(embed) : FrozenLinear.fromWeight(upload('lm_head.weight') as tf.Tensor2D);
+  if (tied && toSave.length > 0) {
+    throw new FtcError('E_LORA_MODULES_TO_SAVE', `modules_to_save [${toSave.join(', ')}] on a model whose lm_head is tied to embed_tokens`, undefined,
+      'ftc trains embed_tokens / lm_head fully only when the model has its own lm_head.weight (tie_word_embeddings false)');
+  }
+  // modules_to_save: the whole weight is a Variable, named as PEFT saves it.
+  const trained = (module: string, t: tf.Tensor2D): tf.Tensor2D => {
+    if (!toSave.includes(module)) return t;
+    const v = variableOf(t);
+    params.set(savedModuleKey(module), v);
+    return v;
+  };
+  const embed = trained('embed_tokens', upload('model.embed_tokens.weight') as tf.Tensor2D); // [V, E]
+  const head = tied ? undefined : trained('lm_head', upload('lm_head.weight') as tf.Tensor2D); // [V, E]
+  const lmHead = !head ? FrozenLinear.fromWeight(embed) : toSave.includes('lm_head') ? new TrainedLinear(head, undefined) : FrozenLinear.fromWeight(head);
   const modules: LlamaModules = { config, embed, layers, norm: upload('model.norm.weight') as tf.Tensor1D, lmHead };
   return { modules, adapters, params };
 }

@@ -75,6 +75,8 @@ export function loadCausalLM(dir: string, opts: { adapterDir?: string; lora?: Lo
       dropout: adapter.config.dropout,
       bias: adapter.config.bias,
       useRslora: adapter.config.useRslora,
+      useDora: adapter.config.useDora,
+      modulesToSave: adapter.config.modulesToSave,
       seed: 0,
     });
   // The weights map is this call's alone: its host copies go as they are uploaded.

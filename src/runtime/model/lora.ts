@@ -11,6 +11,14 @@ import { deriveSeed, Prng } from './prng.js';
  * A [r, in] starts kaiming-uniform with a = √5 (bound = √(6 / ((1 + a²) · fan_in)) = 1 / √in), B [out, r]
  * starts at zero, so the adapted model starts equal to the base. Dropout applies to A's input only.
  *
+ * DoRA (use_dora, PEFT's DoraLinearLayer) adds a trainable magnitude m [out], initialised to the row norms
+ * of W + scaling·B·A (= ‖W‖ per output row, B being zero), and rescales each output row:
+ *
+ *     y = (m / ‖W + scaling·B·A‖) ⊙ (W x + scaling·B A x) + b
+ *
+ * with the norm detached from the gradient (DoRA paper §4.3, as PEFT does). Under dropout PEFT applies the
+ * rescaling to the dropped input only: y = W x + b + (m/‖·‖ − 1) ⊙ W x' + (m/‖·‖) ⊙ scaling·B A x', x' = dropout(x).
+ *
  * For the fast path both are stored transposed — `aT` [in, r], `bT` [r, out] — so the update is two plain
  * 2-D products (x aT) bT. The tf.Variables the optimizer sees are these transposed ones; PEFT's [r, in] /
  * [out, r] orientation appears only in `exportAdapter`/`importAdapter` (exportParams/importParams in causal-lm.ts).
@@ -19,6 +27,8 @@ export class LoraLinear {
   readonly aT: tf.Variable<tf.Rank.R2>;
   readonly bT: tf.Variable<tf.Rank.R2>;
   readonly scaling: number;
+  /** DoRA's magnitude m [out] (PEFT `lora_magnitude_vector`); undefined for plain LoRA. */
+  readonly magnitude?: tf.Variable<tf.Rank.R1>;
 
   // The Variables stay unnamed: tfjs names are global to the engine, and two models (a trainer worker and
   // an eval copy, a test and its reference) must coexist. PEFT names live in CausalLM.adapterParams().
@@ -36,19 +46,59 @@ export class LoraLinear {
     this.scaling = settings.useRslora ? settings.alpha / Math.sqrt(r) : settings.alpha / r;
     this.aT = variableOf(tf.tidy(() => tf.transpose(tf.tensor2d(aInit, [r, base.inFeatures])))); // [in, r]
     this.bT = variableOf(tf.zeros([r, base.outFeatures])); // [r, out]
+    if (settings.useDora) this.magnitude = variableOf(tf.tidy(() => this.weightNorm())); // [out]
+  }
+
+  /**
+   * ‖W + scaling·B·A‖ per output row [out], detached: its gradient is zero, as PEFT's `weight_norm.detach()`.
+   * Computed from the current A and B on every call (PEFT caches it only in eval with ENABLE_DORA_CACHING).
+   */
+  weightNorm(): tf.Tensor1D {
+    return detachedRowNorm(this.base.w, this.aT, this.bT, this.scaling);
   }
 
   /** x [N = B·T, in] → [N, out]; `exampleSeeds` holds one dropout seed per batch row (B of them). */
   apply(x: tf.Tensor2D, training: boolean, exampleSeeds: number[]): tf.Tensor2D {
     const p = this.settings.dropout;
-    const xd = training && p > 0 ? dropout(x, p, exampleSeeds.map((s) => deriveSeed(s, this.moduleIndex))) : x;
+    const dropped = training && p > 0;
+    const xd = dropped ? dropout(x, p, exampleSeeds.map((s) => deriveSeed(s, this.moduleIndex))) : x;
     const update = matMul2d(matMul2d(xd, this.aT), this.bT); // [N,in]×[in,r] → [N,r]×[r,out]
-    return tf.add(this.base.apply(x), tf.mul(update, this.scaling));
+    const result = this.base.apply(x); // [N, out]
+    if (!this.magnitude) return tf.add(result, tf.mul(update, this.scaling));
+    // PEFT's DoRA arithmetic, term for term: result + (scale − 1)·(W x') + scale·scaling·B A x'.
+    const scale = tf.div(this.magnitude, this.weightNorm()); // [out], broadcast over rows
+    const withoutBias = (y: tf.Tensor2D): tf.Tensor2D => (this.base.bias ? tf.sub(y, this.base.bias) : y);
+    const baseResult = withoutBias(dropped ? this.base.apply(xd) : result); // [N, out] W x'
+    return tf.add(tf.add(result, tf.mul(baseResult, tf.sub(scale, 1))), tf.mul(update, tf.mul(scale, this.scaling)));
   }
 
   dispose(): void {
     this.aT.dispose();
     this.bT.dispose();
+    this.magnitude?.dispose();
+  }
+}
+
+/** Row norms of W [out, in] + s·(aT bT)ᵀ → [out], with a zero gradient for aT and bT (the norm is a constant in backward). */
+function detachedRowNorm(w: tf.Tensor2D, aT: tf.Tensor2D, bT: tf.Tensor2D, s: number): tf.Tensor1D {
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [a, b] = args as [tf.Tensor2D, tf.Tensor2D];
+    const delta = tf.transpose(tf.matMul(a, b)); // [in,r]×[r,out] → [out, in] = B·A
+    return {
+      value: tf.sqrt(tf.sum(tf.square(tf.add(w, tf.mul(delta, s))), 1)), // [out]
+      gradFunc: () => [tf.zerosLike(a), tf.zerosLike(b)],
+    };
+  });
+  return f(aT, bT) as tf.Tensor1D;
+}
+
+/**
+ * A fully trained linear layer (modules_to_save = [lm_head]): y = x Wᵀ with W a Variable, differentiated by tfjs'
+ * own matMul gradient (FrozenLinear's custom gradient has none for W).
+ */
+export class TrainedLinear extends FrozenLinear {
+  override apply(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.matMul(x, this.w, false, true); // [N,in]×[out,in]ᵀ → [N,out]
   }
 }
 

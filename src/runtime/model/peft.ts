@@ -11,6 +11,7 @@ import { readSafetensors, writeSafetensors } from './safetensors.js';
  * LoRA adapters on disk exactly as Hugging Face PEFT saves them, so `PeftModel.from_pretrained(base, dir)`
  * loads ours and we load theirs: adapter_config.json + adapter_model.safetensors with keys
  * `base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight` ([r, in]) and `...lora_B.weight` ([out, r]),
+ * DoRA's magnitude vector as `...q_proj.lora_magnitude_vector` ([out]; PEFT saves it without `.weight`),
  * and trained biases under the names PEFT gives them (`savedBiasKey`). Verified against peft 0.21 by
  * test/interop/peft.test.ts and transformers-save.test.ts.
  */
@@ -25,6 +26,29 @@ export function modulePath(layer: number, module: string): string {
 /** PEFT's saved key for a LoRA matrix, e.g. `base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight`. */
 export function peftKey(layer: number, module: string, matrix: 'lora_A' | 'lora_B'): string {
   return `base_model.model.${modulePath(layer, module)}.${matrix}.weight`;
+}
+
+/**
+ * modules_to_save: whole modules PEFT trains beside the adapter, by the name users give them, and their
+ * weights' paths in the base model. PEFT keeps a trained copy as `...embed_tokens.modules_to_save.default.weight`
+ * and saves it under the base model's own name, `base_model.model.model.embed_tokens.weight`.
+ */
+export const SAVABLE_MODULES: Readonly<Record<string, string>> = { embed_tokens: 'model.embed_tokens.weight', lm_head: 'lm_head.weight' };
+
+/** PEFT's saved key of a modules_to_save module's weight, e.g. `base_model.model.lm_head.weight`. */
+export function savedModuleKey(module: string): string {
+  return `base_model.model.${SAVABLE_MODULES[module]!}`;
+}
+
+/** The modules_to_save module a saved or in-memory PEFT key holds (`embed_tokens`, `lm_head`), else undefined. */
+export function parseSavedModuleKey(key: string): string | undefined {
+  const saved = key.replace(/\.modules_to_save\.default\.weight$/, '.weight');
+  return Object.keys(SAVABLE_MODULES).find((m) => saved === savedModuleKey(m));
+}
+
+/** PEFT's saved key for DoRA's magnitude vector [out], e.g. `base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector`. */
+export function peftMagnitudeKey(layer: number, module: string): string {
+  return `base_model.model.${modulePath(layer, module)}.lora_magnitude_vector`;
 }
 
 /**
@@ -46,22 +70,24 @@ export function savedBiasKey(layer: number, module: string, adapted: boolean): s
   return `base_model.model.${modulePath(layer, module)}.${adapted ? 'base_layer.' : ''}bias`;
 }
 
-const KEY_RE = /^base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.(lora_A\.weight|lora_B\.weight|base_layer\.bias|bias)$/;
+const KEY_RE = /^base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.(lora_A\.weight|lora_B\.weight|lora_magnitude_vector|base_layer\.bias|bias)$/;
 
 export interface ParsedPeftKey {
   layer: number;
   module: string;
-  part: 'lora_A' | 'lora_B' | 'bias';
+  part: 'lora_A' | 'lora_B' | 'magnitude' | 'bias';
   /** For a bias: saved under `base_layer` (where PEFT keeps an adapted module's bias). */
   onBaseLayer: boolean;
 }
 
 /** Parses a saved or in-memory PEFT key; undefined for keys that are not a Llama LoRA matrix or bias. */
 export function parsePeftKey(key: string): ParsedPeftKey | undefined {
-  // In memory PEFT names carry the adapter name (`lora_A.default.weight`); the saved form drops it.
-  const m = KEY_RE.exec(key.replace(/\.(lora_[AB])\.default\.weight$/, '.$1.weight'));
+  // In memory PEFT names carry the adapter name (`lora_A.default.weight`, `lora_magnitude_vector.default.weight`);
+  // the saved form drops it (and the magnitude's `.weight`).
+  const saved = key.replace(/\.(lora_[AB])\.default\.weight$/, '.$1.weight').replace(/\.lora_magnitude_vector\.default\.weight$/, '.lora_magnitude_vector');
+  const m = KEY_RE.exec(saved);
   if (!m || moduleParent(m[3]!) !== m[2]) return undefined;
-  const part = m[4]!.endsWith('bias') ? 'bias' : (m[4]!.slice(0, 6) as 'lora_A' | 'lora_B');
+  const part = m[4]!.endsWith('bias') ? 'bias' : m[4] === 'lora_magnitude_vector' ? 'magnitude' : (m[4]!.slice(0, 6) as 'lora_A' | 'lora_B');
   return { layer: Number(m[1]), module: m[3]!, part, onBaseLayer: m[4] === 'base_layer.bias' };
 }
 
@@ -72,6 +98,10 @@ export interface AdapterConfig {
   targetModules: string[];
   bias: 'none' | 'all' | 'lora_only';
   useRslora: boolean;
+  /** use_dora: a magnitude vector per adapted module; absent means false. */
+  useDora?: boolean;
+  /** modules_to_save (embed_tokens, lm_head); absent means none. */
+  modulesToSave?: string[];
   /** `base_model_name_or_path`: the model directory or hub id the adapter was trained on. */
   baseModel: string;
 }
@@ -98,14 +128,14 @@ export function adapterConfigJson(c: AdapterConfig): string {
     lora_dropout: c.dropout,
     megatron_config: null,
     megatron_core: 'megatron.core',
-    modules_to_save: null,
+    modules_to_save: c.modulesToSave && c.modulesToSave.length > 0 ? c.modulesToSave : null,
     peft_type: 'LORA',
     r: c.r,
     rank_pattern: {},
     revision: null,
     target_modules: c.targetModules,
     task_type: 'CAUSAL_LM',
-    use_dora: false,
+    use_dora: c.useDora === true,
     use_rslora: c.useRslora,
   };
   return JSON.stringify(json, null, 2);
@@ -115,11 +145,16 @@ export function adapterConfigJson(c: AdapterConfig): string {
 export function saveAdapter(dir: string, params: Map<string, HostTensor>, config: AdapterConfig): void {
   const tensors = new Map<string, HostTensor & { dtype: 'F32' }>();
   for (const [name, t] of params) {
+    const whole = parseSavedModuleKey(name);
+    if (whole) {
+      tensors.set(savedModuleKey(whole), { shape: t.shape, data: t.data, dtype: 'F32' });
+      continue;
+    }
     const parsed = parsePeftKey(name);
     if (!parsed) throw new Error(`not a PEFT LoRA parameter name: ${name}`);
     const key = parsed.part === 'bias'
       ? savedBiasKey(parsed.layer, parsed.module, adapts(config, parsed.module))
-      : peftKey(parsed.layer, parsed.module, parsed.part);
+      : parsed.part === 'magnitude' ? peftMagnitudeKey(parsed.layer, parsed.module) : peftKey(parsed.layer, parsed.module, parsed.part);
     tensors.set(key, { shape: t.shape, data: t.data, dtype: 'F32' });
   }
   mkdirSync(dir, { recursive: true });
@@ -151,9 +186,19 @@ export function loadAdapter(dir: string, model?: LlamaConfig): { config: Adapter
   const tensors = readSafetensors(weightsFile);
   const bad = (code: string, msg: string): FtcError => new FtcError(code, msg, { file: weightsFile }, 'the adapter does not match its adapter_config.json or base model');
 
-  const pairs = new Map<string, { A?: number[]; B?: number[]; layer: number; module: string }>();
+  const pairs = new Map<string, { A?: number[]; B?: number[]; magnitude?: boolean; layer: number; module: string }>();
   const named = new Map<string, HostTensor>();
   for (const [key, t] of tensors) {
+    const whole = parseSavedModuleKey(key);
+    if (whole) {
+      if (!config.modulesToSave?.includes(whole)) throw bad('E_ADAPTER_KEYS', `tensor "${key}" is the whole ${whole}, which adapter_config.json's modules_to_save does not list`);
+      const want = model ? [model.vocabSize, model.hiddenSize] : undefined;
+      if (t.shape.length !== 2 || (want && (t.shape[0] !== want[0] || t.shape[1] !== want[1]))) {
+        throw bad('E_ADAPTER_SHAPE', `"${key}" has shape [${t.shape}], expected [${want ?? 'vocab, hidden'}]`);
+      }
+      named.set(savedModuleKey(whole), t);
+      continue;
+    }
     const p = parsePeftKey(key);
     if (!p) throw bad('E_ADAPTER_KEYS', `unexpected tensor "${key}"; expected PEFT LoRA keys like ${peftKey(0, 'q_proj', 'lora_A')}`);
     const adapted = adapts(config, p.module);
@@ -179,7 +224,11 @@ export function loadAdapter(dir: string, model?: LlamaConfig): { config: Adapter
     named.set(key, t);
     const entry = pairs.get(`${p.layer}.${p.module}`) ?? { layer: p.layer, module: p.module };
     const [rows, cols] = t.shape;
-    if (p.part === 'lora_A') {
+    if (p.part === 'magnitude') {
+      if (!config.useDora) throw bad('E_ADAPTER_KEYS', `tensor "${key}" is a DoRA magnitude but adapter_config.json says use_dora false`);
+      if (t.shape.length !== 1 || (dims && rows !== dims.out)) throw bad('E_ADAPTER_SHAPE', `"${key}" has shape [${t.shape}], expected [${dims?.out ?? 'out'}]`);
+      entry.magnitude = true;
+    } else if (p.part === 'lora_A') {
       if (t.shape.length !== 2 || rows !== config.r || (dims && cols !== dims.in)) {
         throw bad('E_ADAPTER_SHAPE', `"${key}" has shape [${t.shape}], expected [${config.r}, ${dims?.in ?? 'in'}] (r = ${config.r})`);
       }
@@ -196,8 +245,12 @@ export function loadAdapter(dir: string, model?: LlamaConfig): { config: Adapter
     if (!e.A || !e.B) {
       throw bad('E_ADAPTER_KEYS', `${modulePath(e.layer, e.module)} has ${e.A ? 'lora_A' : 'lora_B'} but no ${e.A ? 'lora_B' : 'lora_A'}`);
     }
+    if (config.useDora && !e.magnitude) throw bad('E_ADAPTER_KEYS', `${modulePath(e.layer, e.module)} has no lora_magnitude_vector, which use_dora true requires`);
   }
   if (pairs.size === 0) throw bad('E_ADAPTER_KEYS', 'the adapter holds no LoRA matrices');
+  for (const m of config.modulesToSave ?? []) {
+    if (!named.has(savedModuleKey(m))) throw bad('E_ADAPTER_KEYS', `modules_to_save lists ${m} but the adapter holds no ${savedModuleKey(m)}`);
+  }
   return { config, tensors: named };
 }
 
@@ -227,7 +280,8 @@ function parseAdapterConfig(file: string): AdapterConfig {
   if (unknown.length > 0) throw bad('target_modules', `names ${unknown.join(', ')}; Llama linear modules are ${LINEAR_MODULES.join(', ')}`);
   const bias = j.bias ?? 'none';
   if (bias !== 'none' && bias !== 'all' && bias !== 'lora_only') throw bad('bias', `must be none, all or lora_only, found ${JSON.stringify(bias)}`);
-  if (j.use_dora === true) throw bad('use_dora', 'is true; DoRA adapters are not supported');
+  const useDora = j.use_dora ?? false;
+  if (typeof useDora !== 'boolean') throw bad('use_dora', `must be true or false, found ${JSON.stringify(useDora)}`);
   // PEFT ≥ 0.14: a bias on lora_B (`...lora_B.bias`), a different thing from the base biases `bias` trains.
   if (j.lora_bias === true) throw bad('lora_bias', 'is true; LoRA adapters with a lora_B bias are not supported');
   if (j.fan_in_fan_out === true) throw bad('fan_in_fan_out', 'is true; Llama linear layers are never fan_in_fan_out');
@@ -235,10 +289,16 @@ function parseAdapterConfig(file: string): AdapterConfig {
     const v = j[f];
     if (v && typeof v === 'object' && Object.keys(v).length > 0) throw bad(f, 'is not empty; per-module ranks and alphas are not supported');
   }
+  const toSave = j.modules_to_save ?? [];
+  if (!Array.isArray(toSave) || !toSave.every((m) => typeof m === 'string' && m in SAVABLE_MODULES)) {
+    throw bad('modules_to_save', `must be null or a list of ${Object.keys(SAVABLE_MODULES).join(', ')}, found ${JSON.stringify(j.modules_to_save)}`);
+  }
   const useRslora = j.use_rslora ?? false;
   if (typeof useRslora !== 'boolean') throw bad('use_rslora', `must be true or false, found ${JSON.stringify(useRslora)}`);
   return {
     r, alpha, dropout, bias, useRslora,
+    ...(useDora ? { useDora } : {}),
+    ...(toSave.length > 0 ? { modulesToSave: toSave as string[] } : {}),
     targetModules: targets as string[],
     baseModel: typeof j.base_model_name_or_path === 'string' ? j.base_model_name_or_path : '',
   };

@@ -27,6 +27,8 @@ interface LoraParams {
   dropout: number;
   bias: 'none' | 'all' | 'lora_only';
   use_rslora: boolean;
+  use_dora?: boolean;
+  modules_to_save?: string[];
   seed?: number;
   quantization?: 'none' | 'nf4';
 }
@@ -52,7 +54,7 @@ export const loraStage: StageImpl = {
     const targets = resolveTargetModules(p.target_modules, config.architecture);
     const tooLarge = rankTooLarge(config, targets, p.r);
     if (tooLarge.length > 0) throw rankError(p.r, tooLarge, ctx.pipeline.file);
-    const trainable = loraParameterCount(config, targets, p.r, p.bias);
+    const trainable = loraParameterCount(config, targets, p.r, p.bias, { useDora: p.use_dora, modulesToSave: p.modules_to_save });
     const settings: LoraSettings = {
       r: p.r,
       alpha: p.alpha,
@@ -60,12 +62,15 @@ export const loraStage: StageImpl = {
       dropout: p.dropout,
       bias: p.bias,
       useRslora: p.use_rslora,
+      ...(p.use_dora ? { useDora: true } : {}),
+      ...(p.modules_to_save ? { modulesToSave: [...p.modules_to_save] } : {}),
       seed: p.seed ?? ctx.pipeline.seed,
     };
     const artifact: LoraArtifact = { model, settings, trainable_parameters: trainable };
     writeFileSync(join(ctx.outDir, LORA_SETTINGS), JSON.stringify(artifact, null, 2) + '\n');
     const pct = model.parameters > 0 ? ` (${((100 * trainable) / model.parameters).toFixed(3)}% of ${formatCount(model.parameters)})` : '';
-    ctx.log.info(`LoRA r=${p.r} alpha=${p.alpha} on ${targets.join(', ')}: ${formatCount(trainable)} trainable parameters${pct}`);
+    const whole = p.modules_to_save ? ` + ${p.modules_to_save.join(', ')} trained whole` : '';
+    ctx.log.info(`${p.use_dora ? 'DoRA' : 'LoRA'} r=${p.r} alpha=${p.alpha} on ${targets.join(', ')}${whole}: ${formatCount(trainable)} trainable parameters${pct}`);
     return { trainable_parameters: trainable, modules: targets.join(',') };
   },
 };

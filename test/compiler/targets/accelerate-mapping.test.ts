@@ -123,3 +123,13 @@ test('eval_on_start maps to TrainingArguments(eval_on_start); eval_max_examples 
   assert.deepEqual(errors.map((d) => [d.code, d.line, d.column]), [['E0401', 26, 3]]);
   assert.match(errors[0]!.message, /^trainer 'sft': `eval_max_examples = 100` has no equivalent in --target accelerate: transformers evaluates the whole eval set/);
 });
+
+test('use_dora and modules_to_save become LoraConfig arguments', () => {
+  const text = PIPELINE.replace('format = gguf', 'format = peft').replace('  model = base\n}', '  model = base\n  use_dora = true\n  modules_to_save = [embed_tokens, lm_head]\n}');
+  const r = compile(text, '/tmp/p.ft', { checkFiles: false });
+  assert.ok(r.ir, JSON.stringify(r.diagnostics));
+  const params = r.ir.stages.find((s) => s.kind === 'lora')!.params;
+  const args = sectionArgs('LoraConfig', 'lora', { ir: r.ir, params, hasEval: false });
+  assert.equal(args.use_dora, true);
+  assert.deepEqual(args.modules_to_save, ['embed_tokens', 'lm_head']);
+});

@@ -135,7 +135,8 @@ describe('saveAdapter / loadAdapter', () => {
     rejects(write((m) => m.set(qA, { shape: [3, 8], data: new Float32Array(24), dtype: 'F32' })), 'E_ADAPTER_SHAPE', /expected \[2, 8\]/);
     rejects(write((m) => m.delete('base_model.model.model.layers.1.mlp.down_proj.lora_B.weight')), 'E_ADAPTER_KEYS', /has lora_A but no lora_B/);
     rejects(write(() => {}, { targetModules: ['q_proj', 'v_proj'] }), 'E_ADAPTER_KEYS', /down_proj, which is not in target_modules/);
-    rejects(write((m) => m.set('base_model.model.lm_head.weight', { shape: [1], data: new Float32Array(1), dtype: 'F32' })), 'E_ADAPTER_KEYS', /unexpected tensor/);
+    rejects(write((m) => m.set('base_model.model.lm_head.weight', { shape: [1], data: new Float32Array(1), dtype: 'F32' })), 'E_ADAPTER_KEYS', /the whole lm_head, which adapter_config\.json's modules_to_save does not list/);
+    rejects(write((m) => m.set('base_model.model.model.norm.weight', { shape: [1], data: new Float32Array(1), dtype: 'F32' })), 'E_ADAPTER_KEYS', /unexpected tensor/);
     rejects(write((m) => m.set('base_model.model.model.layers.0.self_attn.q_proj.bias', { shape: [8], data: new Float32Array(8), dtype: 'F32' })),
       'E_ADAPTER_KEYS', /bias "none"/);
     const oneLayer = parseLlamaConfig({ architectures: ['LlamaForCausalLM'], vocab_size: 10, hidden_size: 8, num_attention_heads: 2,
@@ -153,11 +154,51 @@ describe('saveAdapter / loadAdapter', () => {
     const original = JSON.parse(readFileSync(cfgFile, 'utf8'));
     for (const [patch, field] of [
       [{ peft_type: 'IA3' }, 'peft_type'], [{ r: 0 }, 'r'], [{ target_modules: ['c_attn'] }, 'target_modules'],
-      [{ use_dora: true }, 'use_dora'], [{ lora_bias: true }, 'lora_bias'], [{ bias: 'some' }, 'bias'], [{ rank_pattern: { q_proj: 4 } }, 'rank_pattern'],
+      [{ use_dora: 'yes' }, 'use_dora'], [{ lora_bias: true }, 'lora_bias'], [{ bias: 'some' }, 'bias'], [{ rank_pattern: { q_proj: 4 } }, 'rank_pattern'],
     ] as const) {
       writeFileSync(cfgFile, JSON.stringify({ ...original, ...patch }));
       rejects(dir, 'E_ADAPTER_CONFIG_INVALID', new RegExp(`"${field}"`));
     }
     rejects(tempDir(), 'E_ADAPTER_MISSING', /adapter_config\.json/);
+  });
+
+  it('modules_to_save: whole weights under PEFT\'s saved names, modules_to_save in the config, each listed module present', () => {
+    const withHead = params();
+    withHead.set('base_model.model.lm_head.modules_to_save.default.weight', { shape: [10, 8], data: seq(80) });
+    const dir = tempDir();
+    saveAdapter(dir, withHead, { ...CONFIG, modulesToSave: ['lm_head'] });
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8')).modules_to_save, ['lm_head']);
+    assert.ok(readSafetensorsHeader(join(dir, 'adapter_model.safetensors')).tensors.has('base_model.model.lm_head.weight'));
+    const loaded = loadAdapter(dir, MODEL);
+    assert.deepEqual(loaded.config.modulesToSave, ['lm_head']);
+    assert.deepEqual(loaded.tensors.get('base_model.model.lm_head.weight')!.data, seq(80));
+    const d2 = tempDir();
+    saveAdapter(d2, params(), { ...CONFIG, modulesToSave: ['embed_tokens'] });
+    rejects(d2, 'E_ADAPTER_KEYS', /modules_to_save lists embed_tokens but the adapter holds no base_model\.model\.model\.embed_tokens\.weight/);
+  });
+
+  it('DoRA: saves lora_magnitude_vector [out] under PEFT\'s key with use_dora true, and checks it comes with every pair', () => {
+    const dora = params();
+    for (const layer of [0, 1]) {
+      for (const [mod, parent, outF] of [['q_proj', 'self_attn', 8], ['v_proj', 'self_attn', 4], ['down_proj', 'mlp', 8]] as const) {
+        dora.set(`base_model.model.model.layers.${layer}.${parent}.${mod}.lora_magnitude_vector.default.weight`, { shape: [outF], data: seq(outF, 1) });
+      }
+    }
+    const dir = tempDir();
+    saveAdapter(dir, dora, { ...CONFIG, useDora: true });
+    assert.equal(JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8')).use_dora, true);
+    const loaded = loadAdapter(dir, MODEL);
+    assert.equal(loaded.config.useDora, true);
+    assert.deepEqual(loaded.tensors.get('base_model.model.model.layers.1.self_attn.v_proj.lora_magnitude_vector')!.data, seq(4, 1));
+    assert.equal([...loaded.tensors.keys()].filter((k) => k.endsWith('.lora_magnitude_vector')).length, 6);
+    // A DoRA adapter without a magnitude, or a magnitude in a plain LoRA adapter, is refused by name.
+    const missing = new Map(dora);
+    missing.delete('base_model.model.model.layers.0.mlp.down_proj.lora_magnitude_vector.default.weight');
+    const d2 = tempDir();
+    saveAdapter(d2, missing, { ...CONFIG, useDora: true });
+    rejects(d2, 'E_ADAPTER_KEYS', /layers\.0\.mlp\.down_proj has no lora_magnitude_vector/);
+    const d3 = tempDir();
+    saveAdapter(d3, dora, CONFIG);
+    rejects(d3, 'E_ADAPTER_KEYS', /DoRA magnitude but adapter_config\.json says use_dora false/);
   });
 });

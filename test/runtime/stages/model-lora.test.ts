@@ -67,6 +67,21 @@ test('lora stage: all-linear expands to the seven linear layers; settings and tr
   assert.equal(a.model.path, 'm');
 });
 
+test('lora stage: use_dora and modules_to_save are recorded and their parameters counted', async () => {
+  const dir = tinyModel();
+  const mc = ctx(dir, 'model', { path: 'm' });
+  await modelStage.run(mc);
+  const base: Artifact = { stage: 'base', kind: 'model', key: 'k', dir: mc.outDir, summary: {} };
+  const params = { model: 'base', r: 2, alpha: 4, target_modules: ['q_proj', 'v_proj'], dropout: 0, bias: 'none', use_rslora: false, use_dora: true, modules_to_save: ['lm_head'] };
+  const c = ctx(dir, 'lora', params, { base });
+  const summary = await loraStage.run(c);
+  const a = JSON.parse(readFileSync(join(c.outDir, LORA_SETTINGS), 'utf8')) as LoraArtifact;
+  assert.equal(a.settings.useDora, true);
+  assert.deepEqual(a.settings.modulesToSave, ['lm_head']);
+  // Per layer r·(in+out) = 2·(16+16 + 16+8) plus one magnitude per output row (16 + 8), ×2 layers; lm_head [260, 16] whole.
+  assert.equal(summary.trainable_parameters, (2 * (32 + 24) + 24) * 2 + 260 * 16);
+});
+
 test('lora stage: an unknown target module is an error listing the model\'s modules', async () => {
   const dir = tinyModel();
   const mc = ctx(dir, 'model', { path: 'm' });

@@ -119,6 +119,8 @@ export const MAPPING: readonly KeyMapping[] = [
   { block: 'lora', key: 'dropout', section: 'LoraConfig', equivalent: 'LoraConfig(lora_dropout=...)', args: (v) => ({ lora_dropout: v }) },
   { block: 'lora', key: 'bias', section: 'LoraConfig', equivalent: 'LoraConfig(bias=...)', args: (v) => ({ bias: v }) },
   { block: 'lora', key: 'use_rslora', section: 'LoraConfig', equivalent: 'LoraConfig(use_rslora=...)', args: (v) => ({ use_rslora: v }) },
+  { block: 'lora', key: 'modules_to_save', section: 'LoraConfig', equivalent: 'LoraConfig(modules_to_save=[...])', args: (v) => ({ modules_to_save: v }) },
+  { block: 'lora', key: 'use_dora', section: 'LoraConfig', equivalent: 'LoraConfig(use_dora=...)', args: (v) => ({ use_dora: v }) },
   { block: 'lora', key: 'seed', section: 'train.py', equivalent: "set_seed(LORA_SEED) before get_peft_model (torch RNG: same seed, not the same numbers as ftc; `--init-adapter DIR` starts from ftc's)" },
   {
     block: 'lora', key: 'quantization', section: 'BitsAndBytesConfig',
