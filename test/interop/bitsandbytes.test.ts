@@ -1,0 +1,164 @@
+/**
+ * ftc's 4-bit quantizer (src/runtime/quant) against bitsandbytes 0.50.2 on CPU: for each weight below, the packed
+ * codes, the absmax (or, with double quantization, the 8-bit quantized absmax, absmax2, offset and the dynamic
+ * code) equal `bitsandbytes.functional.quantize_4bit(w, blocksize=64, compress_statistics=..., quant_type=...)`'s
+ * byte for byte, and ftc's dequantization equals `dequantize_4bit` within 1e-6.
+ *
+ * The weights: values exactly on the midpoints between codes (ties, at absmax 1 and 2), zero blocks (full and
+ * short last block), subnormal values, sizes that are not a multiple of 64 or of 2, a bf16 weight, and a
+ * real-shaped 896×4864 matrix (Qwen2-0.5B's gate_proj). Raw f32 files travel through a temp dir.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { xoshiro128 } from '../../src/runtime/model/init.js';
+import { FP4_CODE, NF4_CODE } from '../../src/runtime/quant/codebooks.js';
+import { blockAbsmax, dequantize4bit, type QuantType, quantize4bit } from '../../src/runtime/quant/quantize4bit.js';
+import { tempDir } from '../helpers.js';
+import { requirePython, runPython } from './env.js';
+
+interface Case {
+  name: string;
+  shape: number[];
+  dtype: 'f32' | 'bf16';
+  quant_type: QuantType;
+  double_quant: boolean;
+  data: Float32Array;
+}
+
+interface CaseInfo {
+  packed_shape: number[];
+  packed_dtype: string;
+  absmax_dtype: string;
+  nested: boolean;
+  blocksize: number;
+  shape: number[];
+  offset?: number;
+  offset_dtype?: string;
+  nested_blocksize?: number;
+  dynamic_map_is_nested_code?: boolean;
+}
+
+function normal(n: number, seed: number, std: number): Float32Array {
+  const u = xoshiro128(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = std * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+  return out;
+}
+
+/** Four blocks of 64: exact ties at absmax 1, exact ties at absmax 2, zeros (with -0), subnormals. */
+function tiesAndZeros(code: Float32Array, seed: number): Float32Array {
+  const sorted = [...code].sort((a, b) => a - b);
+  const mids = sorted.slice(1).map((c, i) => Math.fround(Math.fround(sorted[i] + c) / 2));
+  const x = normal(256, seed, 0.3).map((v) => Math.max(-0.9, Math.min(0.9, v)));
+  x[0] = 1;
+  mids.forEach((m, i) => { x[1 + i] = m; x[20 + i] = -m; });
+  x[64] = -2;
+  mids.forEach((m, i) => { x[65 + i] = 2 * m; });
+  x.fill(0, 128, 192);
+  x[130] = -0;
+  x.fill(0, 192, 256);
+  [1e-40, -3e-41, 7e-39, 1e-45].forEach((v, i) => { x[192 + 3 * i] = v; });
+  return x;
+}
+
+function withZeroTail(x: Float32Array, from: number): Float32Array {
+  x.fill(0, from);
+  return x;
+}
+
+function toBf16Rounded(x: Float32Array): Float32Array {
+  const u = new Uint32Array(x.buffer.slice(0));
+  for (let i = 0; i < u.length; i++) u[i] = ((u[i] + 0x7fff + ((u[i] >> 16) & 1)) >>> 16) << 16;
+  return new Float32Array(u.buffer);
+}
+
+const CASES: Case[] = [
+  { name: 'ties_nf4', shape: [4, 64], dtype: 'f32', quant_type: 'nf4', double_quant: false, data: tiesAndZeros(NF4_CODE, 1) },
+  { name: 'ties_nf4_dq', shape: [4, 64], dtype: 'f32', quant_type: 'nf4', double_quant: true, data: tiesAndZeros(NF4_CODE, 2) },
+  { name: 'ties_fp4', shape: [4, 64], dtype: 'f32', quant_type: 'fp4', double_quant: false, data: tiesAndZeros(FP4_CODE, 3) },
+  { name: 'tail_nf4', shape: [7, 50], dtype: 'f32', quant_type: 'nf4', double_quant: false, data: normal(350, 4, 0.02) },
+  { name: 'tail_fp4_dq', shape: [7, 50], dtype: 'f32', quant_type: 'fp4', double_quant: true, data: normal(350, 5, 0.02) },
+  { name: 'odd_zero_tail', shape: [3, 33], dtype: 'f32', quant_type: 'nf4', double_quant: false, data: withZeroTail(normal(99, 6, 1), 64) },
+  { name: 'odd_1d', shape: [33], dtype: 'f32', quant_type: 'fp4', double_quant: false, data: normal(33, 7, 1) },
+  { name: 'rows300_dq', shape: [300, 64], dtype: 'f32', quant_type: 'nf4', double_quant: true, data: normal(300 * 64, 8, 0.05) },
+  { name: 'bf16_dq', shape: [64, 96], dtype: 'bf16', quant_type: 'nf4', double_quant: true, data: toBf16Rounded(normal(64 * 96, 9, 0.02)) },
+  { name: 'fp4_dq', shape: [256, 384], dtype: 'f32', quant_type: 'fp4', double_quant: true, data: normal(256 * 384, 10, 0.02) },
+  { name: 'gate_proj_nf4', shape: [896, 4864], dtype: 'f32', quant_type: 'nf4', double_quant: false, data: normal(896 * 4864, 11, 0.02) },
+  { name: 'gate_proj_nf4_dq', shape: [896, 4864], dtype: 'f32', quant_type: 'nf4', double_quant: true, data: normal(896 * 4864, 12, 0.02) },
+];
+
+function bf16Bits(x: Float32Array): Uint16Array {
+  const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  return Uint16Array.from(u, (v) => v >>> 16);
+}
+
+function bytesOf(a: ArrayBufferView): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** Equal bytes, or a message naming the first differing element. */
+function sameBytes(what: string, ours: ArrayBufferView, file: string, elementSize: number): void {
+  const theirs = readFileSync(file);
+  const mine = bytesOf(ours);
+  assert.equal(mine.length, theirs.length, `${what}: ${mine.length} bytes, bitsandbytes ${theirs.length}`);
+  if (mine.equals(theirs)) return;
+  let diffs = 0;
+  let first = -1;
+  for (let i = 0; i < mine.length; i += elementSize)
+    if (!mine.subarray(i, i + elementSize).equals(theirs.subarray(i, i + elementSize))) { diffs++; if (first < 0) first = i / elementSize; }
+  assert.fail(`${what}: ${diffs} elements differ, first at ${first}`);
+}
+
+function f32File(file: string): Float32Array {
+  const b = readFileSync(file);
+  return new Float32Array(b.buffer, b.byteOffset, b.length / 4);
+}
+
+describe('4-bit quantization equals bitsandbytes 0.50.2 (CPU)', () => {
+  it('packed codes, absmax, double-quant state byte for byte; dequantization within 1e-6', (t) => {
+    const python = requirePython(t);
+    if (!python) return;
+    const dir = tempDir('ftc-bnb-');
+    for (const c of CASES) writeFileSync(join(dir, `${c.name}.in`), bytesOf(c.dtype === 'bf16' ? bf16Bits(c.data) : c.data));
+    const cases = CASES.map(({ data: _, ...meta }) => meta);
+    const report = runPython<{ torch_threads: number; cases: Record<string, CaseInfo> }>(python, 'bnb_quant.py', { dir, cases });
+    assert.equal(report.torch_threads, 1, 'the offset is compared with torch summing on one thread');
+
+    for (const c of CASES) {
+      const info = report.cases[c.name];
+      const file = (part: string) => join(dir, `${c.name}.${part}`);
+      const input = c.dtype === 'bf16' ? bf16Bits(c.data) : c.data;
+      const q = quantize4bit(input, c.shape, { type: c.quant_type, blocksize: 64, doubleQuant: c.double_quant });
+      assert.deepEqual(info.packed_shape, [q.packed.length, 1], c.name);
+      assert.equal(info.packed_dtype, 'torch.uint8');
+      assert.deepEqual(info.shape, c.shape);
+      assert.equal(info.nested, c.double_quant);
+      sameBytes(`${c.name} packed`, q.packed, file('packed'), 1);
+      sameBytes(`${c.name} code`, q.code, file('code'), 4);
+      if (c.double_quant) {
+        assert.ok(q.nested);
+        assert.equal(info.absmax_dtype, 'torch.uint8');
+        sameBytes(`${c.name} quantized absmax`, q.nested.codes, file('absmax'), 1);
+        sameBytes(`${c.name} absmax2`, q.nested.absmax2, file('absmax2'), 4);
+        sameBytes(`${c.name} nested code`, q.nested.code, file('nested_code'), 4);
+        assert.equal(info.offset_dtype, 'torch.float32');
+        assert.equal(q.nested.offset, info.offset, `${c.name} offset`);
+        assert.equal(info.nested_blocksize, q.nested.blocksize);
+        assert.equal(info.dynamic_map_is_nested_code, true);
+      } else {
+        assert.ok(q.absmax);
+        assert.equal(info.absmax_dtype, 'torch.float32');
+        sameBytes(`${c.name} absmax`, q.absmax, file('absmax'), 4);
+      }
+      assert.equal(blockAbsmax(q).length, Math.ceil(c.data.length / 64));
+      const ours = dequantize4bit(q);
+      const theirs = f32File(file('dequant'));
+      assert.equal(ours.length, theirs.length);
+      let maxErr = 0;
+      for (let i = 0; i < ours.length; i++) maxErr = Math.max(maxErr, Math.abs(ours[i] - theirs[i]));
+      assert.ok(maxErr <= 1e-6, `${c.name} dequantization differs by ${maxErr}`);
+    }
+  });
+});
