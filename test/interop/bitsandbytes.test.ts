@@ -5,8 +5,9 @@
  * byte for byte, and ftc's dequantization equals `dequantize_4bit` within 1e-6.
  *
  * The weights: values exactly on the midpoints between codes (ties, at absmax 1 and 2), zero blocks (full and
- * short last block), subnormal values, sizes that are not a multiple of 64 or of 2, a bf16 weight, and a
- * real-shaped 896×4864 matrix (Qwen2-0.5B's gate_proj). Raw f32 files travel through a temp dir.
+ * short last block), subnormal values, sizes that are not a multiple of 64 or of 2, values where the last block's
+ * division and the other blocks' reciprocal disagree, absmax whose mean depends on the summation order, a bf16
+ * weight, and a real-shaped 896×4864 matrix (Qwen2-0.5B's gate_proj). Raw f32 files travel through a temp dir.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -63,6 +64,54 @@ function tiesAndZeros(code: Float32Array, seed: number): Float32Array {
   return x;
 }
 
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+/** x moved by k units in the last place. */
+function ulps(x: number, k: number): number {
+  f32[0] = x;
+  u32[0] += k;
+  return f32[0];
+}
+
+/**
+ * One random block of 64, then a short last block of 40 whose absmax is `am`, holding the values next to the
+ * codes' midpoints (scaled by am) where dividing by am and multiplying by the f32 1/am fall on different sides:
+ * bitsandbytes divides in the last block only. The candidates are searched here with both formulas written out.
+ */
+function tailDivisionTies(code: Float32Array, am: number, seed: number): Float32Array {
+  const sorted = [...code].sort((a, b) => a - b);
+  const mids = sorted.slice(1).map((c, i) => Math.fround(Math.fround(sorted[i] + c) / 2));
+  const below = (v: number) => mids.filter((m) => m < v).length;
+  const inv = Math.fround(1 / am);
+  const found: number[] = [];
+  for (const m of mids)
+    for (let k = -3; k <= 3; k++) {
+      const x = ulps(Math.fround(m * am), k);
+      if (Math.abs(x) < am && below(Math.fround(x / am)) !== below(Math.fround(x * inv))) found.push(x);
+    }
+  assert.ok(found.length >= 3, `only ${found.length} values tell division from reciprocal at absmax ${am}`);
+  const x = normal(104, seed, 0.3 * am).map((v) => Math.max(-0.9 * am, Math.min(0.9 * am, v)));
+  x[64] = -am;
+  found.forEach((v, i) => { x[65 + i] = v; });
+  return x;
+}
+
+/**
+ * 300 blocks whose absmax spans e^-4..e^4: their f32 mean depends on the summation order (this seed's differs
+ * between torch's 8-lane cascade, a 16-lane one and an f64 sum rounded once), so the offset pins the order.
+ */
+function spreadAbsmax(): Float32Array {
+  const u = xoshiro128(3);
+  const absmax = Float32Array.from({ length: 300 }, () => Math.exp(8 * u() - 4));
+  const fill = xoshiro128(13);
+  const x = new Float32Array(300 * 64);
+  for (let b = 0; b < 300; b++) {
+    for (let j = 0; j < 64; j++) x[b * 64 + j] = absmax[b] * (2 * fill() - 1);
+    x[b * 64 + Math.floor(fill() * 64)] = fill() < 0.5 ? absmax[b] : -absmax[b];
+  }
+  return x;
+}
+
 function withZeroTail(x: Float32Array, from: number): Float32Array {
   x.fill(0, from);
   return x;
@@ -74,19 +123,24 @@ function toBf16Rounded(x: Float32Array): Float32Array {
   return new Float32Array(u.buffer);
 }
 
+const GATE_PROJ = normal(896 * 4864, 11, 0.02);
+
 const CASES: Case[] = [
   { name: 'ties_nf4', shape: [4, 64], dtype: 'f32', quant_type: 'nf4', double_quant: false, data: tiesAndZeros(NF4_CODE, 1) },
   { name: 'ties_nf4_dq', shape: [4, 64], dtype: 'f32', quant_type: 'nf4', double_quant: true, data: tiesAndZeros(NF4_CODE, 2) },
   { name: 'ties_fp4', shape: [4, 64], dtype: 'f32', quant_type: 'fp4', double_quant: false, data: tiesAndZeros(FP4_CODE, 3) },
   { name: 'tail_nf4', shape: [7, 50], dtype: 'f32', quant_type: 'nf4', double_quant: false, data: normal(350, 4, 0.02) },
   { name: 'tail_fp4_dq', shape: [7, 50], dtype: 'f32', quant_type: 'fp4', double_quant: true, data: normal(350, 5, 0.02) },
+  { name: 'tail_division_nf4', shape: [8, 13], dtype: 'f32', quant_type: 'nf4', double_quant: false, data: tailDivisionTies(NF4_CODE, 7, 14) },
+  { name: 'tail_division_fp4', shape: [8, 13], dtype: 'f32', quant_type: 'fp4', double_quant: false, data: tailDivisionTies(FP4_CODE, 3, 15) },
   { name: 'odd_zero_tail', shape: [3, 33], dtype: 'f32', quant_type: 'nf4', double_quant: false, data: withZeroTail(normal(99, 6, 1), 64) },
   { name: 'odd_1d', shape: [33], dtype: 'f32', quant_type: 'fp4', double_quant: false, data: normal(33, 7, 1) },
   { name: 'rows300_dq', shape: [300, 64], dtype: 'f32', quant_type: 'nf4', double_quant: true, data: normal(300 * 64, 8, 0.05) },
+  { name: 'spread_absmax_dq', shape: [300, 64], dtype: 'f32', quant_type: 'nf4', double_quant: true, data: spreadAbsmax() },
   { name: 'bf16_dq', shape: [64, 96], dtype: 'bf16', quant_type: 'nf4', double_quant: true, data: toBf16Rounded(normal(64 * 96, 9, 0.02)) },
   { name: 'fp4_dq', shape: [256, 384], dtype: 'f32', quant_type: 'fp4', double_quant: true, data: normal(256 * 384, 10, 0.02) },
-  { name: 'gate_proj_nf4', shape: [896, 4864], dtype: 'f32', quant_type: 'nf4', double_quant: false, data: normal(896 * 4864, 11, 0.02) },
-  { name: 'gate_proj_nf4_dq', shape: [896, 4864], dtype: 'f32', quant_type: 'nf4', double_quant: true, data: normal(896 * 4864, 12, 0.02) },
+  { name: 'gate_proj_nf4', shape: [896, 4864], dtype: 'f32', quant_type: 'nf4', double_quant: false, data: GATE_PROJ },
+  { name: 'gate_proj_nf4_dq', shape: [896, 4864], dtype: 'f32', quant_type: 'nf4', double_quant: true, data: GATE_PROJ },
 ];
 
 function bf16Bits(x: Float32Array): Uint16Array {
