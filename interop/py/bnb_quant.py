@@ -5,6 +5,10 @@ case's input is <dir>/<name>.in (little-endian f32, or bf16 bits). For each case
 packed (uint8), absmax (f32; when nested, the uint8 quantized absmax), absmax2 (f32), code (f32),
 nested_code (f32), dequant (f32, bitsandbytes.functional.dequantize_4bit). Prints one JSON line: per case the
 offset, shapes and dtypes that are not raw bytes, plus whether create_dynamic_map() equals the nested code.
+
+Optional "checkpoints": [{"name", "quant_type", "double_quant"}]: a tiny random Llama saved in f32 to
+<dir>/<name>/base, loaded on CPU with BitsAndBytesConfig(load_in_4bit=True, ...) and saved by transformers to
+<dir>/<name>/q4; every Linear4bit weight dequantized by bitsandbytes goes to <dir>/<name>/<weight>.dequant.
 """
 import json
 import sys
@@ -57,4 +61,28 @@ for case in req["cases"]:
     write(name, "dequant", F.dequantize_4bit(packed, state))
     out["cases"][name] = info
 
+
+def save_4bit(ck):
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig, LlamaConfig, LlamaForCausalLM
+    import bitsandbytes as bnb
+
+    base = f"{root}/{ck['name']}"
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=64, hidden_size=64, intermediate_size=96, num_hidden_layers=1,
+                         num_attention_heads=4, num_key_value_heads=2)
+    LlamaForCausalLM(config).save_pretrained(f"{base}/base")
+    q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=ck["quant_type"],
+                           bnb_4bit_use_double_quant=ck["double_quant"], bnb_4bit_compute_dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(f"{base}/base", quantization_config=q, device_map="cpu")
+    model.save_pretrained(f"{base}/q4")
+    weights = []
+    for name, module in model.named_modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            w = module.weight
+            F.dequantize_4bit(w.data, w.quant_state).float().numpy().tofile(f"{base}/{name}.weight.dequant")
+            weights.append(f"{name}.weight")
+    return {"weights": weights}
+
+
+out["checkpoints"] = {ck["name"]: save_4bit(ck) for ck in req.get("checkpoints", [])}
 print(json.dumps(out))

@@ -8,16 +8,23 @@
  * short last block), subnormal values, sizes that are not a multiple of 64 or of 2, values where the last block's
  * division and the other blocks' reciprocal disagree, absmax whose mean depends on the summation order, a bf16
  * weight, and a real-shaped 896×4864 matrix (Qwen2-0.5B's gate_proj). Raw f32 files travel through a temp dir.
+ *
+ * And a tiny Llama that transformers quantizes at load (BitsAndBytesConfig(load_in_4bit=True) on CPU) and saves:
+ * ftc reads every 4-bit weight's state back, dequantizes it as bitsandbytes does, and finds in it exactly what
+ * ftc's own quantizer makes of the unquantized base weight.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
+import { isFtcError } from '../../src/errors.js';
 import { xoshiro128 } from '../../src/runtime/model/init.js';
+import { readSafetensors, readSafetensorsHeader } from '../../src/runtime/model/safetensors.js';
+import { quantizedFromTensors, quantizedWeightNames, readRawTensors } from '../../src/runtime/quant/bnb-checkpoint.js';
 import { FP4_CODE, NF4_CODE } from '../../src/runtime/quant/codebooks.js';
 import { blockAbsmax, dequantize4bit, type QuantType, quantize4bit } from '../../src/runtime/quant/quantize4bit.js';
 import { tempDir } from '../helpers.js';
-import { requirePython, runPython } from './env.js';
+import { interopPython, requirePython, runPython } from './env.js';
 
 interface Case {
   name: string;
@@ -165,23 +172,48 @@ function sameBytes(what: string, ours: ArrayBufferView, file: string, elementSiz
   assert.fail(`${what}: ${diffs} elements differ, first at ${first}`);
 }
 
+function assertClose(what: string, ours: Float32Array, theirs: Float32Array): void {
+  assert.equal(ours.length, theirs.length, what);
+  let maxErr = 0;
+  for (let i = 0; i < ours.length; i++) maxErr = Math.max(maxErr, Math.abs(ours[i] - theirs[i]));
+  assert.ok(maxErr <= 1e-6, `${what} differs by ${maxErr}`);
+}
+
 function f32File(file: string): Float32Array {
   const b = readFileSync(file);
   return new Float32Array(b.buffer, b.byteOffset, b.length / 4);
 }
 
+const CHECKPOINTS = [
+  { name: 'ckpt_nf4_dq', quant_type: 'nf4', double_quant: true },
+  { name: 'ckpt_fp4', quant_type: 'fp4', double_quant: false },
+] as const;
+
+interface Report {
+  torch_threads: number;
+  cases: Record<string, CaseInfo>;
+  checkpoints: Record<string, { weights: string[] }>;
+}
+
 describe('4-bit quantization equals bitsandbytes 0.50.2 (CPU)', () => {
-  it('packed codes, absmax, double-quant state byte for byte; dequantization within 1e-6', (t) => {
-    const python = requirePython(t);
-    if (!python) return;
-    const dir = tempDir('ftc-bnb-');
+  const dir = tempDir('ftc-bnb-');
+  let report: Report | undefined;
+  before(() => {
+    const env = interopPython();
+    if (!('python' in env)) return;
     for (const c of CASES) writeFileSync(join(dir, `${c.name}.in`), bytesOf(c.dtype === 'bf16' ? bf16Bits(c.data) : c.data));
     const cases = CASES.map(({ data: _, ...meta }) => meta);
-    const report = runPython<{ torch_threads: number; cases: Record<string, CaseInfo> }>(python, 'bnb_quant.py', { dir, cases });
-    assert.equal(report.torch_threads, 1, 'the offset is compared with torch summing on one thread');
+    report = runPython<Report>(env.python, 'bnb_quant.py', { dir, cases, checkpoints: CHECKPOINTS });
+  });
+
+  it('packed codes, absmax, double-quant state byte for byte; dequantization within 1e-6', (t) => {
+    if (!requirePython(t)) return;
+    const rep: Report | undefined = report;
+    assert.ok(rep);
+    assert.equal(rep.torch_threads, 1, 'the offset is compared with torch summing on one thread');
 
     for (const c of CASES) {
-      const info = report.cases[c.name];
+      const info: CaseInfo = rep.cases[c.name];
       const file = (part: string) => join(dir, `${c.name}.${part}`);
       const input = c.dtype === 'bf16' ? bf16Bits(c.data) : c.data;
       const q = quantize4bit(input, c.shape, { type: c.quant_type, blocksize: 64, doubleQuant: c.double_quant });
@@ -207,12 +239,44 @@ describe('4-bit quantization equals bitsandbytes 0.50.2 (CPU)', () => {
         sameBytes(`${c.name} absmax`, q.absmax, file('absmax'), 4);
       }
       assert.equal(blockAbsmax(q).length, Math.ceil(c.data.length / 64));
-      const ours = dequantize4bit(q);
-      const theirs = f32File(file('dequant'));
-      assert.equal(ours.length, theirs.length);
-      let maxErr = 0;
-      for (let i = 0; i < ours.length; i++) maxErr = Math.max(maxErr, Math.abs(ours[i] - theirs[i]));
-      assert.ok(maxErr <= 1e-6, `${c.name} dequantization differs by ${maxErr}`);
+      assertClose(`${c.name} dequantization`, dequantize4bit(q), f32File(file('dequant')));
+    }
+  });
+
+  it('reads the 4-bit checkpoint transformers saves; it holds what ftc quantizes from the same base', (t) => {
+    if (!requirePython(t)) return;
+    const rep: Report | undefined = report;
+    assert.ok(rep);
+    for (const ck of CHECKPOINTS) {
+      const root = join(dir, ck.name);
+      const file = join(root, 'q4', 'model.safetensors');
+      const names = quantizedWeightNames(readSafetensorsHeader(file).tensors.keys());
+      assert.deepEqual(names.sort(), [...rep.checkpoints[ck.name].weights].sort());
+      assert.equal(names.length, 7, 'q/k/v/o and gate/up/down of the one layer; embeddings and lm_head stay unquantized');
+      const raw = readRawTensors(file, (n) => names.some((w) => n.startsWith(w)));
+      const base = readSafetensors(join(root, 'base', 'model.safetensors'));
+      for (const w of names) {
+        const q = quantizedFromTensors(w, raw, file);
+        assert.equal(q.quantType, ck.quant_type);
+        assertClose(`${ck.name} ${w} dequantization`, dequantize4bit(q), f32File(join(root, `${w}.dequant`)));
+        const fromBase = quantize4bit(base.get(w)!.data, base.get(w)!.shape, { type: ck.quant_type, doubleQuant: ck.double_quant });
+        assert.deepEqual(q.shape, fromBase.shape);
+        assert.ok(bytesOf(q.packed).equals(bytesOf(fromBase.packed)), `${ck.name} ${w}: packed codes differ from ftc's`);
+        assert.deepEqual(q.code, fromBase.code);
+        if (ck.double_quant) {
+          assert.ok(q.nested && fromBase.nested);
+          assert.ok(bytesOf(q.nested.codes).equals(bytesOf(fromBase.nested.codes)), `${w} quantized absmax`);
+          assert.deepEqual(q.nested.absmax2, fromBase.nested.absmax2);
+          assert.equal(q.nested.offset, fromBase.nested.offset);
+          assert.deepEqual(q.nested.code, fromBase.nested.code);
+        } else {
+          assert.deepEqual(q.absmax, fromBase.absmax);
+        }
+      }
+      // A checkpoint without its quant state is the user's to fix, not a crash.
+      const w = names[0];
+      const broken = new Map([...raw].filter(([n]) => !n.startsWith(`${w}.quant_state`)));
+      assert.throws(() => quantizedFromTensors(w, broken, file), (e: unknown) => isFtcError(e) && e.code === 'E_BNB_QUANT_STATE');
     }
   });
 });
