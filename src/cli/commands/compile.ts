@@ -84,7 +84,8 @@ export async function exportStages(ir: PipelineIR, tokenizerStage: string, opts:
   const dirOf = (name: string) => result.stages.find((s) => s.name === name)!.dir;
   const preprocess = byName.get(byName.get(tokenizerStage)!.params.input as string)!;
   const chat = preprocess.params.template === 'chat' && typeof preprocess.params.chat_template === 'string' ? resolve(ir.dir, preprocess.params.chat_template) : undefined;
-  return readExportedData(dirOf(preprocess.name), dirOf(tokenizerStage), chat);
+  const vocab = byName.get(tokenizerStage)!.params.vocab;
+  return readExportedData(dirOf(preprocess.name), dirOf(tokenizerStage), chat, typeof vocab === 'string' ? resolve(ir.dir, vocab) : undefined);
 }
 
 /**
