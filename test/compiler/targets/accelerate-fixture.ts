@@ -7,7 +7,7 @@ import type { FileNode } from '../../../src/compiler/ast.js';
 import { compileToAccelerate, type AccelerateJob, type ExportedData } from '../../../src/compiler/targets/accelerate/index.js';
 import { repoRoot, runCli, tempDir } from '../../helpers.js';
 
-/** Empty input and instruction, responses starting with punctuation or a space, non-ASCII and astral characters. */
+/** Empty input and instruction, responses starting with punctuation or a space or mid-word, non-ASCII and astral characters. */
 const TRICKY_ALPACA = [
   { instruction: 'Say hi', input: '', output: '!!! hi' },
   { instruction: '', input: '', output: ', and then?' },
@@ -19,6 +19,11 @@ const TRICKY_ALPACA = [
   { instruction: 'Newline', input: 'x\n', output: '\nz' },
   { instruction: 'Number', input: '12', output: '34' },
   { instruction: 'Empty-ish', input: ' ', output: '.' },
+  // The response continues the prompt's last word, so a token can straddle the boundary (masked).
+  { instruction: 'Complete the word', input: 'hel', output: 'lo world' },
+  { instruction: 'Complete the word', input: 'th', output: 'e end' },
+  { instruction: 'Complete the number', input: '12', output: '345' },
+  { instruction: 'Continue', input: 'Wh', output: 'ich is larger?' },
 ];
 type Turn = { role: string; content: string };
 const chat = (...pairs: string[]): Turn[] => pairs.map((content, i) => ({ role: i % 2 ? 'assistant' : 'user', content }));
