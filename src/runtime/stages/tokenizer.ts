@@ -163,6 +163,7 @@ export const tokenizerStage: StageImpl = {
       max_length: maxLength,
       packed,
       train_on_inputs: base.trainOnInputs,
+      added_specials: { prefix: [...added.prefix], suffix: [...added.suffix] },
       splits,
       tokenizer_sha256: loaded.sha256,
     };

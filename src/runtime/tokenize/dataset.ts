@@ -39,6 +39,8 @@ export interface TokenDatasetMeta {
   max_length: number;
   packed: boolean;
   train_on_inputs: boolean;
+  /** What transformers' `tokenizer(text)` adds around a text (runtime/tokenize/specials.ts): the accelerate job adds the same. */
+  added_specials?: { prefix: number[]; suffix: number[] };
   splits: Record<string, SplitMeta>;
   tokenizer_sha256: string;
 }

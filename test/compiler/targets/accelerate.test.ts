@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { before, test } from 'node:test';
 import { writeJob } from '../../../src/cli/commands/compile.js';
@@ -85,40 +84,34 @@ test("the job's example order is ftc's: ftc_data.epoch_order equals the trainer'
   assert.notDeepEqual(orders[4], orders[5], 'each epoch has its own order');
 });
 
-// Runs the job's own ftc_data.build_split with the TOKENIZATION and special tokens written in its
-// train.py (literals, exec'd alone: train.py itself needs torch), on token ids that the same
-// tokenizer.json gives (the Rust tokenizers library, as AutoTokenizer uses).
+// Runs the job's own ftc_data.build_split with the TOKENIZATION and SPECIALS written in its train.py
+// (literals, exec'd alone: train.py itself needs torch) and the job's tokenizer directory loaded by
+// transformers' AutoTokenizer, as train.py loads it, on the job's exported rows.
 const HARNESS = String.raw`
 import json, re, sys
 sys.path.insert(0, ".")
 from ftc_data import build_split
+from transformers import AutoTokenizer
 source = open("train.py").read()
 ns = {}
-exec(re.search(r"^TOKENIZATION = dict\(.*?^\)", source, re.S | re.M).group(0), ns)
-for name in ("BOS_ID", "BOS_TEXT", "EOS_ID"):
-    exec(re.search(r"^%s = .*$" % name, source, re.M).group(0), ns)
-data = json.load(sys.stdin)
+for name in ("TOKENIZATION", "SPECIALS"):
+    exec(re.search(r"^%s = dict\(.*?^\)" % name, source, re.S | re.M).group(0), ns)
+tokenizer = AutoTokenizer.from_pretrained("tokenizer")
 out = {}
-for split, rows in data.items():
-    examples, counts = build_split(rows["prompts"], rows["prompt_ids"], rows["response_ids"], bos_id=ns["BOS_ID"],
-                                   bos_text=ns["BOS_TEXT"], eos_id=ns["EOS_ID"], **ns["TOKENIZATION"])
+for split in ("train", "eval"):
+    rows = [json.loads(line) for line in open("data/%s.jsonl" % split) if line.strip()]
+    turns = [r["turns"] for r in rows] if rows and "turns" in rows[0] else None
+    examples, counts = build_split(tokenizer, [r["prompt"] for r in rows], [r["response"] for r in rows], turns,
+                                   specials=ns["SPECIALS"], **ns["TOKENIZATION"])
     out[split] = {"examples": examples, "settings": ns["TOKENIZATION"]}
 json.dump(out, sys.stdout)
 `;
 
-test("the job's tokenization equals ftc's tokenized examples: template, max length, BOS/EOS, masking, packing", async (t) => {
+test("the job's tokenization equals ftc's tokenized examples: template, chat turns, tricky rows, max length, BOS/EOS, masking, packing", (t) => {
   const python = requirePython(t);
   if (!python) return;
-  const { Tokenizer } = createRequire(import.meta.url)('tokenizers') as typeof import('tokenizers');
   for (const ex of examples) {
-    const tokenizer = Tokenizer.fromString(readFileSync(join(ex.outDir, 'tokenizer', 'tokenizer.json'), 'utf8'));
-    const input: Record<string, { prompts: string[]; prompt_ids: number[][]; response_ids: number[][] }> = {};
-    for (const split of ['train', 'eval']) {
-      const rows = readFileSync(join(ex.outDir, 'data', `${split}.jsonl`), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as { prompt: string; response: string });
-      const enc = async (texts: string[]) => (await tokenizer.encodeBatch(texts, { addSpecialTokens: false })).map((e) => e.getIds());
-      input[split] = { prompts: rows.map((r) => r.prompt), prompt_ids: await enc(rows.map((r) => r.prompt)), response_ids: await enc(rows.map((r) => r.response)) };
-    }
-    const r: SpawnSyncReturns<string> = spawnSync(python, ['-c', HARNESS], { cwd: ex.outDir, env: pythonEnv(), input: JSON.stringify(input), encoding: 'utf8', maxBuffer: 1 << 28 });
+    const r: SpawnSyncReturns<string> = spawnSync(python, ['-c', HARNESS], { cwd: ex.outDir, env: pythonEnv(), encoding: 'utf8', maxBuffer: 1 << 28 });
     assert.equal(r.status, 0, r.stderr);
     const job = JSON.parse(r.stdout) as Record<string, { examples: { input_ids: number[]; labels: number[] }[]; settings: Record<string, unknown> }>;
 
@@ -129,6 +122,7 @@ test("the job's tokenization equals ftc's tokenized examples: template, max leng
     assert.equal(job.train!.settings.packing, ftc.meta.packed, `${ex.name}: packing`);
     assert.equal(job.train!.settings.train_on_inputs, ftc.meta.train_on_inputs, `${ex.name}: train_on_inputs`);
     assert.equal(job.train!.settings.add_eos, tok.add_eos, `${ex.name}: add_eos`);
+    assert.equal(job.train!.settings.add_bos, tok.add_bos, `${ex.name}: add_bos`);
     for (const split of ['train', 'eval'] as const) {
       const theirs = ftc.split(split);
       const ours = job[split]!.examples;
@@ -147,8 +141,8 @@ test("the job's tokenization equals ftc's tokenized examples: template, max leng
     coverage.add(`${ex.name}:${ftc.meta.packed ? 'packed' : 'unpacked'}`);
     if ([...Array(ftc.split('train').count).keys()].some((i) => ftc.split('train').example(i).ids.length === ftc.meta.max_length)) coverage.add(`${ex.name}:full-row`);
   }
-  // Truncated rows and packing with loss on prompt tokens were both compared above.
-  assert.ok(coverage.has('alpaca-short:full-row') && coverage.has('alpaca-short-packed:packed'), [...coverage].join(', '));
+  // Truncated rows, packing with loss on prompt tokens and the tricky rows were all compared above.
+  for (const c of ['alpaca-short:full-row', 'alpaca-short-packed:packed', 'alpaca-tricky:unpacked', 'chat-tricky:unpacked']) assert.ok(coverage.has(c), [...coverage].join(', '));
 });
 const coverage = new Set<string>();
 

@@ -20,6 +20,8 @@ export interface ExportedData {
   tokenizerFile: string;
   rows: { train: number; eval: number };
   specials: SpecialTokenIds;
+  /** What `tokenizer(text)` adds around a text (BOS/EOS ids), as ftc's tokenizer stage resolves it. */
+  added: { prefix: number[]; suffix: number[] };
   /** The Jinja chat template the preprocess stage rendered with, if any. */
   chatTemplate?: string;
 }
@@ -135,7 +137,7 @@ export function compileToAccelerate(ir: PipelineIR, opts: AccelerateOptions): Ac
       name: ir.name, pipelineFile, description: ir.settings.description as string | undefined, strategy: settings.strategy,
       numProcesses: settings.numProcesses, numMachines: settings.numMachines, quantized, output: paths.output, model: paths.model, rows: opts.exported.rows,
     })],
-    ['train.py', trainScript({ base: { ir, hasEval }, pipelineFile, trainer, lora, tokenizer, exports, strategy: settings.strategy, paths, specials: opts.exported.specials })],
+    ['train.py', trainScript({ base: { ir, hasEval }, pipelineFile, trainer, lora, tokenizer, exports, strategy: settings.strategy, paths, specials: opts.exported.specials, added: opts.exported.added })],
     ['ftc_data.py', DATA_MODULE],
     ['accelerate.yaml', accelerateConfig(settings)],
     ['requirements.txt', requirements({ quantized, strategy: settings.strategy })],

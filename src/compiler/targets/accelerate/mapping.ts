@@ -103,9 +103,9 @@ export const MAPPING: readonly KeyMapping[] = [
   { block: 'tokenizer', key: 'train', section: 'compile time', equivalent: "trained by ftc's tokenizer stage; the trained tokenizer.json is copied to tokenizer/" },
   { block: 'tokenizer', key: 'max_length', section: 'TOKENIZATION', equivalent: 'TOKENIZATION["max_length"]: tokens per example (and per packed row)', args: (v) => ({ max_length: v }) },
   { block: 'tokenizer', key: 'truncation', section: 'TOKENIZATION', equivalent: 'TOKENIZATION["truncation"]: cut on the right (response tail first), else drop', args: (v) => ({ truncation: v }) },
-  { block: 'tokenizer', key: 'add_bos', section: 'TOKENIZATION', equivalent: "TOKENIZATION[\"add_bos\"]: prepend ftc's BOS id unless the prompt text starts with it", args: (v) => ({ add_bos: v }) },
-  { block: 'tokenizer', key: 'add_eos', section: 'TOKENIZATION', equivalent: "TOKENIZATION[\"add_eos\"]: append ftc's EOS id after the response", args: (v) => ({ add_eos: v }) },
-  { block: 'tokenizer', key: 'train_on_inputs', section: 'TOKENIZATION', equivalent: 'TOKENIZATION["train_on_inputs"]: labels -100 on BOS and prompt unless true', args: (v) => ({ train_on_inputs: v }) },
+  { block: 'tokenizer', key: 'add_bos', section: 'TOKENIZATION', equivalent: "TOKENIZATION[\"add_bos\"]: overrides SPECIALS[\"added_prefix\"] (what tokenizer(text) adds; a chat row gets none) with ftc's BOS id or nothing; never doubles a BOS the prompt starts with", args: (v) => ({ add_bos: v }) },
+  { block: 'tokenizer', key: 'add_eos', section: 'TOKENIZATION', equivalent: "TOKENIZATION[\"add_eos\"]: EOS after the response unless already there (default for prompt/response rows, off for chat rows)", args: (v) => ({ add_eos: v }) },
+  { block: 'tokenizer', key: 'train_on_inputs', section: 'TOKENIZATION', equivalent: 'TOKENIZATION["train_on_inputs"]: labels -100 on BOS and on tokens outside the response/assistant-turn spans unless true', args: (v) => ({ train_on_inputs: v }) },
   { block: 'tokenizer', key: 'packing', section: 'TOKENIZATION', equivalent: "TOKENIZATION[\"packing\"]: ftc's greedy in-order packing, first token of each example unlabelled", args: (v) => ({ packing: v }) },
 
   // ── model ──

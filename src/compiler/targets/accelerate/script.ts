@@ -21,6 +21,8 @@ export interface ScriptInput {
   /** Paths relative to the job directory. */
   paths: { model: string; output: string; exports: Record<string, string> };
   specials: SpecialTokenIds;
+  /** What transformers' `tokenizer(text)` adds around a text, as ftc's tokenizer stage resolved it. */
+  added: { prefix: number[]; suffix: number[] };
 }
 
 const TORCH_DTYPE: Record<string, string> = { fp32: 'torch.float32', fp16: 'torch.float16', bf16: 'torch.bfloat16', f32: 'torch.float32', f16: 'torch.float16' };
@@ -94,10 +96,16 @@ USE_CPU = parse_flag_from_env("ACCELERATE_USE_CPU")
 TOKENIZATION = dict(
 ${kwargs(tokenization, '    ')}
 )
-# Special tokens as ftc resolved them for this tokenizer (None: the tokenizer has none).
-BOS_ID = ${py(s.specials.bos?.id ?? null)}
-BOS_TEXT = ${py(s.specials.bos?.text ?? '')}
-EOS_ID = ${py(s.specials.eos?.id ?? null)}
+# Special tokens as ftc resolved them for this tokenizer (None: the tokenizer has none), and what
+# transformers' \`tokenizer(text)\` adds around a text (the pipeline's tokenizer_config.json flags, else
+# the post-processor): ftc_data.specials_for decides per example.
+SPECIALS = dict(
+    bos_id=${py(s.specials.bos?.id ?? null)},
+    bos_text=${py(s.specials.bos?.text ?? '')},
+    eos_id=${py(s.specials.eos?.id ?? null)},
+    added_prefix=[${s.added.prefix.join(', ')}],
+    added_suffix=[${s.added.suffix.join(', ')}],
+)
 
 # lora ${s.lora.name}
 LORA_SEED = ${py(s.lora.params.seed ?? s.base.ir.seed)}
@@ -172,12 +180,10 @@ class MetricsLog(TrainerCallback):
 
 
 def tokenized_split(tokenizer, rows):
-    """ftc's examples for one split: prompt and response encoded apart, without special tokens."""
+    """ftc's examples for one split: prompt + response encoded as one text, trained by character spans."""
     prompts, responses = list(rows["prompt"]), list(rows["response"])  # datasets 4+ gives a Column, not a list
-    prompt_ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
-    response_ids = tokenizer(responses, add_special_tokens=False)["input_ids"]
-    examples, counts = build_split(prompts, prompt_ids, response_ids, bos_id=BOS_ID,
-                                   bos_text=BOS_TEXT, eos_id=EOS_ID, **TOKENIZATION)
+    turns = list(rows["turns"]) if "turns" in rows.column_names else None  # chat rows: the assistant turns
+    examples, counts = build_split(tokenizer, prompts, responses, turns, specials=SPECIALS, **TOKENIZATION)
     if counts["too_long"] or counts["no_response"]:
         print(f"dropped {counts['too_long']} too long, {counts['no_response']} with no response left")
     return Dataset.from_list(examples)

@@ -47,15 +47,19 @@ USE_CPU = parse_flag_from_env("ACCELERATE_USE_CPU")
 TOKENIZATION = dict(
     max_length=512,
     truncation=True,
-    add_bos=True,
-    add_eos=True,
     train_on_inputs=False,
     packing=False,
 )
-# Special tokens as ftc resolved them for this tokenizer (None: the tokenizer has none).
-BOS_ID = 1
-BOS_TEXT = "<s>"
-EOS_ID = 2
+# Special tokens as ftc resolved them for this tokenizer (None: the tokenizer has none), and what
+# transformers' `tokenizer(text)` adds around a text (the pipeline's tokenizer_config.json flags, else
+# the post-processor): ftc_data.specials_for decides per example.
+SPECIALS = dict(
+    bos_id=1,
+    bos_text="<s>",
+    eos_id=2,
+    added_prefix=[1],
+    added_suffix=[],
+)
 
 # lora adapter
 LORA_SEED = 42
@@ -149,12 +153,10 @@ class MetricsLog(TrainerCallback):
 
 
 def tokenized_split(tokenizer, rows):
-    """ftc's examples for one split: prompt and response encoded apart, without special tokens."""
+    """ftc's examples for one split: prompt + response encoded as one text, trained by character spans."""
     prompts, responses = list(rows["prompt"]), list(rows["response"])  # datasets 4+ gives a Column, not a list
-    prompt_ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
-    response_ids = tokenizer(responses, add_special_tokens=False)["input_ids"]
-    examples, counts = build_split(prompts, prompt_ids, response_ids, bos_id=BOS_ID,
-                                   bos_text=BOS_TEXT, eos_id=EOS_ID, **TOKENIZATION)
+    turns = list(rows["turns"]) if "turns" in rows.column_names else None  # chat rows: the assistant turns
+    examples, counts = build_split(tokenizer, prompts, responses, turns, specials=SPECIALS, **TOKENIZATION)
     if counts["too_long"] or counts["no_response"]:
         print(f"dropped {counts['too_long']} too long, {counts['no_response']} with no response left")
     return Dataset.from_list(examples)
