@@ -6,6 +6,7 @@
  * figures. The input interfaces are the minimal numeric facts; the config parser maps config.json onto them.
  * Every figure is in bytes. Where a formula counts tensors the runtime keeps, the runtime file is named.
  */
+import type { LlamaConfig } from './config.js';
 
 /** The numbers of a Llama-family model the estimate needs (config.json's). */
 export interface ModelDims {
@@ -43,6 +44,15 @@ export interface MemoryTarget {
   weightBytes: number;
   /** RAM the process may use (os.totalmem()). */
   ramBytes: number;
+}
+
+/** A parsed config.json's numbers, as the estimate reads them. */
+export function modelDimsOf(c: LlamaConfig): ModelDims {
+  return {
+    hiddenSize: c.hiddenSize, intermediateSize: c.intermediateSize, numHiddenLayers: c.numHiddenLayers,
+    numAttentionHeads: c.numAttentionHeads, numKeyValueHeads: c.numKeyValueHeads, headDim: c.headDim,
+    vocabSize: c.vocabSize, tieWordEmbeddings: c.tieWordEmbeddings, qkvBias: c.attentionBias,
+  };
 }
 
 /** The wasm heap per worker: 65535 pages of 64 KiB (src/runtime/kernels/heap.ts's WASM_HEAP_MAX_BYTES). */

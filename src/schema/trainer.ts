@@ -35,6 +35,10 @@ export const trainerSchema: StageSchema = {
       minimum: 1,
       description: 'Evaluate on at most this many examples of the eval split: a seeded sample, the same at every evaluation (default: all).',
     },
+    gradient_checkpointing: {
+      type: 'boolean',
+      description: 'Recompute each decoder layer in the backward pass instead of keeping its activations (transformers\' gradient_checkpointing): activation memory per layer drops to its input, for about a third more compute. Default false.',
+    },
     save_every: { type: 'integer', minimum: 0, default: 0, description: 'Checkpoint every N steps for --resume (0: no intermediate checkpoints).' },
     early_stopping_patience: {
       type: 'integer',

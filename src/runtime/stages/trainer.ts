@@ -11,6 +11,9 @@ import { adapterHost, train, type TrainConfig } from '../train/loop.js';
 import { MetricsLog } from '../train/metrics.js';
 import { uniformLossWarning } from '../train/uniform-loss.js';
 import { resolveWorkers, WorkerPool } from '../train/parallel/pool.js';
+import { localEngine, type StepOptions } from '../train/step.js';
+import { modelDimsOf, WASM_HEAP_BYTES, workersThatFit } from '../../model-spec/memory.js';
+import { availableParallelism, totalmem } from 'node:os';
 import { lossCurveSvg } from '../train/plot.js';
 import { reportHtml } from '../train/report.js';
 import { readLoraArtifact } from './lora.js';
@@ -38,6 +41,7 @@ interface TrainerParams {
   log_every: number;
   eval_every: number;
   eval_on_start: boolean;
+  gradient_checkpointing?: boolean;
   eval_max_examples?: number;
   save_every: number;
   early_stopping_patience: number;
@@ -100,11 +104,18 @@ export const trainerStage: StageImpl = {
     const metrics = new MetricsLog(join(ctx.outDir, 'metrics.jsonl'));
     const config = trainConfig(p, ctx.pipeline.seed);
     // Data-parallel threads: --workers, else the pipeline header's `workers` (auto: every core on wasm/cpu).
-    const threads = resolveWorkers(ctx.options.workers ?? (ctx.pipeline.settings.workers as number | 'auto' | undefined), backend.name, p.batch_size);
+    const stepOptions: StepOptions = { gradientCheckpointing: p.gradient_checkpointing === true };
+    // `auto` never picks more threads than the memory plan fits (each holds a full copy of the model).
+    const fit = workersThatFit(modelDimsOf(model.config), {
+      batchSize: p.batch_size, maxLength: dataset.meta.max_length, r: lora.settings.r, targetModules: [...lora.settings.targetModules],
+      dropout: lora.settings.dropout > 0, gradientCheckpointing: stepOptions.gradientCheckpointing === true, workers: 1,
+    }, { heapBytesPerWorker: backend.name === 'wasm' ? WASM_HEAP_BYTES : undefined, weightBytes: 4, ramBytes: totalmem() }, availableParallelism());
+    const threads = resolveWorkers(ctx.options.workers ?? (ctx.pipeline.settings.workers as number | 'auto' | undefined), backend.name, p.batch_size, fit);
+    if (stepOptions.gradientCheckpointing) ctx.log.info('gradient checkpointing: each decoder layer is recomputed in the backward pass');
     let pool: WorkerPool | undefined;
     try {
       if (threads > 1) {
-        pool = await WorkerPool.start({ threads, backend: backend.name, source: { dir: modelDir, lora: lora.settings }, model });
+        pool = await WorkerPool.start({ threads, backend: backend.name, source: { dir: modelDir, lora: lora.settings }, model, step: stepOptions });
         ctx.log.info(`training on ${threads} threads (data-parallel, ${backend.name} backend each)`);
       }
       const trainStarted = performance.now();
@@ -119,7 +130,7 @@ export const trainerStage: StageImpl = {
         checkpoints,
         resume: ctx.options.resume,
         runKey: ctx.stage.key,
-        gradients: pool,
+        gradients: pool ?? localEngine(model, stepOptions),
       });
       const flat = uniformLossWarning(metrics.trainLosses(), lora.model.vocab_size, p.lr);
       if (flat) warn(flat);

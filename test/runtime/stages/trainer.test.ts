@@ -113,3 +113,24 @@ test('a tokenizer whose vocabulary does not fit the model is a clear error', () 
   assert.doesNotMatch(r.stdout, /\bran\b/);
   assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
 });
+
+test('gradient_checkpointing = true reaches the trainer (1 thread and the worker pool) and trains the same losses', () => {
+  const dir = tempDir();
+  writeData(dir);
+  initModel(dir, 'model', 300);
+  const lossesWith = (extra: string, workers: string): number[] => {
+    writeFileSync(join(dir, 'p.ft'), pipeline({ tokenizer: 'model', model: 'model', trainer: extra }).replace('output     = "out"', `output     = "out-${workers}-${extra ? 'ckpt' : 'plain'}"`));
+    const r = runCli(['run', join(dir, 'p.ft'), '--backend', 'cpu', '--workers', workers, '--no-cache']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(/gradient checkpointing: each decoder layer is recomputed/.test(r.stderr), extra !== '', r.stderr);
+    const metrics = parseMetrics(readFileSync(join(dir, `out-${workers}-${extra ? 'ckpt' : 'plain'}`, 'metrics.jsonl'), 'utf8'));
+    return metrics.filter((m) => m.loss !== undefined).map((m) => m.loss!);
+  };
+  for (const workers of ['1', '2']) {
+    const plain = lossesWith('', workers);
+    const ckpt = lossesWith('gradient_checkpointing = true', workers);
+    assert.equal(ckpt.length, plain.length);
+    // Recomputation runs the same ops on the same inputs: equal to float tolerance.
+    for (let i = 0; i < plain.length; i++) assert.ok(Math.abs(ckpt[i]! - plain[i]!) < 1e-5, `workers ${workers}, log ${i}: ${ckpt[i]} vs ${plain[i]}`);
+  }
+});

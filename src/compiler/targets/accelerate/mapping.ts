@@ -172,6 +172,7 @@ export const MAPPING: readonly KeyMapping[] = [
     equivalent: 'eval_strategy="steps", eval_steps (0: "epoch"; "no" without an eval split); a last-step eval, as ftc',
     args: (v, c) => (!c.hasEval ? { eval_strategy: 'no' } : v === 0 ? { eval_strategy: 'epoch' } : { eval_strategy: 'steps', eval_steps: v }),
   },
+  { block: 'trainer', key: 'gradient_checkpointing', section: 'TrainingArguments', equivalent: 'gradient_checkpointing (both default to false)', args: (v) => (v ? { gradient_checkpointing: true } : {}) },
   { block: 'trainer', key: 'eval_on_start', section: 'TrainingArguments', equivalent: 'eval_on_start (both default to false)', args: (v, c) => (c.hasEval ? { eval_on_start: v } : {}) },
   {
     block: 'trainer', key: 'eval_max_examples', section: 'TrainingArguments', equivalent: 'none: TrainingArguments has no cap on the eval set; only leaving it unset compiles',
