@@ -80,8 +80,12 @@ function chunkedCrossEntropy(hidden: tf.Tensor2D, head: FrozenLinear, targets: t
     const perRow = tf.sub(tf.reshape(tf.log(sum), [rows]), picked); // [rows] −log p(target)
     return { probs: tf.div(exp, sum) as tf.Tensor2D, loss: tf.sum(tf.mul(perRow, s)) as tf.Scalar };
   };
+  // A trained head (modules_to_save = [lm_head]) is an input of the custom op too, so its gradient
+  // dW = dLogitsᵀ h reaches the optimizer; a frozen head gets none.
+  const trainHead = head.w instanceof tf.Variable && head.w.trainable;
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    const x = args[0] as tf.Tensor2D;
+    const save = args[args.length - 1] as tf.GradSaveFunc;
     const kept: tf.Tensor2D[] = [];
     let total: tf.Tensor = tf.scalar(0);
     for (const part of parts) {
@@ -93,20 +97,32 @@ function chunkedCrossEntropy(hidden: tf.Tensor2D, head: FrozenLinear, targets: t
     save([x, targets, scale, ...kept]);
     return {
       value: total as tf.Scalar,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor | tf.Tensor[] => {
         const [sx, st, ss, ...probs] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, ...tf.Tensor2D[]];
+        let dW: tf.Tensor2D | undefined;
         const grads = parts.map((part, i) =>
           tf.tidy(() => {
             const t = rowsOf(st, part);
+            const h = rowsOf(sx, part); // [rows, E]
             const coef = tf.reshape(tf.mul(rowsOf(ss, part), dy), [part[1], 1]); // [rows, 1]
-            const p = probs[i] ?? forwardChunk(rowsOf(sx, part), t, rowsOf(ss, part)).probs; // [rows, V]
+            const p = probs[i] ?? forwardChunk(h, t, rowsOf(ss, part)).probs; // [rows, V]
+            if (trainHead) {
+              // The whole d logits, onehot included ([rows, V] once more, only when lm_head trains).
+              const dLogits = tf.sub(tf.mul(p, coef), tf.mul(tf.oneHot(t, v), coef)) as tf.Tensor2D; // [rows, V]
+              const chunkDW = tf.matMul(dLogits, h, true, false); // [V, rows]×[rows, E] → [V, E]
+              const acc = dW ? tf.add(dW, chunkDW) : chunkDW;
+              if (dW) dW.dispose();
+              dW = tf.keep(acc as tf.Tensor2D);
+              return head.backward(dLogits); // [rows, E]
+            }
             const dLogits = tf.mul(p, coef) as tf.Tensor2D; // [rows, V]: the softmax term; the onehot term below
             return tf.sub(head.backward(dLogits), tf.mul(head.rows(t), coef)) as tf.Tensor2D; // [rows, E]
           }),
         );
-        return parts.length === 1 ? grads[0]! : tf.concat(grads, 0); // [N, E]
+        const dx = parts.length === 1 ? grads[0]! : tf.concat(grads, 0); // [N, E]
+        return trainHead ? [dx, dW!] : dx;
       },
     };
   });
-  return f(hidden) as tf.Scalar;
+  return (trainHead ? f(hidden, head.w) : f(hidden)) as tf.Scalar;
 }
