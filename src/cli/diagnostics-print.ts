@@ -1,6 +1,6 @@
 import type { Diagnostic } from '../compiler/diagnostics.js';
 import { DIAGNOSTIC_CODES } from '../compiler/codes.js';
-import { terminalSafe, terminalSafeLine } from './terminal-safe.js';
+import { terminalSafe, terminalSafeLine } from '../terminal-safe.js';
 
 export type DiagnosticFormat = 'text' | 'json' | 'sarif';
 export const DIAGNOSTIC_FORMATS: readonly DiagnosticFormat[] = ['text', 'json', 'sarif'];

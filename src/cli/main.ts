@@ -2,7 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { isFtcError } from '../errors.js';
 import { formatError } from './output.js';
-import { terminalSafe } from './terminal-safe.js';
+import { terminalSafe } from '../terminal-safe.js';
 import { commands } from './commands/index.js';
 
 /** Exit codes: 0 ok, 1 the input has errors (or a run failed), 2 usage errors. */

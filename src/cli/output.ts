@@ -1,5 +1,5 @@
 import type { FtcError } from '../errors.js';
-import { terminalSafe, terminalSafeLine } from './terminal-safe.js';
+import { terminalSafe, terminalSafeLine } from '../terminal-safe.js';
 
 /** `file:line:col: error[CODE]: message` plus the hint, the way every user-facing error reads. */
 export function formatError(e: FtcError): string {

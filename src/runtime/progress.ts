@@ -1,4 +1,5 @@
 import type { Progress, StageLogger } from './stage.js';
+import { terminalSafe } from '../terminal-safe.js';
 
 /**
  * The console logger a stage gets: info and warnings on stderr, prefixed with the stage name;
@@ -64,11 +65,12 @@ export class ConsoleLogger implements StageLogger {
   }
 
   info(message: string): void {
-    this.stream.write(`${this.clearBar()}  ${this.stage}: ${message}\n`);
+    // Messages can quote the user's data (a skipped row, a path): never raw control characters.
+    this.stream.write(`${this.clearBar()}  ${this.stage}: ${terminalSafe(message)}\n`);
   }
 
   warn(message: string): void {
-    this.stream.write(`${this.clearBar()}warning: ${this.stage}: ${message}\n`);
+    this.stream.write(`${this.clearBar()}warning: ${this.stage}: ${terminalSafe(message)}\n`);
   }
 
   /** A line printed while a bar is drawn first erases the bar; the next update redraws it below. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Diagnostic } from '../../src/compiler/diagnostics.js';
 import { MAX_TEXT_DIAGNOSTICS, printDiagnostics } from '../../src/cli/diagnostics-print.js';
-import { terminalSafe } from '../../src/cli/terminal-safe.js';
+import { terminalSafe } from '../../src/terminal-safe.js';
 
 const diag = (line: number, column: number, endColumn: number, message = 'bad'): Diagnostic =>
   ({ file: 'p.ft', line, column, endLine: line, endColumn, severity: 'error', code: 'E0001', message });

@@ -56,3 +56,11 @@ test('on a TTY an info line erases the bar first, so the two never share a line'
   log.info('step 10: loss 2.0000');
   assert.equal(writes[1], '\r\x1b[2K  sft: step 10: loss 2.0000\n');
 });
+
+test('info and warnings quoting user data print its control characters escaped, never raw', () => {
+  const { writes, stream } = sink(false);
+  const log = new ConsoleLogger('raw', { stream });
+  log.warn('skipped row 3: "\x1b]0;pwned\x07" is not a number');
+  log.info('read \u202eevil');
+  assert.deepEqual(writes, ['warning: raw: skipped row 3: "\\x1b]0;pwned\\x07" is not a number\n', '  raw: read \\u202eevil\n']);
+});
