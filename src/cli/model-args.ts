@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { PipelineIR } from '../compiler/ir.js';
 import type { ModelArgs } from '../runtime/model/open.js';
 import { compilePipelineForCli } from './compile-files.js';
 
@@ -7,8 +8,9 @@ import { compilePipelineForCli } from './compile-files.js';
  * Resolves a pipeline file to its model directory (the model stage's path) and adapter (the trainer's
  * output directory, once it holds an adapter). Explicit --model/--adapter win over the pipeline.
  * The pipeline is compiled here, in the CLI, so every diagnostic is printed; undefined (exit code set) when it has errors.
+ * The compiled IR comes back too, for what else the command reads from the pipeline (generate's prompt template).
  */
-export function argsFromPipeline(file: string, explicit: ModelArgs): ModelArgs | undefined {
+export function argsFromPipeline(file: string, explicit: ModelArgs): { args: ModelArgs; ir: PipelineIR } | undefined {
   // Only the model and adapter paths are needed: a pipeline trained by the accelerate job (nf4) is generated from too.
   const ir = compilePipelineForCli(file, [], false, 'accelerate');
   if (!ir) return undefined;
@@ -21,5 +23,5 @@ export function argsFromPipeline(file: string, explicit: ModelArgs): ModelArgs |
     if (existsSync(join(out, 'adapter_config.json'))) adapter = out;
     else process.stderr.write(`warning: ${out} holds no trained adapter yet (run \`ftc run ${file}\`); using the base model\n`);
   }
-  return { ...explicit, model, adapter };
+  return { args: { ...explicit, model, adapter }, ir };
 }

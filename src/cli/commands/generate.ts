@@ -1,9 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { FtcError } from '../../errors.js';
 import { join } from 'node:path';
-import { compileFile } from '../../compiler/index.js';
 import type { ModelArgs } from '../../runtime/model/open.js';
-import type { PromptFormat } from '../prompt-template.js';
 import { argsFromPipeline } from '../model-args.js';
 
 interface GenerateFlags extends ModelArgs {
@@ -37,11 +35,13 @@ export function register(program: Command): void {
     .option('--seed <n>', 'sampling seed', int(0), 0)
     .addOption(new Option('--backend <name>', 'tensor backend').choices(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'))
     .action(async (pipeline: string | undefined, o: GenerateFlags) => {
-      // Loaded on use: tfjs takes a second to import, and most commands never need it.
-      const args = pipeline ? argsFromPipeline(pipeline, o) : o;
-      if (!args) return;
-      const format = pipeline && !o.raw ? await pipelineFormat(pipeline) : undefined;
+      const fromPipeline = pipeline ? argsFromPipeline(pipeline, o) : undefined;
+      if (pipeline && !fromPipeline) return;
+      const args = fromPipeline?.args ?? o;
+      // Loaded on use: the chat template code brings in jinja, which other commands never need.
+      const format = fromPipeline && !o.raw ? (await import('../prompt-template.js')).pipelinePromptFormat(fromPipeline.ir) : undefined;
       if (!format && o.field.length > 0) throw new FtcError('E_USAGE', '--field fills a field of a pipeline\'s prompt template', undefined, 'pass a pipeline file, and leave out --raw');
+      // Loaded on use: tfjs takes a second to import, and most commands never need it.
       const { openModel } = await import('../../runtime/model/open.js');
       const { generate } = await import('../../runtime/model/generate.js');
       const { model, tokenizer } = await openModel(args, true);
@@ -61,13 +61,6 @@ export function register(program: Command): void {
         model.dispose();
       }
     });
-}
-
-/** The prompt format of a pipeline file (a file with errors is reported by argsFromPipeline first). */
-async function pipelineFormat(file: string): Promise<PromptFormat | undefined> {
-  const { ir } = compileFile(file, { checkFiles: false });
-  // Loaded on use: the chat template code brings in jinja, which other commands never need.
-  return ir ? (await import('../prompt-template.js')).pipelinePromptFormat(ir) : undefined;
 }
 
 function fieldsOf(pairs: string[]): Record<string, string> {
