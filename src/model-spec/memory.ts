@@ -7,6 +7,7 @@
  * Every figure is in bytes. Where a formula counts tensors the runtime keeps, the runtime file is named.
  */
 import type { LlamaConfig } from './config.js';
+import { LINEAR_MODULES, moduleDims } from './modules.js';
 
 /** The numbers of a Llama-family model the estimate needs (config.json's). */
 export interface ModelDims {
@@ -94,19 +95,9 @@ const PACK_BYTES = 16 * 2 ** 20;
 
 const F32 = 4;
 
-/** [in, out] of each linear module. */
-function linearDims(m: ModelDims): Record<string, [number, number]> {
-  const { hiddenSize: e, intermediateSize: f, numAttentionHeads: h, numKeyValueHeads: kv, headDim: d } = m;
-  return {
-    q_proj: [e, h * d], k_proj: [e, kv * d], v_proj: [e, kv * d], o_proj: [h * d, e],
-    gate_proj: [e, f], up_proj: [e, f], down_proj: [f, e],
-  };
-}
-
 /** Frozen parameters: embeddings (twice when untied), the linears, biases and norms. */
 export function parameterCount(m: ModelDims): { matrices: number; vectors: number } {
-  const dims = linearDims(m);
-  const perLayer = Object.values(dims).reduce((s, [i, o]) => s + i * o, 0);
+  const perLayer = LINEAR_MODULES.reduce((s, name) => { const d = moduleDims(m, name); return s + d.in * d.out; }, 0);
   const embed = m.vocabSize * m.hiddenSize * (m.tieWordEmbeddings ? 1 : 2);
   const bias = m.qkvBias ? (m.numAttentionHeads + 2 * m.numKeyValueHeads) * m.headDim : 0;
   return { matrices: embed + m.numHiddenLayers * perLayer, vectors: m.numHiddenLayers * (2 * m.hiddenSize + bias) + m.hiddenSize };
@@ -123,10 +114,8 @@ function tapeFloatsPerToken(m: ModelDims, t: TrainingShape): number {
   const q = h * d;
   const k = kv * d;
   let floats = 8 * e + 4 * f + 5 * q + 5 * k;
-  const dims = linearDims(m);
   for (const name of t.targetModules) {
-    const [inF] = dims[name] ?? [0, 0];
-    floats += (t.dropout ? 2 * inF : 0) + t.r;
+    floats += (t.dropout ? 2 * moduleDims(m, name).in : 0) + t.r;
   }
   return floats;
 }
@@ -159,8 +148,7 @@ function workerEstimate(m: ModelDims, t: TrainingShape, target: MemoryTarget, wo
   const params = parameterCount(m);
   const weights = params.matrices * target.weightBytes + params.vectors * F32;
 
-  const dims = linearDims(m);
-  const adapterParams = m.numHiddenLayers * t.targetModules.reduce((s, name) => s + t.r * ((dims[name]?.[0] ?? 0) + (dims[name]?.[1] ?? 0)), 0);
+  const adapterParams = m.numHiddenLayers * t.targetModules.reduce((s, name) => { const d = moduleDims(m, name); return s + t.r * (d.in + d.out); }, 0);
   const adapter = 2 * adapterParams * F32; // values + gradients
   const optimizer = 2 * adapterParams * F32; // AdamW m and v
 

@@ -19,8 +19,11 @@ export function moduleParent(module: string): 'self_attn' | 'mlp' | undefined {
   return undefined;
 }
 
+/** The config numbers that fix every linear module's shape (the memory estimate passes just these). */
+export type LinearShapeDims = Pick<LlamaConfig, 'hiddenSize' | 'intermediateSize' | 'numAttentionHeads' | 'numKeyValueHeads' | 'headDim'>;
+
 /** [in, out] features of a linear module for a model config. */
-export function moduleDims(c: LlamaConfig, module: string): { in: number; out: number } {
+export function moduleDims(c: LinearShapeDims, module: string): { in: number; out: number } {
   const q = c.numAttentionHeads * c.headDim;
   const kv = c.numKeyValueHeads * c.headDim;
   switch (module) {
