@@ -12,11 +12,11 @@ import { kernelsFor, type WasmBackendLike } from './wasm-module.js';
 /** Rows of op(A) swept against all of B's panels at once: ~128 KiB of A, so it stays in L2. */
 const A_BLOCK_BYTES = 128 * 1024;
 /** K is processed in blocks of this many: a tile's panel slice (8 KiB) and A rows stay in L1. */
-const K_BLOCK = 256;
+export const K_BLOCK = 256;
 /** Packed B panels at most this big; wider B is packed and multiplied a block of columns at a time. */
-const PACK_BYTES = 16 * 2 ** 20;
+export const PACK_BYTES = 16 * 2 ** 20;
 /** Scratch for the partial last column panel (8 floats), after the packed panels. */
-const TILE_BYTES = 32;
+export const TILE_BYTES = 32;
 
 export interface MatmulShape {
   M: number;
@@ -105,21 +105,14 @@ export function wasmBatchMatMul(backend: WasmBackendLike, a: TensorInfo, b: Tens
   // op(A)[i,k] at a + i*sAi + k*sAk: transposeA only swaps the strides.
   const sAi = transposeA ? 4 : K * 4;
   const sAk = transposeA ? M * 4 : 4;
-  const rowBlock = Math.max(4, Math.floor(A_BLOCK_BYTES / (Math.min(K, K_BLOCK) * 4) / 4) * 4);
+  const rowBlock = rowBlockFor(K);
   // B is packed a block of columns at a time, so scratch is bounded whatever B's size (packing the whole
   // [896, 151936] lm_head took 544 MB per call); a B that fits is packed whole, once per distinct batch.
-  const blockCols = Math.min(N, Math.max(1, Math.floor(PACK_BYTES / (K * 32))) * 8);
+  const blockCols = packBlockCols(K, N);
   const packedBytes = K * Math.ceil(blockCols / 8) * 32;
   // Allocating may grow the heap: pointers stay valid (only the buffer object changes), and the kernel
   // instance holds the Memory, not a buffer, so nothing has to be re-read here.
-  let scratch: number;
-  try {
-    scratch = backend.wasm._malloc(packedBytes + TILE_BYTES) >>> 0; // throws when guarded (heap.ts)
-    if (scratch === 0) throw heapExhausted(packedBytes + TILE_BYTES, backend.wasm.HEAPF32.byteLength);
-  } catch (e) {
-    backend.disposeData(out.dataId); // the output never reaches the engine: free it here
-    throw e;
-  }
+  const scratch = allocScratch(backend, packedBytes + TILE_BYTES, out);
   const tile = scratch + packedBytes;
   const trans = transposeB ? 1 : 0;
   // Byte offset of op(B)'s column n in its stored matrix.
@@ -156,6 +149,31 @@ export function wasmBatchMatMul(backend: WasmBackendLike, a: TensorInfo, b: Tens
     return out;
   } finally {
     backend.wasm._free(scratch);
+  }
+}
+
+/** Rows of op(A) swept against all panels per K block: about A_BLOCK_BYTES of A, a multiple of the 4-row tile. */
+export function rowBlockFor(K: number): number {
+  return Math.max(4, Math.floor(A_BLOCK_BYTES / (Math.min(K, K_BLOCK) * 4) / 4) * 4);
+}
+
+/** Columns of op(B) packed at once for a K-deep B: a multiple of 8 whose panels fit in PACK_BYTES. */
+export function packBlockCols(K: number, N: number): number {
+  return Math.min(N, Math.max(1, Math.floor(PACK_BYTES / (K * 32))) * 8);
+}
+
+/**
+ * `bytes` of kernel scratch from the backend's (guarded) allocator; on failure the not yet returned output
+ * `out` is freed (it never reaches the engine) and the failure stays E_WASM_HEAP_EXHAUSTED.
+ */
+export function allocScratch(backend: WasmBackendLike, bytes: number, out: TensorInfo): number {
+  try {
+    const ptr = backend.wasm._malloc(bytes) >>> 0; // throws when guarded (heap.ts)
+    if (ptr === 0) throw heapExhausted(bytes, backend.wasm.HEAPF32.byteLength);
+    return ptr;
+  } catch (e) {
+    backend.disposeData(out.dataId);
+    throw e;
   }
 }
 

@@ -7,12 +7,14 @@
  * (elementwise.ts). Everything that multiplies matrices goes through the two matmul kernels, including the gradients tfjs-core derives for them (matMul's gradient is matMul with
  * transposes), so autodiff runs on the fast path without any change to model code.
  * The built-in kernels stay registered behind ours as the fallback for inputs we do not take
- * (non-float32 dtypes, fused bias/activation) and are restored by `uninstallWasmKernels()`.
+ * (non-float32 dtypes, fused bias/activation) and are restored by `uninstallWasmKernels()`. It also registers
+ * the products with 16-bit frozen weights (half-matmul.ts), which have no built-in counterpart.
  */
 import * as tf from '../tf.js';
 import type { KernelConfig, KernelFunc, TensorInfo } from '../tf.js';
 import { wasmBatchMatMul } from './batch-matmul.js';
 import { ELEMENTWISE } from './elementwise.js';
+import { HALF_KERNELS } from './half-matmul.js';
 import { guardWasmHeap } from './heap.js';
 import { backendMemory, compileKernels, kernelsFor, type WasmBackendLike } from './wasm-module.js';
 
@@ -60,6 +62,8 @@ export function installWasmKernels(): InstallResult {
   } catch (e) {
     return { installed: false, reason: (e as Error).message };
   }
+  // New kernels, not replacements: the products with 16-bit frozen weights (half-matmul.ts).
+  for (const config of HALF_KERNELS) tf.registerKernel(config);
   for (const [name, ours] of Object.entries(TAKEN)) {
     const builtin = tf.getKernel(name, 'wasm');
     if (!builtin) continue;
@@ -78,6 +82,7 @@ export function uninstallWasmKernels(): void {
     tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: builtin.kernelFunc });
   }
   builtins.clear();
+  for (const { kernelName } of HALF_KERNELS) if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
 }
 
 /**

@@ -5,10 +5,21 @@ import type * as tf from '@tensorflow/tfjs-core';
  * (trainer, generate, score, export). Shapes in comments: B batch, T time, V vocabulary.
  */
 
-/** A named weight as read from safetensors: always upcast to float32 on load. */
+/** A named weight as read from safetensors: float32 values, upcast on load from F16/BF16. */
 export interface HostTensor {
   shape: number[];
   data: Float32Array;
+  /**
+   * The stored 16-bit values, when the reader was asked to keep them (loadWeights' `keepHalf`): `data` is
+   * then decoded from them on first read, and a backend with ftc's 16-bit kernels uploads them as they are.
+   */
+  half?: HalfValues;
+}
+
+/** 16-bit weights as stored: little-endian bit patterns, row-major; `bits` may hold one padding value more. */
+export interface HalfValues {
+  format: 'bf16' | 'f16';
+  bits: Uint16Array;
 }
 
 /** Weights by Hugging Face name, e.g. `model.layers.0.self_attn.q_proj.weight`. */

@@ -1,12 +1,13 @@
 import { FtcError } from '../../errors.js';
 import { withMemoryStage } from '../kernels/heap.js';
 import * as tf from '../tf.js';
-import type { LoraSettings, WeightMap } from './api.js';
+import type { HostTensor, LoraSettings, WeightMap } from './api.js';
+import { decodeHalf, firstNonFiniteHalf } from './half.js';
 import type { LlamaConfig } from '../../model-spec/config.js';
 import { expectedWeightShapes, isOptionalWeight, LINEAR_MODULES as LINEAR_NAMES, resolveTargetModules } from '../../model-spec/modules.js';
 import { type DecoderLayer, type Linear, type LinearName, type LlamaModules } from './llama.js';
 import { kaimingUniformA, LoraLinear, TrainedLinear, variableOf } from './lora.js';
-import { F32Weight } from './frozen-weight.js';
+import { F32Weight, uploadFrozenWeight, type FrozenWeight } from './frozen-weight.js';
 import { FrozenLinear } from './matmul.js';
 import { modulePath, peftBiasKey, savedModuleKey } from './peft.js';
 import { Prng } from './prng.js';
@@ -44,6 +45,12 @@ function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | und
     if (releaseHost) weights.delete(name);
     return t;
   };
+  /** A frozen linear weight, 16-bit where the backend's kernels take it (frozen-weight.ts). */
+  const uploadFrozen = (name: string): FrozenWeight => {
+    const w = uploadFrozenWeight(weights.get(name)!);
+    if (releaseHost) weights.delete(name);
+    return w;
+  };
 
   const layers: DecoderLayer[] = [];
   let moduleIndex = 0;
@@ -61,7 +68,7 @@ function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | und
         bias = trainBias ? variableOf(b) : b;
         if (trainBias) params.set(peftBiasKey(i, name), bias as tf.Variable);
       }
-      const base = FrozenLinear.fromWeight(upload(`${path}.weight`) as tf.Tensor2D, bias);
+      const base = new FrozenLinear(uploadFrozen(`${path}.weight`), bias);
       if (adapted && lora) {
         const peftPath = `base_model.model.${path}`;
         const a = new LoraLinear(base, peftPath, lora, kaimingUniformA(rng, lora.r, base.inFeatures), moduleIndex);
@@ -96,10 +103,12 @@ function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | und
     return v;
   };
   const embed = trained('embed_tokens', upload('model.embed_tokens.weight') as tf.Tensor2D); // [V, E]
-  const head = tied ? undefined : trained('lm_head', upload('lm_head.weight') as tf.Tensor2D); // [V, E]
-  const lmHead = !head
-    ? new FrozenLinear(new F32Weight(embed, { owned: false })) // tied: disposing the head leaves embed_tokens alone
-    : toSave.includes('lm_head') ? new TrainedLinear(head as tf.Variable<tf.Rank.R2>) : FrozenLinear.fromWeight(head);
+  // [V, E]; tied: disposing the head leaves embed_tokens alone.
+  const lmHead = tied
+    ? new FrozenLinear(new F32Weight(embed, { owned: false }))
+    : toSave.includes('lm_head')
+      ? new TrainedLinear(trained('lm_head', upload('lm_head.weight') as tf.Tensor2D) as tf.Variable<tf.Rank.R2>)
+      : new FrozenLinear(uploadFrozen('lm_head.weight'));
   const modules: LlamaModules = { config, embed, layers, norm: upload('model.norm.weight') as tf.Tensor1D, lmHead };
   return { modules, adapters, params };
 }
@@ -128,11 +137,11 @@ function checkWeights(config: LlamaConfig, weights: WeightMap): void {
     const w = weights.get(name);
     if (!w) {
       if (!isOptionalWeight(name, config)) problems.push(`missing ${name} (expected [${shape}])`);
-    } else if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i]) || w.data.length !== shape.reduce((a, b) => a * b, 1)) {
+    } else if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i]) || hostLength(w) < shape.reduce((a, b) => a * b, 1)) {
       problems.push(`${name}: expected [${shape}], found [${w.shape}]`);
     }
   }
-  if (problems.length === 0) for (const [name, w] of weights) checkFinite(name, w.data);
+  if (problems.length === 0) for (const [name, w] of weights) checkFinite(name, w);
   if (problems.length > 0) {
     throw new FtcError('E_MODEL_WEIGHTS_MISMATCH', `weights do not match config.json:\n  ${problems.slice(0, 20).join('\n  ')}`, undefined,
       'the weights belong to a different model than config.json describes');
@@ -143,12 +152,24 @@ function checkWeights(config: LlamaConfig, weights: WeightMap): void {
  * A NaN or infinity in a frozen weight poisons every loss from the first step, far from its cause; it is
  * found here, once per load, while the values are on the host and before anything is uploaded.
  */
-function checkFinite(name: string, data: Float32Array): void {
+function checkFinite(name: string, w: HostTensor): void {
+  const nonFinite = (x: number, i: number) =>
+    new FtcError('E_MODEL_WEIGHTS_NONFINITE', `weight ${name} holds ${x} at flat index ${i}`, undefined,
+      'the checkpoint is corrupt, or was saved after training diverged: re-download or re-export it');
+  if (w.half) {
+    // On the stored bits: reading `data` would widen the weight on the host, which 16-bit loading avoids.
+    const i = firstNonFiniteHalf(w.half, hostLength(w));
+    if (i >= 0) throw nonFinite(decodeHalf(w.half.format, w.half.bits[i]!), i);
+    return;
+  }
+  const data = w.data;
   for (let i = 0; i < data.length; i++) {
     const x = data[i]!;
-    if (x - x !== 0) {
-      throw new FtcError('E_MODEL_WEIGHTS_NONFINITE', `weight ${name} holds ${x} at flat index ${i}`, undefined,
-        'the checkpoint is corrupt, or was saved after training diverged: re-download or re-export it');
-    }
+    if (x - x !== 0) throw nonFinite(x, i);
   }
+}
+
+/** Values a host tensor holds, without decoding a 16-bit one (its bits may carry one padding value). */
+function hostLength(w: HostTensor): number {
+  return w.half ? Math.min(w.half.bits.length, w.shape.reduce((a, b) => a * b, 1)) : w.data.length;
 }

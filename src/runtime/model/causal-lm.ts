@@ -79,8 +79,9 @@ export function loadCausalLM(dir: string, opts: { adapterDir?: string; lora?: Lo
       modulesToSave: adapter.config.modulesToSave,
       seed: 0,
     });
-  // The weights map is this call's alone: its host copies go as they are uploaded.
-  const model = createCausalLM(config, loadWeights(dir, config), lora, { releaseHost: true });
+  // The weights map is this call's alone: its host copies go as they are uploaded. 16-bit linear weights stay
+  // 16-bit on the host; the build uploads them as they are or widens them one at a time (frozen-weight.ts).
+  const model = createCausalLM(config, loadWeights(dir, config, { keepHalf: true }), lora, { releaseHost: true });
   if (adapter) model.importAdapter(adapter.tensors);
   return model;
 }

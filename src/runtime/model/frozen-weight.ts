@@ -1,5 +1,7 @@
 import * as tf from '../tf.js';
 import { wasmKernelsInstalled } from '../kernels/index.js';
+import type { HostTensor } from './api.js';
+import { HalfWeight } from './half-weight.js';
 
 /**
  * How a frozen linear layer holds its weight W [out, in] (Hugging Face's orientation).
@@ -93,4 +95,20 @@ export class F32Weight implements FrozenWeight {
 /** True on the wasm backend without ftc's kernels, whose built-in transposed matMul is the slow path. */
 export function transposeIsSlow(): boolean {
   return tf.getBackend() === 'wasm' && !wasmKernelsInstalled();
+}
+
+/**
+ * Uploads a host weight [out, in] in the smallest format the active backend multiplies: its 16-bit values as
+ * they are where ftc's wasm kernels run (HostTensor.half, kept by loadWeights), float32 everywhere else (the
+ * cpu and native backends; a 16-bit host tensor is widened here, one tensor at a time).
+ */
+export function uploadFrozenWeight(host: HostTensor): FrozenWeight {
+  const [out, inFeatures] = host.shape as [number, number];
+  if (host.half && halfKernelsAvailable()) return new HalfWeight(out, inFeatures, host.half);
+  return new F32Weight(tf.tensor2d(host.data, [out, inFeatures]));
+}
+
+/** True where 16-bit weights stay 16-bit: the wasm backend with ftc's kernels installed. */
+export function halfKernelsAvailable(): boolean {
+  return tf.getBackend() === 'wasm' && wasmKernelsInstalled();
 }

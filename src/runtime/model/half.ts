@@ -4,6 +4,8 @@
  * nearest, ties to even, as PyTorch's `.half()` / `.bfloat16()` do.
  */
 
+import type { HalfValues, HostTensor } from './api.js';
+
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
@@ -82,4 +84,39 @@ export function encodeBf16(value: number): number {
   if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff)) return ((x >>> 16) | 0x40) & 0xffff;
   const rounded = x + 0x7fff + ((x >>> 16) & 1);
   return (rounded >>> 16) & 0xffff;
+}
+
+/**
+ * A host tensor that keeps its 16-bit values and decodes `data` only when something reads it (the f32 upload,
+ * export): a 16-bit upload never widens the weight on the host. `bits` is padded to an even length so it
+ * can be viewed as 32-bit words.
+ */
+export function halfHostTensor(shape: number[], half: HalfValues): HostTensor {
+  let data: Float32Array | undefined;
+  return {
+    shape,
+    half,
+    get data(): Float32Array {
+      if (!data) {
+        const count = shape.reduce((a, b) => a * b, 1);
+        data = new Float32Array(count);
+        const bytes = new Uint8Array(half.bits.buffer, half.bits.byteOffset, 2 * count);
+        (half.format === 'f16' ? decodeF16Into : decodeBf16Into)(bytes, count, data, 0);
+      }
+      return data;
+    },
+  };
+}
+
+/** Index of the first infinity or NaN among `count` 16-bit values, or -1: the exponent bits all set. */
+export function firstNonFiniteHalf(half: HalfValues, count: number): number {
+  const mask = half.format === 'f16' ? 0x7c00 : 0x7f80;
+  const bits = half.bits;
+  for (let i = 0; i < count; i++) if ((bits[i]! & mask) === mask) return i;
+  return -1;
+}
+
+/** The value of one 16-bit pattern. */
+export function decodeHalf(format: HalfValues['format'], h: number): number {
+  return format === 'f16' ? decodeF16(h) : decodeBf16(h);
 }

@@ -4,7 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { FtcError } from '../../errors.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import type { HostTensor } from './api.js';
-import { decodeBf16Into, decodeF16Into, encodeBf16, encodeF16 } from './half.js';
+import { decodeBf16Into, decodeF16Into, encodeBf16, encodeF16, halfHostTensor } from './half.js';
 
 /**
  * The safetensors format (https://huggingface.co/docs/safetensors): an 8-byte little-endian
@@ -44,6 +44,8 @@ export interface SafetensorsHeader {
 export interface ReadOptions {
   /** Read only the tensors this accepts (others are validated in the header but never loaded). */
   filter?: (name: string) => boolean;
+  /** F16/BF16 tensors this accepts stay 16-bit on the host (HostTensor.half; `data` decodes on demand). */
+  keepHalf?: (name: string) => boolean;
 }
 
 /** Reads and validates the header only. */
@@ -57,7 +59,7 @@ export function readSafetensorsHeader(path: string): SafetensorsHeader {
 }
 
 /**
- * Reads tensors, upcasting F16 and BF16 to float32. Each tensor is read from the file straight into
+ * Reads tensors, upcasting F16 and BF16 to float32 (unless `keepHalf` keeps them as read). Each tensor is read from the file straight into
  * its final Float32Array (half-precision ones through a small reused scratch buffer), so at most one
  * copy of the weights is ever in memory.
  */
@@ -71,6 +73,12 @@ export function readSafetensors(path: string, opts: ReadOptions = {}): Map<strin
     for (const [name, t] of header.tensors) {
       if (opts.filter && !opts.filter(name)) continue;
       const count = t.shape.reduce((a, b) => a * b, 1);
+      if ((t.dtype === 'F16' || t.dtype === 'BF16') && opts.keepHalf?.(name)) {
+        const bits = new Uint16Array(count + (count & 1)); // even: viewable as 32-bit words
+        readFully(fd, new Uint8Array(bits.buffer, 0, 2 * count), t.begin, path);
+        out.set(name, halfHostTensor(t.shape, { format: t.dtype === 'F16' ? 'f16' : 'bf16', bits }));
+        continue;
+      }
       const data = new Float32Array(count);
       if (t.dtype === 'F32') {
         readFully(fd, new Uint8Array(data.buffer), t.begin, path);

@@ -25,9 +25,11 @@ export function locateWeights(dir: string): Map<string, string> {
 /**
  * Loads a model directory's weights (single file or sharded), after checking from the headers alone that
  * every tensor `config` requires is present with the right shape. Tensors the model does not use
- * (rotary inv_freq buffers and the like) are never read.
+ * (rotary inv_freq buffers and the like) are never read. With `keepHalf`, F16/BF16 linear weights (the
+ * projections and lm_head) stay 16-bit on the host for the model build to upload as they are (or widen one
+ * at a time); embeddings and norms are always float32.
  */
-export function loadWeights(dir: string, config: LlamaConfig): WeightMap {
+export function loadWeights(dir: string, config: LlamaConfig, opts: { keepHalf?: boolean } = {}): WeightMap {
   const where = locateWeights(dir);
   const expected = expectedWeightShapes(config);
 
@@ -72,7 +74,13 @@ export function loadWeights(dir: string, config: LlamaConfig): WeightMap {
   const weights: WeightMap = new Map();
   for (const [file, names] of byShard) {
     const wanted = new Set(names);
-    for (const [name, t] of readSafetensors(file, { filter: (n) => wanted.has(n) })) weights.set(name, t);
+    const keepHalf = opts.keepHalf ? isFrozenLinearWeight : undefined;
+    for (const [name, t] of readSafetensors(file, { filter: (n) => wanted.has(n), keepHalf })) weights.set(name, t);
   }
   return weights;
+}
+
+/** A weight FrozenLinear holds: a decoder projection or lm_head (never embeddings, norms or biases). */
+export function isFrozenLinearWeight(name: string): boolean {
+  return name === 'lm_head.weight' || (/^model\.layers\.\d+\./.test(name) && name.endsWith('_proj.weight'));
 }
