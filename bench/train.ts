@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- train [--json] [--workers N] [--steps N] [--backend wasm|cpu|auto] [--attention auto|batched|per-head] [--no-peer]`
+ * `npm run bench -- train [--json] [--workers N] [--steps N] [--backend wasm|cpu|auto] [--attention auto|batched|per-head] [--weights f32|bf16|both] [--no-peer]`
  *
  * Times the LoRA training step — the trainer's own loop (src/runtime/train/loop.ts `train`, with its
  * forward/backward in step.ts, global-norm clipping and AdamW), on random weights built in memory by the
@@ -22,6 +22,10 @@
  * MFU = achieved GFLOP/s ÷ (peak × threads), the peak being this backend's measured plain 2-D matMul
  * [512,512]×[512,512] on one thread (the fastest of timed repetitions), the best any one thread can do.
  *
+ * `--weights bf16` rounds the frozen linear weights to bfloat16 and hands them over 16-bit, as loadCausalLM does
+ * for a BF16 checkpoint: on wasm with ftc's kernels they stay 16-bit in the heap (src/runtime/model/half-weight.ts);
+ * `both` times each row with float32 and with bf16 weights, one after the other in the same run.
+ *
  * The peer (bench/peer.ts): when the reference configuration runs, the same step (same config.json, LoRA,
  * AdamW and clipping, batch, sequence, steps and warm-up) runs in transformers + peft on PyTorch CPU with 1
  * and 2 threads, and ftc's best tokens/s on the reference is printed as a ratio to the peer's best.
@@ -30,7 +34,10 @@ import { availableParallelism, loadavg } from 'node:os';
 import * as tf from '../src/runtime/tf.js';
 import { initBackend, type BackendPreference } from '../src/runtime/backend.js';
 import { attentionBatched, attentionPerHead, setAttentionImpl } from '../src/runtime/model/attention.js';
+import type { WeightMap } from '../src/runtime/model/api.js';
 import { createCausalLM } from '../src/runtime/model/causal-lm.js';
+import { encodeBf16, halfHostTensor } from '../src/runtime/model/half.js';
+import { isFrozenLinearWeight } from '../src/runtime/model/weights.js';
 import type { LlamaConfig } from '../src/model-spec/config.js';
 import { initModelConfig, initWeights } from '../src/runtime/model/init.js';
 import type { Example, ExampleSource } from '../src/runtime/train/batches.js';
@@ -63,8 +70,11 @@ const TRAIN: Omit<TrainConfig, 'maxSteps'> = {
   scheduler: 'linear', warmupSteps: 0, warmupRatio: 0, maxGradNorm: 1, logEvery: 1, evalEvery: 0, saveEvery: 0, patience: 0, seed: 42,
 };
 
+type WeightsKind = 'f32' | 'bf16';
+
 interface Row {
   config: string;
+  weights: WeightsKind;
   backend: string;
   workers: number;
   median_step_s: number;
@@ -150,9 +160,24 @@ function randomExamples(count: number, seed: number): ExampleSource {
   return { count, example: (i) => examples[i]! };
 }
 
-async function measure(v: Variant, backend: string, workers: number, steps: number, peak: number): Promise<Row> {
+/** The frozen linear weights rounded to bfloat16 and kept 16-bit (HostTensor.half), as a BF16 checkpoint loads. */
+function asBf16(weights: WeightMap): WeightMap {
+  const out: WeightMap = new Map();
+  for (const [name, t] of weights) {
+    if (!isFrozenLinearWeight(name)) {
+      out.set(name, t);
+      continue;
+    }
+    const bits = new Uint16Array(t.data.length + (t.data.length & 1));
+    for (let i = 0; i < t.data.length; i++) bits[i] = encodeBf16(t.data[i]!);
+    out.set(name, halfHostTensor(t.shape, { format: 'bf16', bits }));
+  }
+  return out;
+}
+
+async function measure(v: Variant, backend: string, workers: number, steps: number, peak: number, kind: WeightsKind): Promise<Row> {
   const config = initModelConfig({ ...v, vocab: VOCAB, maxPositions: SEQ, seed: 0, dtype: 'f32', corpus: [] });
-  const weights = initWeights(config, 0);
+  const weights = kind === 'bf16' ? asBf16(initWeights(config, 0)) : initWeights(config, 0);
   const model = createCausalLM(config, weights, LORA);
   const pool = workers > 1 ? await WorkerPool.start({ threads: workers, backend, source: { config, weights, lora: LORA }, model }) : undefined;
   try {
@@ -166,6 +191,7 @@ async function measure(v: Variant, backend: string, workers: number, steps: numb
     const threads = pool?.threads ?? 1;
     return {
       config: v.name,
+      weights: kind,
       backend,
       workers: threads,
       median_step_s: round(stepS, 4),
@@ -197,6 +223,7 @@ export const benchmark: Benchmark = {
     const workersArg = opt('workers');
     const workerCounts = workersArg ? [Number(workersArg)] : [...new Set([1, Math.min(availableParallelism(), BATCH)])];
     const only = opt('config');
+    const weightKinds: WeightsKind[] = opt('weights') === 'both' ? ['f32', 'bf16'] : [(opt('weights') ?? 'f32') as WeightsKind];
     const attention = opt('attention') ?? 'auto';
     if (attention !== 'auto') setAttentionImpl(attention === 'batched' ? attentionBatched : attentionPerHead);
     const load = loadavg();
@@ -206,9 +233,11 @@ export const benchmark: Benchmark = {
     const rows: Row[] = [];
     for (const v of VARIANTS.filter((x) => !only || x.name.startsWith(only))) {
       for (const w of workerCounts) {
-        const row = await measure(v, backend, w, steps, peak);
-        rows.push(row);
-        if (!json) process.stderr.write(`  ${row.config}, ${row.workers} thread(s): ${row.tokens_per_s} tokens/s\n`);
+        for (const kind of weightKinds) {
+          const row = await measure(v, backend, w, steps, peak, kind);
+          rows.push(row);
+          if (!json) process.stderr.write(`  ${row.config}, ${row.weights} weights, ${row.workers} thread(s): ${row.tokens_per_s} tokens/s\n`);
+        }
       }
     }
     const runsReference = !only || REFERENCE.name.startsWith(only);
@@ -229,8 +258,8 @@ export const benchmark: Benchmark = {
     }
     process.stdout.write(`backend ${header.backend}; attention ${attention}; ${header.cores} cores; load average at start ${header.load_average_at_start.join(' ')}\n`);
     process.stdout.write(`plain 2-D matMul peak: ${peak.toFixed(1)} GFLOP/s per thread; batch ${BATCH} × seq ${SEQ}, vocab ${VOCAB}, LoRA ${header.lora}\n`);
-    const cols = ['config', 'workers', 'step s', 'CPU s/step', 'tokens/s', 'GFLOP/step', 'GFLOP/s', 'MFU', 'peak RSS MiB'];
-    const table = rows.map((r) => [r.config, String(r.workers), r.median_step_s.toFixed(3), r.cpu_s_per_step.toFixed(3), String(r.tokens_per_s), r.gflop_per_step.toFixed(2), r.gflop_per_s.toFixed(1), `${(r.mfu * 100).toFixed(0)}%`, String(r.peak_rss_mib)]);
+    const cols = ['config', 'weights', 'workers', 'step s', 'CPU s/step', 'tokens/s', 'GFLOP/step', 'GFLOP/s', 'MFU', 'peak RSS MiB'];
+    const table = rows.map((r) => [r.config, r.weights, String(r.workers), r.median_step_s.toFixed(3), r.cpu_s_per_step.toFixed(3), String(r.tokens_per_s), r.gflop_per_step.toFixed(2), r.gflop_per_s.toFixed(1), `${(r.mfu * 100).toFixed(0)}%`, String(r.peak_rss_mib)]);
     const widths = cols.map((c, i) => Math.max(c.length, ...table.map((t) => t[i]!.length)));
     const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ') + '\n';
     process.stdout.write(line(cols));
