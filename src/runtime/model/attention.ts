@@ -1,7 +1,7 @@
 import * as tf from '../tf.js';
 import { matMul2d } from './matmul.js';
 import { recomputed } from './recompute.js';
-import { CHUNK_BYTES, fusedAttention } from './fused-attention.js';
+import { fusedAttention } from './fused-attention.js';
 
 /**
  * Causal scaled dot-product attention with grouped-query heads: softmax(q kᵀ / √D + mask) v.
@@ -26,6 +26,9 @@ import { CHUNK_BYTES, fusedAttention } from './fused-attention.js';
 export type AttentionImpl = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask?: tf.Tensor2D) => tf.Tensor4D;
 
 let override: AttentionImpl | undefined;
+
+/** Scores [B, H, T, S] larger than this (float32) are computed a chunk of query rows at a time (installed impls). */
+const CHUNK_BYTES = 32 * 2 ** 20;
 
 /** Installs a faster attention (e.g. a wasm kernel); `undefined` restores the built-in choice. */
 export function setAttentionImpl(impl: AttentionImpl | undefined): void {

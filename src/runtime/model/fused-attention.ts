@@ -25,7 +25,7 @@ export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, r
 }
 
 /** Scores [B, H, rows, keys] (float32) of one chunk stay under this. */
-export const CHUNK_BYTES = 32 * 2 ** 20;
+const CHUNK_BYTES = 8 * 2 ** 20;
 
 /** One chunk of query rows: rows from..from+n−1 and the keys its last query sees, 0..keys−1. */
 interface Chunk {
@@ -66,11 +66,23 @@ function chunkKeys(x: tf.Tensor4D, c: Chunk): tf.Tensor4D {
   return c.keys === s ? x : tf.slice(x, [0, 0, 0, 0], [b, kv, c.keys, d]);
 }
 
-/** softmax(q kᵀ + mask) of one chunk, [B, H, n, keys]; qc is already scaled. */
+/**
+ * softmax(q kᵀ + mask) of one chunk, [B, H, n, keys]; qc is already scaled. Each [B, H, n, keys] step is freed
+ * as soon as the next exists (here and in both passes), so a chunk's scratch is two such tensors, not six.
+ */
 function probabilities(qc: tf.Tensor4D, kc: tf.Tensor4D, c: Chunk, h: number): tf.Tensor4D {
   const [b] = qc.shape;
   const scores = tf.reshape(tf.matMul(qc, kc, false, true), [b, h, c.n, c.keys]); // [B, H, n, keys]
-  return tf.softmax(tf.add(scores, chunkMask(c)), -1) as tf.Tensor4D;
+  const mask = chunkMask(c);
+  const masked = tf.add(scores, mask);
+  tf.dispose([scores, mask]);
+  return freeing(tf.softmax(masked, -1) as tf.Tensor4D, masked);
+}
+
+/** `value`, after disposing what it was made from. */
+function freeing<T extends tf.Tensor>(value: T, ...inputs: tf.Tensor[]): T {
+  tf.dispose(inputs);
+  return value;
 }
 
 /** Additive causal mask [n, keys] of a chunk: its query i (absolute position keys − n + i) sees keys ≤ keys − n + i. */
@@ -88,7 +100,7 @@ function forward(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, plan: Chunk[]):
     const outs = plan.map((c) =>
       tf.tidy(() => {
         const p = probabilities(chunkRows(qh, c, kv), chunkKeys(kh, c), c, h); // [B, H, n, keys]
-        const o = tf.matMul(tf.reshape(p, [b, kv, (h / kv) * c.n, c.keys]), chunkKeys(vh, c)); // [B, KV, group·n, D]
+        const o = freeing(tf.matMul(tf.reshape(p, [b, kv, (h / kv) * c.n, c.keys]), chunkKeys(vh, c)), p); // [B, KV, group·n, D]
         return tf.reshape(o, [b, h, c.n, d]); // [B, H, n, D]
       }),
     );
@@ -117,14 +129,14 @@ function backward(dy: tf.Tensor4D, [q, k, v, out]: tf.Tensor4D[], plan: Chunk[])
         const vc = chunkKeys(vh, c);
         const doc = chunkRows(dOh, c, kv); // [B, KV, group·n, D]
         const p = probabilities(qc, kc, c, h); // [B, H, n, keys]
+        const pad = (x: tf.Tensor4D) => (c.keys === s ? x : tf.pad(x, [[0, 0], [0, 0], [0, s - c.keys], [0, 0]])); // [B, KV, S, D]
+        const dvc = pad(tf.matMul(tf.reshape(p, [b, kv, group * c.n, c.keys]), doc, true, false)); // Pᵀ·dO
         const dp = tf.reshape(tf.matMul(doc, vc, false, true), [b, h, c.n, c.keys]); // dO·Vᵀ [B, H, n, keys]
         const rd = c.n === q!.shape[1] ? rowDot : tf.slice(rowDot, [0, 0, c.from, 0], [b, h, c.n, 1]); // [B, H, n, 1]
-        const ds = tf.reshape(tf.mul(p, tf.sub(dp, rd)), [b, kv, group * c.n, c.keys]); // [B, KV, group·n, keys]
-        const pg = tf.reshape(p, [b, kv, group * c.n, c.keys]);
+        const centred = freeing(tf.sub(dp, rd), dp);
+        const ds = tf.reshape(freeing(tf.mul(p, centred), p, centred), [b, kv, group * c.n, c.keys]); // [B, KV, group·n, keys]
         const dqc = tf.reshape(tf.mul(tf.matMul(ds, kc), scale), [b, h, c.n, d]); // dS·K/√D [B, H, n, D]
-        const pad = (x: tf.Tensor4D) => (c.keys === s ? x : tf.pad(x, [[0, 0], [0, 0], [0, s - c.keys], [0, 0]])); // [B, KV, S, D]
-        const dkc = pad(tf.matMul(ds, qc, true, false)); // dSᵀ·Q/√D (qc carries the scale)
-        const dvc = pad(tf.matMul(pg, doc, true, false)); // Pᵀ·dO
+        const dkc = pad(freeing(tf.matMul(ds, qc, true, false), ds)); // dSᵀ·Q/√D (qc carries the scale)
         return [dqc, tf.add(dk, dkc), tf.add(dv, dvc)] as tf.Tensor4D[];
       });
       tf.dispose([dk, dv]);
