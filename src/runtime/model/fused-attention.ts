@@ -118,7 +118,8 @@ function backward(dy: tf.Tensor4D, [q, k, v, out]: tf.Tensor4D[], plan: Chunk[])
     const scale = 1 / Math.sqrt(d);
     const { qh, kh, vh } = headsFirst(q!, k!, v!);
     const dOh = tf.transpose(dy, [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, D]
-    const rowDot = tf.sum(tf.mul(dOh, tf.transpose(out!, [0, 2, 1, 3])), -1, true) as tf.Tensor4D; // rowsum(dO ∘ O) [B, H, T, 1]
+    // rowsum(dO ∘ O) [B, H, T, 1]; its own tidy frees the transposed output and the product at once.
+    const rowDot = tf.tidy(() => tf.sum(tf.mul(dOh, tf.transpose(out!, [0, 2, 1, 3])), -1, true)) as tf.Tensor4D;
     let dk = tf.zeros([b, kv, s, d]) as tf.Tensor4D; // [B, KV, S, D]
     let dv = tf.zeros([b, kv, s, d]) as tf.Tensor4D;
     const dqs: tf.Tensor4D[] = [];
