@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- memory [--json] [--steps N] [--only NAME] [--dir DIR] [--lengths 512,1024,2048,4096] [--run-all]`
+ * `npm run bench -- memory [--json] [--steps N] [--only NAME] [--dir DIR] [--lengths 512,1024,2048,4096] [--run-all]
+ *   [--checkpointing off|on|both] [--attention auto|batched]`
  *
  * Memory on real model shapes. For each row: random weights in the model's exact shapes, written as a real
  * sharded BF16 Hugging Face checkpoint (config.json, model-0000i-of-0000n.safetensors, the index), loaded
@@ -11,6 +12,10 @@
  * estimate against the measured heap. A row the plan says does not fit is not run, unless `--run-all` (the
  * plan still counts frozen weights at 4 bytes, while wasm keeps 16-bit linears at 2).
  * The machine is shared: the load average at start is printed; read the times against it.
+ *
+ * `--only reference` runs just the reference rows; `--checkpointing` runs them without gradient checkpointing
+ * (off, the default), with it (on), or both; `--attention batched` runs the children on the autodiff attention
+ * that the fused one replaced (src/runtime/model/attention.ts), for a before/after comparison.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -47,11 +52,11 @@ const LORA = { r: 8, alpha: 16, targetModules: ['q_proj', 'v_proj'], dropout: 0.
 /** Tensors per shard file: about 400 MB of BF16, as HF's default max_shard_size cuts them. */
 const SHARD_BYTES = 400e6;
 
-function shapes(lengths: number[]): Shape[] {
+function shapes(lengths: number[], checkpointing: boolean[]): Shape[] {
   return [
     { name: 'Qwen2.5-0.5B', dims: QWEN, architecture: 'Qwen2ForCausalLM', maxLength: 512, gradientCheckpointing: true },
     { name: 'TinyLlama-1.1B', dims: TINYLLAMA, architecture: 'LlamaForCausalLM', maxLength: 512, gradientCheckpointing: true },
-    ...lengths.map((t) => ({ name: `reference T=${t}`, dims: REFERENCE, architecture: 'LlamaForCausalLM' as const, maxLength: t, gradientCheckpointing: false })),
+    ...lengths.flatMap((t) => checkpointing.map((c) => ({ name: `reference T=${t}`, dims: REFERENCE, architecture: 'LlamaForCausalLM' as const, maxLength: t, gradientCheckpointing: c }))),
   ];
 }
 
@@ -129,13 +134,17 @@ interface Measured {
 }
 
 /** The child's work: load the checkpoint, train `steps` steps, print one JSON line. */
-async function child(dir: string, maxLength: number, steps: number, checkpointing: boolean): Promise<void> {
+async function child(dir: string, maxLength: number, steps: number, checkpointing: boolean, attention: string): Promise<void> {
   const { initBackend } = await import('../src/runtime/backend.js');
   const tf = await import('../src/runtime/tf.js');
   const { loadCausalLM } = await import('../src/runtime/model/causal-lm.js');
   const { train } = await import('../src/runtime/train/loop.js');
   const { localEngine } = await import('../src/runtime/train/step.js');
   await initBackend('wasm');
+  if (attention === 'batched') {
+    const { attentionBatched, setAttentionImpl } = await import('../src/runtime/model/attention.js');
+    setAttentionImpl(attentionBatched);
+  }
   const heap = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length;
   const t0 = performance.now();
   const model = loadCausalLM(dir, { lora: LORA });
@@ -184,14 +193,17 @@ export const benchmark: Benchmark = {
     const steps = Number(opt('steps') ?? 3);
     const only = opt('only');
     const lengths = (opt('lengths') ?? '512,1024,2048,4096').split(',').map(Number);
+    const ckpt = opt('checkpointing') ?? 'off';
+    const checkpointing = ckpt === 'both' ? [false, true] : [ckpt === 'on'];
+    const attention = opt('attention') ?? 'auto';
     const root = opt('dir') ?? mkdtempSync(join(tmpdir(), 'ftc-bench-memory-'));
     const load = loadavg();
     const target = { heapBytesPerWorker: WASM_HEAP_BYTES, weightBytes: 4, ramBytes: totalmem() };
     const rows: Array<Record<string, unknown>> = [];
     const mib = (b: number) => Math.round(b / 2 ** 20);
-    if (!json) process.stdout.write(`wasm, 1 worker, batch 1, LoRA r=${LORA.r} ${LORA.targetModules.join(',')}; ${availableParallelism()} cores, ${mib(totalmem())} MiB RAM; load average at start ${load.map((x) => x.toFixed(2)).join(' ')}\n`);
+    if (!json) process.stdout.write(`wasm, 1 worker, attention ${attention}, batch 1, LoRA r=${LORA.r} ${LORA.targetModules.join(',')}; ${availableParallelism()} cores, ${mib(totalmem())} MiB RAM; load average at start ${load.map((x) => x.toFixed(2)).join(' ')}\n`);
     try {
-      for (const s of shapes(lengths).filter((x) => !only || x.name.startsWith(only))) {
+      for (const s of shapes(lengths, checkpointing).filter((x) => !only || x.name.startsWith(only))) {
         const plan = estimateMemory(s.dims, trainingShape(s), target);
         const row: Record<string, unknown> = {
           model: s.name, max_length: s.maxLength, checkpointing: s.gradientCheckpointing,
@@ -206,13 +218,14 @@ export const benchmark: Benchmark = {
           const script = fileURLToPath(import.meta.url);
           let measured: Measured;
           try {
-            const stdout = execFileSync(process.execPath, [script, '--child', dir, String(s.maxLength), String(steps), String(s.gradientCheckpointing)], { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'ignore'] });
+            const stdout = execFileSync(process.execPath, [script, '--child', dir, String(s.maxLength), String(steps), String(s.gradientCheckpointing), attention], { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'ignore'] });
             measured = JSON.parse(stdout.trim().split('\n').pop()!) as Measured;
           } catch (e) {
             measured = { peak_rss_mib: 0, heap_mib: 0, s_per_step: 0, tokens_per_s: 0, steps: 0, load_s: 0, error: `child failed: ${(e as Error).message.split('\n')[0]}` };
           }
           rmSync(dir, { recursive: true, force: true });
           Object.assign(row, measured);
+          row.load_1m_after = Math.round(loadavg()[0] * 100) / 100;
           if (measured.heap_mib > 0) row.plan_vs_heap = Math.round((100 * mib(plan.perWorker)) / measured.heap_mib) / 100;
           if (measured.peak_rss_mib > 0) row.plan_vs_rss = Math.round((100 * mib(plan.total)) / measured.peak_rss_mib) / 100;
         }
@@ -222,7 +235,8 @@ export const benchmark: Benchmark = {
     } finally {
       if (!opt('dir')) rmSync(root, { recursive: true, force: true });
     }
-    if (json) process.stdout.write(JSON.stringify({ benchmark: 'memory', load_average_at_start: load, rows }) + '\n');
+    if (json) process.stdout.write(JSON.stringify({ benchmark: 'memory', attention, load_average_at_start: load, load_average_at_end: loadavg(), rows }) + '\n');
+    else process.stdout.write(`load average at end ${loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
   },
 };
 
@@ -232,10 +246,10 @@ function formatRow(r: Record<string, unknown>): string {
   if (r.error && !r.steps) return `${head}; FAILED: ${r.error}`;
   const rss = Number(r.peak_rss_mib).toFixed(0);
   const heap = Number(r.heap_mib).toFixed(0);
-  return `${head}\n    measured: peak RSS ${rss} MiB, heap ${heap} MiB, ${Number(r.s_per_step).toFixed(2)} s/step, ${Number(r.tokens_per_s).toPrecision(3)} tokens/s over ${r.steps} steps (load ${Number(r.load_s).toFixed(1)} s); plan/measured heap ×${r.plan_vs_heap}, process/RSS ×${r.plan_vs_rss}${r.error ? `; then ${r.error}` : ''}`;
+  return `${head}\n    measured: peak RSS ${rss} MiB, heap ${heap} MiB, ${Number(r.s_per_step).toFixed(2)} s/step, ${Number(r.tokens_per_s).toPrecision(3)} tokens/s over ${r.steps} steps (load ${Number(r.load_s).toFixed(1)} s); plan/measured heap ×${r.plan_vs_heap}, process/RSS ×${r.plan_vs_rss}; load ${r.load_1m_after}${r.error ? `; then ${r.error}` : ''}`;
 }
 
-// Run as a row's child process: `node dist/bench/memory.js --child DIR MAX_LENGTH STEPS CHECKPOINTING`.
+// Run as a row's child process: `node dist/bench/memory.js --child DIR MAX_LENGTH STEPS CHECKPOINTING ATTENTION`.
 if (process.argv[2] === '--child' && process.argv[1] === fileURLToPath(import.meta.url)) {
-  await child(process.argv[3]!, Number(process.argv[4]), Number(process.argv[5]), process.argv[6] === 'true');
+  await child(process.argv[3]!, Number(process.argv[4]), Number(process.argv[5]), process.argv[6] === 'true', process.argv[7] ?? 'auto');
 }

@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- train [--json] [--workers N] [--steps N] [--backend wasm|cpu|auto] [--attention auto|batched|per-head] [--weights f32|bf16|both] [--no-peer]`
+ * `npm run bench -- train [--json] [--workers N] [--steps N] [--seq N] [--config NAME] [--backend wasm|cpu|auto]
+ *   [--attention auto|batched|per-head|compare] [--weights f32|bf16|both] [--no-peer]`
  *
  * Times the LoRA training step — the trainer's own loop (src/runtime/train/loop.ts `train`, with its
  * forward/backward in step.ts, global-norm clipping and AdamW), on random weights built in memory by the
@@ -29,6 +30,11 @@
  * The peer (bench/peer.ts): when the reference configuration runs, the same step (same config.json, LoRA,
  * AdamW and clipping, batch, sequence, steps and warm-up) runs in transformers + peft on PyTorch CPU with 1
  * and 2 threads, and ftc's best tokens/s on the reference is printed as a ratio to the peer's best.
+ *
+ * `--attention` picks the attention route (src/runtime/model/attention.ts): auto is the built-in fused one;
+ * batched and per-head are the autodiff routes it replaced; compare times batched, then fused, for every
+ * row, in the same process. Worker threads always take the built-in route, so use it with `--workers 1`.
+ * `--seq` sets the sequence length (128 by default).
  */
 import { availableParallelism, loadavg } from 'node:os';
 import * as tf from '../src/runtime/tf.js';
@@ -62,7 +68,7 @@ const VARIANTS: Variant[] = [
 ];
 const REFERENCE = VARIANTS[0]!;
 const VOCAB = 2048;
-const SEQ = 128;
+const DEFAULT_SEQ = 128;
 const BATCH = 4;
 const LORA = { r: 8, alpha: 32, targetModules: ['q_proj', 'v_proj'], dropout: 0.05, bias: 'none' as const, useRslora: false, seed: 1 };
 const TRAIN: Omit<TrainConfig, 'maxSteps'> = {
@@ -75,6 +81,7 @@ type WeightsKind = 'f32' | 'bf16';
 interface Row {
   config: string;
   weights: WeightsKind;
+  attention: string;
   backend: string;
   workers: number;
   median_step_s: number;
@@ -128,10 +135,10 @@ function matMulPeak(): number {
 }
 
 /** The reference step in transformers + peft (bench/peer.ts), with this benchmark's shapes and settings. */
-function peer(steps: number): PeerResult {
-  const config = initModelConfig({ ...REFERENCE, vocab: VOCAB, maxPositions: SEQ, seed: 0, dtype: 'f32', corpus: [] });
+function peer(steps: number, seq: number): PeerResult {
+  const config = initModelConfig({ ...REFERENCE, vocab: VOCAB, maxPositions: seq, seed: 0, dtype: 'f32', corpus: [] });
   return runPeer({
-    config, batch: BATCH, seq: SEQ, lora: LORA, warmup: 1, steps, seed: TRAIN.seed,
+    config, batch: BATCH, seq, lora: LORA, warmup: 1, steps, seed: TRAIN.seed,
     optim: { lr: TRAIN.lr, weightDecay: TRAIN.weightDecay, beta1: TRAIN.beta1, beta2: TRAIN.beta2, eps: TRAIN.eps, maxGradNorm: TRAIN.maxGradNorm },
   });
 }
@@ -150,11 +157,11 @@ function peerRatio(rows: Row[], p: PeerResult): { ftc: number; peer: number; rat
   return { ftc, peer: Math.round(best), ratio: round(ftc / best, 2), cpu1 };
 }
 
-function randomExamples(count: number, seed: number): ExampleSource {
+function randomExamples(count: number, seed: number, seq: number): ExampleSource {
   let s = seed >>> 0;
   const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) % VOCAB);
   const examples: Example[] = Array.from({ length: count }, () => {
-    const ids = Int32Array.from({ length: SEQ }, next);
+    const ids = Int32Array.from({ length: seq }, next);
     return { ids, labels: ids.slice() };
   });
   return { count, example: (i) => examples[i]! };
@@ -175,27 +182,28 @@ function asBf16(weights: WeightMap): WeightMap {
   return out;
 }
 
-async function measure(v: Variant, backend: string, workers: number, steps: number, peak: number, kind: WeightsKind): Promise<Row> {
-  const config = initModelConfig({ ...v, vocab: VOCAB, maxPositions: SEQ, seed: 0, dtype: 'f32', corpus: [] });
+async function measure(v: Variant, backend: string, workers: number, steps: number, peak: number, seq: number, attention: string, kind: WeightsKind): Promise<Row> {
+  const config = initModelConfig({ ...v, vocab: VOCAB, maxPositions: seq, seed: 0, dtype: 'f32', corpus: [] });
   const weights = kind === 'bf16' ? asBf16(initWeights(config, 0)) : initWeights(config, 0);
   const model = createCausalLM(config, weights, LORA);
   const pool = workers > 1 ? await WorkerPool.start({ threads: workers, backend, source: { config, weights, lora: LORA }, model }) : undefined;
   try {
     const warmup = 1;
     const cpu0 = process.cpuUsage();
-    const result = await train({ model, train: randomExamples(BATCH * (steps + warmup), 7), padId: 0, config: { ...TRAIN, maxSteps: steps + warmup }, gradients: pool });
+    const result = await train({ model, train: randomExamples(BATCH * (steps + warmup), 7, seq), padId: 0, config: { ...TRAIN, maxSteps: steps + warmup }, gradients: pool });
     const cpu = process.cpuUsage(cpu0);
-    const perStep = result.metrics.records.filter((r) => r.tokens_per_s !== undefined).slice(warmup).map((r) => (BATCH * SEQ) / (r.tokens_per_s as number));
+    const perStep = result.metrics.records.filter((r) => r.tokens_per_s !== undefined).slice(warmup).map((r) => (BATCH * seq) / (r.tokens_per_s as number));
     const stepS = median(perStep);
-    const flops = stepFlops(config, LORA, BATCH, SEQ);
+    const flops = stepFlops(config, LORA, BATCH, seq);
     const threads = pool?.threads ?? 1;
     return {
       config: v.name,
       weights: kind,
+      attention,
       backend,
       workers: threads,
       median_step_s: round(stepS, 4),
-      tokens_per_s: Math.round((BATCH * SEQ) / stepS),
+      tokens_per_s: Math.round((BATCH * seq) / stepS),
       gflop_per_step: round(flops / 1e9, 3),
       gflop_per_s: round(flops / stepS / 1e9, 2),
       peak_gflop_per_s_per_thread: round(peak, 2),
@@ -224,8 +232,10 @@ export const benchmark: Benchmark = {
     const workerCounts = workersArg ? [Number(workersArg)] : [...new Set([1, Math.min(availableParallelism(), BATCH)])];
     const only = opt('config');
     const weightKinds: WeightsKind[] = opt('weights') === 'both' ? ['f32', 'bf16'] : [(opt('weights') ?? 'f32') as WeightsKind];
+    const seq = Number(opt('seq') ?? DEFAULT_SEQ);
     const attention = opt('attention') ?? 'auto';
-    if (attention !== 'auto') setAttentionImpl(attention === 'batched' ? attentionBatched : attentionPerHead);
+    const routes = attention === 'compare' ? ['batched', 'auto'] : [attention];
+    const route = (name: string) => setAttentionImpl(name === 'auto' ? undefined : name === 'batched' ? attentionBatched : attentionPerHead);
     const load = loadavg();
     const choice = await initBackend((opt('backend') ?? 'wasm') as BackendPreference);
     const backend = choice.name;
@@ -234,32 +244,36 @@ export const benchmark: Benchmark = {
     for (const v of VARIANTS.filter((x) => !only || x.name.startsWith(only))) {
       for (const w of workerCounts) {
         for (const kind of weightKinds) {
-          const row = await measure(v, backend, w, steps, peak, kind);
-          rows.push(row);
-          if (!json) process.stderr.write(`  ${row.config}, ${row.weights} weights, ${row.workers} thread(s): ${row.tokens_per_s} tokens/s\n`);
+          for (const r of routes) {
+            route(r);
+            const row = await measure(v, backend, w, steps, peak, seq, r, kind);
+            rows.push(row);
+            if (!json) process.stderr.write(`  ${row.config}, ${row.weights} weights, attention ${r}, ${row.workers} thread(s): ${row.tokens_per_s} tokens/s\n`);
+          }
         }
       }
+    route('auto');
     }
     const runsReference = !only || REFERENCE.name.startsWith(only);
     if (!json && runsReference && !argv.includes('--no-peer')) process.stderr.write('  peer: transformers + peft on PyTorch, 1 and 2 threads...\n');
     const peerResult: PeerResult = argv.includes('--no-peer') ? { ran: false, reason: '--no-peer' }
-      : runsReference ? peer(steps) : { ran: false, reason: 'the reference configuration was not run (--config)' };
+      : runsReference ? peer(steps, seq) : { ran: false, reason: 'the reference configuration was not run (--config)' };
     const ratio = peerRatio(rows, peerResult);
     const header = {
       backend: `${backend} (${choice.tried.find((t) => t.ok)?.reason ?? ''})`,
       attention,
       cores: availableParallelism(),
       load_average_at_start: load.map((x) => round(x, 2)),
-      batch: BATCH, seq: SEQ, vocab: VOCAB, lora: `r=${LORA.r} alpha=${LORA.alpha} ${LORA.targetModules.join(',')}`,
+      batch: BATCH, seq, vocab: VOCAB, lora: `r=${LORA.r} alpha=${LORA.alpha} ${LORA.targetModules.join(',')}`,
     };
     if (json) {
       process.stdout.write(JSON.stringify({ benchmark: 'train', ...header, rows, peer: peerResult, ftc_over_peer: ratio }) + '\n');
       return;
     }
     process.stdout.write(`backend ${header.backend}; attention ${attention}; ${header.cores} cores; load average at start ${header.load_average_at_start.join(' ')}\n`);
-    process.stdout.write(`plain 2-D matMul peak: ${peak.toFixed(1)} GFLOP/s per thread; batch ${BATCH} × seq ${SEQ}, vocab ${VOCAB}, LoRA ${header.lora}\n`);
-    const cols = ['config', 'weights', 'workers', 'step s', 'CPU s/step', 'tokens/s', 'GFLOP/step', 'GFLOP/s', 'MFU', 'peak RSS MiB'];
-    const table = rows.map((r) => [r.config, r.weights, String(r.workers), r.median_step_s.toFixed(3), r.cpu_s_per_step.toFixed(3), String(r.tokens_per_s), r.gflop_per_step.toFixed(2), r.gflop_per_s.toFixed(1), `${(r.mfu * 100).toFixed(0)}%`, String(r.peak_rss_mib)]);
+    process.stdout.write(`plain 2-D matMul peak: ${peak.toFixed(1)} GFLOP/s per thread; batch ${BATCH} × seq ${seq}, vocab ${VOCAB}, LoRA ${header.lora}\n`);
+    const cols = ['config', 'weights', 'attention', 'workers', 'step s', 'CPU s/step', 'tokens/s', 'GFLOP/step', 'GFLOP/s', 'MFU', 'peak RSS MiB'];
+    const table = rows.map((r) => [r.config, r.weights, r.attention, String(r.workers), r.median_step_s.toFixed(3), r.cpu_s_per_step.toFixed(3), String(r.tokens_per_s), r.gflop_per_step.toFixed(2), r.gflop_per_s.toFixed(1), `${(r.mfu * 100).toFixed(0)}%`, String(r.peak_rss_mib)]);
     const widths = cols.map((c, i) => Math.max(c.length, ...table.map((t) => t[i]!.length)));
     const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ') + '\n';
     process.stdout.write(line(cols));

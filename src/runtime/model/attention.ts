@@ -1,7 +1,7 @@
 import * as tf from '../tf.js';
-import { wasmKernelsInstalled } from '../kernels/index.js';
 import { matMul2d } from './matmul.js';
 import { recomputed } from './recompute.js';
+import { fusedAttention } from './fused-attention.js';
 
 /**
  * Causal scaled dot-product attention with grouped-query heads: softmax(q kᵀ / √D + mask) v.
@@ -11,34 +11,43 @@ import { recomputed } from './recompute.js';
  * puts the S − T earlier ones first), so query i sits at absolute position S − T + i and sees keys 0..that.
  * Query head h reads key/value head ⌊h / (H / KV)⌋ (Hugging Face's repeat_kv). Returns [B, T, H, D].
  *
- * This is the one seam where a faster attention kernel plugs in (src/runtime/kernels/): set one with
- * `setAttentionImpl`. Built in are two routes. One batched product wins everywhere the backend's batched
- * matMul is fast: the native backends, and wasm with ftc's SIMD kernels installed (backend.ts installs them;
- * measured here, reference training step: batched 879 tokens/s against per-head 331, and 40% less memory).
- * The per-head route is for the wasm backend's built-in BatchMatMul only (batched 1.34 GFLOP/s against
- * 1.77 for 32 plain 2-D products, whose backward stays on plain 2-D products too; heads are cut out with
- * 2-D slices because tf.unstack costs more than the products there).
+ * Built in is fusedAttention (fused-attention.ts): one op whose backward pass recomputes the probabilities a
+ * query chunk at a time, so the tape keeps q, k, v and the output, never [B, H, T, S], and it builds each
+ * chunk's causal mask itself. Its products are batched ones (fast on the native backends and on wasm with
+ * ftc's SIMD kernels, which backend.ts installs).
+ *
+ * This is the one seam where another attention plugs in: `setAttentionImpl`. The two earlier routes stay for
+ * that (bench/train.ts and bench/memory.ts compare them with `--attention`, tests use them as references):
+ * one batched product (attentionBatched), and B·H plain 2-D products (attentionPerHead), which was faster on
+ * the wasm backend's built-in BatchMatMul (batched 1.34 GFLOP/s against 1.77 for 32 plain 2-D products). An
+ * installed impl differentiates by tfjs autodiff, in query chunks each recomputed past 32 MiB of scores
+ * (attentionChunked), and reads a [T, S] mask that decode builds once per forward pass (attentionMask).
  */
 export type AttentionImpl = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask?: tf.Tensor2D) => tf.Tensor4D;
 
 let override: AttentionImpl | undefined;
+
+/** Scores [B, H, T, S] larger than this (float32) are computed a chunk of query rows at a time (installed impls). */
+const CHUNK_BYTES = 32 * 2 ** 20;
 
 /** Installs a faster attention (e.g. a wasm kernel); `undefined` restores the built-in choice. */
 export function setAttentionImpl(impl: AttentionImpl | undefined): void {
   override = impl;
 }
 
-/** `mask` is causalMask(T, S), built once per forward pass by the caller (decode) and shared by every layer. */
+/** `mask` is attentionMask(T, S), built once per forward pass by the caller (decode) and shared by every layer. */
 export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask?: tf.Tensor2D): tf.Tensor4D {
-  const impl = override ?? (tf.getBackend() === 'wasm' && !wasmKernelsInstalled() ? attentionPerHead : attentionBatched);
+  if (!override) return fusedAttention(q, k, v);
   const [b, t, h] = q.shape;
   const s = k.shape[1];
-  if (b * h * t * s * 4 <= SCORE_CHUNK_BYTES) return impl(q, k, v, mask);
-  return attentionChunked(q, k, v, mask ?? causalMask(t, s), impl);
+  if (b * h * t * s * 4 <= CHUNK_BYTES) return override(q, k, v, mask);
+  return attentionChunked(q, k, v, mask ?? causalMask(t, s), override);
 }
 
-/** Scores [B, H, T, S] larger than this (float32) are computed a chunk of query rows at a time. */
-const SCORE_CHUNK_BYTES = 32 * 2 ** 20;
+/** The [T, S] causal mask the attention in use reads, or undefined: the fused one builds a mask per chunk. */
+export function attentionMask(t: number, s: number): tf.Tensor2D | undefined {
+  return override ? causalMask(t, s) : undefined;
+}
 
 /**
  * Attention a chunk of query rows at a time, each chunk recomputed in the backward pass (recompute.ts), so
@@ -46,13 +55,13 @@ const SCORE_CHUNK_BYTES = 32 * 2 ** 20;
  * linear in T (the reference model's [B, H, T, T] tensors on the tape were ~830 B·T², out of the wasm heap
  * at T = 2048). A chunk reads only the keys its last query can see, so the masked upper triangle beyond it is
  * never computed (about half the products at long T). `rows` defaults to what keeps a chunk's scores under
- * SCORE_CHUNK_BYTES.
+ * CHUNK_BYTES.
  */
 export function attentionChunked(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor2D, impl: AttentionImpl = attentionBatched, rows?: number): tf.Tensor4D {
   return tf.tidy(() => {
     const [b, t, h, d] = q.shape;
     const [, s, kv] = k.shape;
-    const chunk = rows ?? Math.max(1, Math.floor(SCORE_CHUNK_BYTES / (4 * b * h * s)));
+    const chunk = rows ?? Math.max(1, Math.floor(CHUNK_BYTES / (4 * b * h * s)));
     const outs: tf.Tensor4D[] = [];
     for (let from = 0; from < t; from += chunk) {
       const n = Math.min(chunk, t - from);

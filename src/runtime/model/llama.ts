@@ -1,5 +1,5 @@
 import * as tf from '../tf.js';
-import { attention, causalMask } from './attention.js';
+import { attention, attentionMask } from './attention.js';
 import type { LlamaConfig } from '../../model-spec/config.js';
 import type { LinearModule } from '../../model-spec/modules.js';
 import type { FrozenLinear } from './matmul.js';
@@ -57,7 +57,7 @@ export function decode(m: LlamaModules, ids: tf.Tensor2D, opts: DecodeOptions = 
   const [b, t] = ids.shape;
   const offset = opts.past ? opts.past[0].k.shape[1] : 0;
   const rope = ropeTables(m.config, offset, t);
-  const mask = causalMask(t, offset + t); // [T, S], once for every layer
+  const mask = attentionMask(t, offset + t); // [T, S] once for every layer, or none (the fused attention masks per chunk)
   let x = tf.gather(m.embed, tf.reshape(ids, [b * t])) as tf.Tensor2D; // [N, E]
   const cache: LayerCache[] = [];
   const rowSeeds = exampleSeeds(opts.dropoutSeed, b);
@@ -66,15 +66,17 @@ export function decode(m: LlamaModules, ids: tf.Tensor2D, opts: DecodeOptions = 
   m.layers.forEach((layer, i) => {
     const ctx = { training: opts.training ?? false, seeds: rowSeeds.map((s) => deriveSeed(s, i)) };
     if (recompute) {
-      x = checkpoint((input, [cos, sin, swap, causal]) => decoderLayer(m.config, layer, input, b, t, { cos, sin, swap }, causal, ctx).x,
-        x, [rope.cos, rope.sin, rope.swap, mask] as [tf.Tensor4D, tf.Tensor4D, tf.Tensor2D, tf.Tensor2D], layerParams(layer));
+      const context: tf.Tensor[] = [rope.cos, rope.sin, rope.swap, ...(mask ? [mask] : [])];
+      x = checkpoint((input, [cos, sin, swap, causal]) =>
+        decoderLayer(m.config, layer, input, b, t, { cos: cos as tf.Tensor4D, sin: sin as tf.Tensor4D, swap: swap as tf.Tensor2D }, causal as tf.Tensor2D | undefined, ctx).x,
+        x, context, layerParams(layer));
       return;
     }
     const out = decoderLayer(m.config, layer, x, b, t, rope, mask, ctx, opts.past?.[i]);
     x = out.x;
     if (opts.keepCache) cache.push(out.cache);
   });
-  tf.dispose([rope.cos, rope.sin, rope.swap, mask]);
+  tf.dispose([rope.cos, rope.sin, rope.swap, ...(mask ? [mask] : [])]);
   const hidden = rmsNorm(x, m.norm, m.config.rmsNormEps); // [N, E]
   return opts.keepCache ? { hidden, cache } : { hidden };
 }
@@ -107,7 +109,7 @@ function decoderLayer(
   b: number,
   t: number,
   rope: Rope,
-  mask: tf.Tensor2D, // [T, S] causal
+  mask: tf.Tensor2D | undefined, // [T, S] causal, when the attention in use reads one
   ctx: Ctx,
   past?: LayerCache,
 ): { x: tf.Tensor2D; cache: LayerCache } {
