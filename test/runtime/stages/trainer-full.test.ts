@@ -151,3 +151,16 @@ test('killed after a checkpoint, `ftc run --resume` continues to exactly the los
   assert.deepEqual(losses(join(dir, 'out')), expected);
   assert.deepEqual(readSafetensors(join(dir, 'out', 'model.safetensors')), readSafetensors(join(whole, 'out', 'model.safetensors')));
 });
+
+test('the data-parallel pool trains the full model to the losses of one thread (up to float rounding of the gradient sum)', () => {
+  const dir = setup();
+  const run = (workers: string) => {
+    const r = runCli(['run', 'p.ft', '--backend', 'cpu', '--workers', workers, '--no-cache'], { cwd: dir });
+    assert.equal(r.status, 0, r.stderr);
+    return losses(join(dir, 'out'));
+  };
+  const one = run('1');
+  const two = run('2');
+  assert.equal(two.length, one.length);
+  for (let i = 0; i < one.length; i++) assert.ok(Math.abs(two[i]![1]! - one[i]![1]!) < 1e-4, `step ${one[i]![0]}: ${two[i]![1]} vs ${one[i]![1]}`);
+});
