@@ -4,6 +4,7 @@ import type { LlamaConfig } from '../../model-spec/config.js';
 import type { LinearModule } from '../../model-spec/modules.js';
 import type { FrozenLinear } from './matmul.js';
 import type { LoraLinear } from './lora.js';
+import { embedTokens } from './embedding.js';
 import { deriveSeed } from './prng.js';
 import { checkpoint } from './recompute.js';
 
@@ -59,7 +60,7 @@ export function decode(m: LlamaModules, ids: tf.Tensor2D, opts: DecodeOptions = 
   const offset = opts.past ? opts.past[0].k.shape[1] : 0;
   const rope = ropeTables(m.config, offset, t);
   const mask = causalMask(t, offset + t); // [T, S], once for every layer
-  let x = tf.gather(m.embed, tf.reshape(ids, [b * t])) as tf.Tensor2D; // [N, E]
+  let x = embedTokens(m.embed, tf.reshape(ids, [b * t]) as tf.Tensor1D); // [N, E]
   const cache: LayerCache[] = [];
   const rowSeeds = exampleSeeds(opts.dropoutSeed, b);
   // Checkpointing only pays where there is a backward pass, and a cache would need the activations it drops.

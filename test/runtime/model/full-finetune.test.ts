@@ -2,7 +2,7 @@
  * Full fine-tuning (createCausalLM with `full`): every weight is a Variable under its Hugging Face name, and
  * its gradient equals central finite differences of the loss computed by the independent float64 reference
  * forward (reference.ts), for a few entries of each kind of weight: embeddings, norms, every linear (and its
- * bias), the LM head, and tied embeddings (read by the lookup and the head at once).
+ * bias), the LM head, and tied embeddings (read by the lookup and the head at once), on the cpu and wasm backends.
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
@@ -71,9 +71,10 @@ function ftcGradients(c: LlamaConfig, w: WeightMap, gradientCheckpointing = fals
 /** A few entries of each weight: spread over the flat index, so rows and columns both vary. */
 const probes = (size: number): number[] => [0, Math.floor(size / 3) + 1, size - 2];
 
-describe('full fine-tuning', () => {
+// wasm too: its backend lacks the kernel tfjs' own gather gradient needs (UnsortedSegmentSum), so embedding.ts brings its own.
+for (const backend of ['cpu', 'wasm'] as const) describe(`full fine-tuning (${backend})`, () => {
   before(async () => {
-    await initBackend('cpu');
+    await initBackend(backend);
   });
 
   const cases: Array<[string, LlamaConfig]> = [
