@@ -10,7 +10,9 @@ import { isAbsolute, join } from 'node:path';
 import { test } from 'node:test';
 import type { LoraSettings } from '../../src/runtime/model/api.js';
 import { loadCausalLM } from '../../src/runtime/model/causal-lm.js';
+import { loadLlamaConfig } from '../../src/model-spec/config.js';
 import { LINEAR_MODULES } from '../../src/model-spec/modules.js';
+import { trainedWeightNames } from '../../src/model-spec/train-modules.js';
 import { hfDecays } from '../../src/runtime/train/optimizer.js';
 import { runCli, tempDir } from '../helpers.js';
 import { CORPUS, makeTinyModel } from '../runtime/export/fixture.js';
@@ -147,4 +149,6 @@ test('PEFT loads ftc adapters with no missing or unexpected keys; logits equal f
   for (const [n, decays] of out.decay.lora) assert.equal(hfDecays(peftToFtc(n)), decays, `weight decay of ${n}`);
   assert.ok(out.decay.lora.some(([, d]) => d) && out.decay.lora.some(([, d]) => !d));
   for (const [n, decays] of out.decay.full) assert.equal(hfDecays(n), decays, `weight decay of ${n} (full fine-tuning)`);
+  // Full fine-tuning trains exactly the model's parameters as transformers lists them (a tied lm_head once).
+  assert.deepEqual(out.decay.full.map(([n]) => n).sort(), trainedWeightNames(loadLlamaConfig(qwen)).sort());
 });

@@ -4,6 +4,7 @@ import type { LlamaConfig } from '../../model-spec/config.js';
 import type { LinearModule } from '../../model-spec/modules.js';
 import type { FrozenLinear } from './matmul.js';
 import type { LoraLinear } from './lora.js';
+import { embedTokens } from './embedding.js';
 import { deriveSeed } from './prng.js';
 import { checkpoint } from './recompute.js';
 
@@ -13,7 +14,8 @@ import { checkpoint } from './recompute.js';
  * D head_dim, F intermediate, V vocabulary, N = B·T rows of the flattened batch.
  *
  * Every linear layer is one plain 2-D product on [N, in] (see matmul.ts for why); frozen weights are
- * plain tensors, never Variables, so autodiff reaches only the adapters.
+ * plain tensors, never Variables, so autodiff reaches only the adapters (and, under full fine-tuning, the
+ * weights build-full.ts makes Variables).
  */
 
 export type LinearName = LinearModule;
@@ -58,7 +60,7 @@ export function decode(m: LlamaModules, ids: tf.Tensor2D, opts: DecodeOptions = 
   const offset = opts.past ? opts.past[0].k.shape[1] : 0;
   const rope = ropeTables(m.config, offset, t);
   const mask = attentionMask(t, offset + t); // [T, S] once for every layer, or none (the fused attention masks per chunk)
-  let x = tf.gather(m.embed, tf.reshape(ids, [b * t])) as tf.Tensor2D; // [N, E]
+  let x = embedTokens(m.embed, tf.reshape(ids, [b * t]) as tf.Tensor1D); // [N, E]
   const cache: LayerCache[] = [];
   const rowSeeds = exampleSeeds(opts.dropoutSeed, b);
   // Checkpointing only pays where there is a backward pass, and a cache would need the activations it drops.
@@ -137,15 +139,18 @@ function decoderLayer(
   return { x, cache: { k, v } };
 }
 
-/** The trainable Variables a layer reads: its adapters' matrices and any trained bias. */
+/**
+ * The trainable Variables a layer reads: its adapters' matrices (and DoRA magnitudes), any trained bias, and
+ * under full fine-tuning its trained weights and norms.
+ */
 function layerParams(layer: DecoderLayer): tf.Variable[] {
-  const out: tf.Variable[] = [];
+  const read: Array<tf.Tensor | undefined> = [layer.inputNorm, layer.postNorm];
   for (const l of Object.values(layer.linear)) {
     const base = 'aT' in l ? l.base : l;
-    if ('aT' in l) out.push(l.aT, l.bT);
-    if (base.bias instanceof tf.Variable) out.push(base.bias);
+    if ('aT' in l) read.push(l.aT, l.bT, l.magnitude);
+    read.push(base.trainableWeight(), base.bias);
   }
-  return out;
+  return read.filter((t): t is tf.Variable => t instanceof tf.Variable && t.trainable);
 }
 
 function applyLinear(m: Linear, x: tf.Tensor2D, ctx: Ctx, moduleIndex: number): tf.Tensor2D {

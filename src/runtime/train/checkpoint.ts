@@ -12,6 +12,7 @@ import type { AdamWState } from './optimizer.js';
  * Checkpoints for exact resume, one directory per optimizer step:
  *
  *   <root>/step-N/adapter_config.json + adapter_model.safetensors   the adapter, in PEFT format
+ *                (model.safetensors under full fine-tuning: the trained weights by HF name, full-model.ts)
  *                /optimizer.safetensors                               AdamW moments m.* and v.*
  *                /trainer_state.json                                  step, data position, seed, history...
  *

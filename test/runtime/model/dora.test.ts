@@ -217,3 +217,34 @@ describe('DoRA', () => {
     assert.throws(() => createCausalLM(tied, tiedWeights, lora), /E_LORA_MODULES_TO_SAVE|tied to embed_tokens/);
   });
 });
+
+describe('DoRA under gradient checkpointing', () => {
+  before(async () => {
+    await initBackend('cpu');
+  });
+
+  test('the recomputed layers still differentiate the magnitudes: the same gradients as without checkpointing', () => {
+    const config = tinyConfig();
+    const model = createCausalLM(config, randomWeights(config), { ...settings, targetModules: ['q_proj', 'v_proj'] });
+    const params = [...model.adapterParams()];
+    const rnd = lcg(4);
+    for (const [name, v] of params) if (name.endsWith('lora_B.weight')) v.assign(tf.tensor(randomTensor(v.shape, rnd, 0.1).data, v.shape));
+    const ids = tf.tensor2d([[3, 7, 1, 19, 22]], undefined, 'int32');
+    const labels = tf.tensor2d([[-100, 7, 1, 19, 22]], undefined, 'int32');
+    const magnitudes = (gradientCheckpointing: boolean) => {
+      const { value, grads } = tf.variableGrads(() => model.loss(ids, labels, { training: true, gradientCheckpointing }), params.map(([, v]) => v));
+      const out = params.filter(([name]) => name.endsWith('lora_magnitude_vector')).map(([, v]) => grads[v.name] && Array.from(grads[v.name]!.dataSync()));
+      tf.dispose([value, ...Object.values(grads)]);
+      return out;
+    };
+    const plain = magnitudes(false);
+    const recomputed = magnitudes(true);
+    assert.equal(plain.length, 4);
+    for (let i = 0; i < plain.length; i++) {
+      assert.ok(recomputed[i], `magnitude ${i} has a gradient under checkpointing`);
+      assertClose(recomputed[i]!, plain[i]!, 1e-5, `magnitude ${i}`);
+    }
+    tf.dispose([ids, labels]);
+    model.dispose();
+  });
+});
