@@ -1,6 +1,7 @@
 /**
- * The memory plan: a pure estimate, before anything runs, of what one LoRA training worker holds, and how
- * many workers fit in the backend's limits (the wasm heap per worker, the machine's RAM).
+ * The memory plan: a pure estimate, before anything runs, of what one training worker (LoRA, or full
+ * fine-tuning with `fullParams`) holds, and how many workers fit in the backend's limits (the wasm heap per
+ * worker, the machine's RAM).
  *
  * It needs numbers only (no tfjs, no files), so `ftc check`/`ftc plan` and the runtime compute the same
  * figures. The input interfaces are the minimal numeric facts; the config parser maps config.json onto them.
@@ -35,6 +36,11 @@ export interface TrainingShape {
   dropout: boolean;
   gradientCheckpointing: boolean;
   workers: number;
+  /**
+   * Full fine-tuning: how many parameters train whole (model-spec/train-modules.ts fullTrainableCount). They are
+   * float32 Variables whatever the stored dtype, each with a gradient and AdamW's two moments; r is then 0.
+   */
+  fullParams?: number;
 }
 
 /** Where it runs. */
@@ -146,9 +152,12 @@ function workerEstimate(m: ModelDims, t: TrainingShape, target: MemoryTarget, wo
   const rows = Math.ceil(t.batchSize / workers); // a worker's share of a micro-batch
   const n = rows * t.maxLength; // tokens per worker step
   const params = parameterCount(m);
-  const weights = params.matrices * target.weightBytes + params.vectors * F32;
+  // Fully trained parameters are float32 Variables, counted under `adapter` (values + gradients); beside the
+  // matrices the vectors (norms, biases) are a rounding error, so they stay under `weights` either way.
+  const full = t.fullParams ?? 0;
+  const weights = Math.max(0, params.matrices - full) * target.weightBytes + params.vectors * F32;
 
-  const adapterParams = m.numHiddenLayers * t.targetModules.reduce((s, name) => { const d = moduleDims(m, name); return s + t.r * (d.in + d.out); }, 0);
+  const adapterParams = full + m.numHiddenLayers * t.targetModules.reduce((s, name) => { const d = moduleDims(m, name); return s + t.r * (d.in + d.out); }, 0);
   const adapter = 2 * adapterParams * F32; // values + gradients
   const optimizer = 2 * adapterParams * F32; // AdamW m and v
 

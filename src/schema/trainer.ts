@@ -1,3 +1,4 @@
+import { TRAIN_MODULES } from '../model-spec/train-modules.js';
 import type { StageSchema } from './types.js';
 
 /** The most held-out prompts eval_generate may ask for: the tokenizer stage keeps this many. */
@@ -7,11 +8,11 @@ export const EVAL_MAX_NEW_TOKENS_DEFAULT = 128;
 
 export const trainerSchema: StageSchema = {
   kind: 'trainer',
-  description: 'Trains the adapter with AdamW and writes it in PEFT format (adapter_config.json + adapter_model.safetensors).',
+  description: 'Trains with AdamW: a lora stage\'s adapter, written in PEFT format (adapter_config.json + adapter_model.safetensors), or, on a model stage, the model\'s own weights (full fine-tuning), written as a Hugging Face model directory.',
   'x-version': 1,
   type: 'object',
   properties: {
-    model: { type: 'string', 'x-ref': ['lora', 'model'], description: 'The lora stage to train (a model stage alone has nothing trainable).' },
+    model: { type: 'string', 'x-ref': ['lora', 'model'], description: 'What to train: a lora stage (its adapter), or a model stage (full fine-tuning: every weight, or those of train_modules).' },
     data: { type: 'string', 'x-ref': ['tokenizer'], description: 'The tokenizer stage with the training (and eval) examples.' },
     batch_size: { type: 'integer', minimum: 1, default: 8, description: 'Examples per device step (per_device_train_batch_size).' },
     epochs: { type: 'number', exclusiveMinimum: 0, default: 3, description: 'Passes over the training data (num_train_epochs).' },
@@ -64,6 +65,11 @@ export const trainerSchema: StageSchema = {
     },
     output: { type: 'string', 'x-cache': false, description: 'Directory the adapter, metrics and report are written to, relative to the pipeline file.' },
     seed: { type: 'integer', minimum: 0, 'x-inherit': 'seed', description: 'Seed for data order and dropout; defaults to the pipeline seed.' },
+    // No default, so pipelines that do not set it keep their cache keys.
+    train_modules: {
+      type: 'array', items: { type: 'string', enum: [...TRAIN_MODULES] }, minItems: 1,
+      description: `Full fine-tuning only (model = a model stage): train just these modules, by Hugging Face module name (${TRAIN_MODULES.join(', ')}); the other weights stay frozen. A linear trains with its bias; with tied embeddings embed_tokens and lm_head are one weight. Default: every weight.`,
+    },
   },
   required: ['model', 'data', 'output'],
   additionalProperties: false,

@@ -29,6 +29,14 @@ export interface LoraSettings {
   seed: number;
 }
 
+/**
+ * Full fine-tuning: whole weights are trained (tf.Variables in float32), those of `trainModules`
+ * (src/model-spec/train-modules.ts names; absent: every weight). Trained parameters go by Hugging Face name.
+ */
+export interface FullSettings {
+  trainModules?: string[];
+}
+
 export interface ForwardOptions {
   /** Enables LoRA dropout. */
   training?: boolean;
@@ -54,7 +62,7 @@ export interface CausalLM {
    * `labels` [B, T] are aligned with `ids` (HF convention: the shift happens inside).
    */
   loss(ids: tf.Tensor2D, labels: tf.Tensor2D, opts?: ForwardOptions): tf.Scalar;
-  /** Exactly what the optimizer sees: the adapter parameters (and trainable biases), by PEFT name. */
+  /** Exactly what the optimizer sees: the adapter parameters (and trainable biases) by PEFT name; under full fine-tuning the trained weights by Hugging Face name. */
   adapterParams(): Map<string, tf.Variable>;
   dispose(): void;
 }

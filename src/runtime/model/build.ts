@@ -120,7 +120,7 @@ export function disposeModel(m: BuiltModel): void {
 
 
 /** Every tensor the config needs, with the right shape and finite values, before anything is uploaded. */
-function checkWeights(config: LlamaConfig, weights: WeightMap): void {
+export function checkWeights(config: LlamaConfig, weights: WeightMap): void {
   const problems: string[] = [];
   for (const [name, shape] of expectedWeightShapes(config)) {
     const w = weights.get(name);

@@ -1,7 +1,8 @@
 import { FtcError } from '../../errors.js';
 import * as tf from '../tf.js';
-import type { CausalLM, ForwardOptions, HostTensor, LoraSettings, WeightMap } from './api.js';
+import type { CausalLM, ForwardOptions, FullSettings, HostTensor, LoraSettings, WeightMap } from './api.js';
 import { buildModel, disposeModel, type BuiltModel } from './build.js';
+import { buildFullModel } from './build-full.js';
 import { loadLlamaConfig, type LlamaConfig } from '../../model-spec/config.js';
 import { IGNORE_INDEX } from '../../model-spec/labels.js';
 import { decode, lmHead, type LayerCache } from './llama.js';
@@ -14,15 +15,22 @@ import { loadWeights } from './weights.js';
 export interface LlamaCausalLM extends CausalLM {
   /** ids [B, T] continuing `past` → logits of the new positions [B·T, V] and the extended cache. */
   step(ids: tf.Tensor2D, past?: LayerCache[]): { logits: tf.Tensor2D; cache: LayerCache[] };
-  /** Adapter parameters by PEFT key, in PEFT's orientation (A [r, in], B [out, r]), on the host. */
+  /** Adapter parameters by PEFT key, in PEFT's orientation (A [r, in], B [out, r]), on the host; full fine-tuning's trained weights by HF name. */
   exportAdapter(): Map<string, HostTensor>;
   /** Sets adapter parameters from PEFT-oriented host tensors; every key must be one of this model's. */
   importAdapter(tensors: Map<string, HostTensor>): void;
 }
 
 
-export function createCausalLM(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings, opts: { releaseHost?: boolean } = {}): LlamaCausalLM {
-  const built = buildModel(config, weights, lora, opts);
+/** Options of a model build: `full` trains whole weights (full fine-tuning) instead of a LoRA adapter. */
+export interface BuildOptions {
+  releaseHost?: boolean;
+  full?: FullSettings;
+}
+
+export function createCausalLM(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings, opts: BuildOptions = {}): LlamaCausalLM {
+  if (lora && opts.full) throw new Error('a model is built for LoRA or for full fine-tuning, not both');
+  const built = opts.full ? buildFullModel(config, weights, opts.full, opts) : buildModel(config, weights, lora, opts);
   const { modules, params } = built;
   const v = config.vocabSize;
 
@@ -63,7 +71,7 @@ export function createCausalLM(config: LlamaConfig, weights: WeightMap, lora?: L
  * Loads a Hugging Face model directory, optionally with a PEFT adapter directory applied. Without explicit
  * `lora` settings the adapter's own adapter_config.json decides r, alpha and the target modules.
  */
-export function loadCausalLM(dir: string, opts: { adapterDir?: string; lora?: LoraSettings } = {}): LlamaCausalLM {
+export function loadCausalLM(dir: string, opts: { adapterDir?: string; lora?: LoraSettings; full?: FullSettings } = {}): LlamaCausalLM {
   const config = loadLlamaConfig(dir);
   const adapter = opts.adapterDir ? loadAdapter(opts.adapterDir, config) : undefined;
   const lora: LoraSettings | undefined =
@@ -80,7 +88,7 @@ export function loadCausalLM(dir: string, opts: { adapterDir?: string; lora?: Lo
       seed: 0,
     });
   // The weights map is this call's alone: its host copies go as they are uploaded.
-  const model = createCausalLM(config, loadWeights(dir, config), lora, { releaseHost: true });
+  const model = createCausalLM(config, loadWeights(dir, config), lora, { releaseHost: true, full: opts.full });
   if (adapter) model.importAdapter(adapter.tensors);
   return model;
 }

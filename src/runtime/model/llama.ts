@@ -13,7 +13,8 @@ import { checkpoint } from './recompute.js';
  * D head_dim, F intermediate, V vocabulary, N = B·T rows of the flattened batch.
  *
  * Every linear layer is one plain 2-D product on [N, in] (see matmul.ts for why); frozen weights are
- * plain tensors, never Variables, so autodiff reaches only the adapters.
+ * plain tensors, never Variables, so autodiff reaches only the adapters (and, under full fine-tuning, the
+ * weights build-full.ts makes Variables).
  */
 
 export type LinearName = LinearModule;
@@ -135,15 +136,18 @@ function decoderLayer(
   return { x, cache: { k, v } };
 }
 
-/** The trainable Variables a layer reads: its adapters' matrices and any trained bias. */
+/**
+ * The trainable Variables a layer reads: its adapters' matrices (and DoRA magnitudes), any trained bias, and
+ * under full fine-tuning its trained weights and norms.
+ */
 function layerParams(layer: DecoderLayer): tf.Variable[] {
-  const out: tf.Variable[] = [];
+  const read: Array<tf.Tensor | undefined> = [layer.inputNorm, layer.postNorm];
   for (const l of Object.values(layer.linear)) {
     const base = 'aT' in l ? l.base : l;
-    if ('aT' in l) out.push(l.aT, l.bT);
-    if (base.bias instanceof tf.Variable) out.push(base.bias);
+    if ('aT' in l) read.push(l.aT, l.bT, l.magnitude);
+    read.push(base.w, base.bias);
   }
-  return out;
+  return read.filter((t): t is tf.Variable => t instanceof tf.Variable && t.trainable);
 }
 
 function applyLinear(m: Linear, x: tf.Tensor2D, ctx: Ctx, moduleIndex: number): tf.Tensor2D {

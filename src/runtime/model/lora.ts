@@ -93,12 +93,13 @@ function detachedRowNorm(w: tf.Tensor2D, aT: tf.Tensor2D, bT: tf.Tensor2D, s: nu
 }
 
 /**
- * A fully trained linear layer (modules_to_save = [lm_head]): y = x Wᵀ with W a Variable, differentiated by tfjs'
- * own matMul gradient (FrozenLinear's custom gradient has none for W).
+ * A fully trained linear layer (modules_to_save = [lm_head]; every linear under full fine-tuning): y = x Wᵀ (+ b)
+ * with W a Variable, differentiated by tfjs' own matMul gradient (FrozenLinear's custom gradient has none for W).
  */
 export class TrainedLinear extends FrozenLinear {
   override apply(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.matMul(x, this.w, false, true); // [N,in]×[out,in]ᵀ → [N,out]
+    const y: tf.Tensor2D = tf.matMul(x, this.w, false, true); // [N,in]×[out,in]ᵀ → [N,out]
+    return this.bias ? tf.add(y, this.bias) : y;
   }
 }
 

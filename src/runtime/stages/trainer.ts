@@ -1,13 +1,11 @@
 import { rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { FtcError } from '../../errors.js';
 import { initBackend, type BackendPreference } from '../backend.js';
-import { loadCausalLM } from '../model/causal-lm.js';
-import { saveAdapter, type AdapterConfig } from '../model/peft.js';
 import type { StageContext, StageImpl, StageSummary } from '../stage.js';
 import { readTokenDataset } from '../tokenize/dataset.js';
-import { CheckpointDir, peftAdapterFiles } from '../train/checkpoint.js';
-import { adapterHost, train, type TrainConfig } from '../train/loop.js';
+import { CheckpointDir } from '../train/checkpoint.js';
+import { train, type TrainConfig } from '../train/loop.js';
 import { MetricsLog } from '../train/metrics.js';
 import { uniformLossWarning } from '../train/uniform-loss.js';
 import { resolveWorkers, WorkerPool } from '../train/parallel/pool.js';
@@ -17,7 +15,7 @@ import { availableParallelism, totalmem } from 'node:os';
 import { lossCurveSvg } from '../train/plot.js';
 import { reportHtml } from '../train/report.js';
 import { heldOutGeneration } from '../train/held-out-answers.js';
-import { readLoraArtifact } from './lora.js';
+import { trainingTarget } from './trainer-target.js';
 import { tokenizerModelMismatch } from '../../model-spec/tokenizer.js';
 import { outputTarget } from '../materialize.js';
 import { claimOutputDir } from '../output-mark.js';
@@ -50,11 +48,14 @@ interface TrainerParams {
   early_stopping_patience: number;
   output: string;
   seed?: number;
+  train_modules?: string[];
 }
 
 /**
- * Trains the LoRA adapter on the tokenizer stage's examples and writes, into the artifact:
- * adapter_config.json + adapter_model.safetensors (PEFT format), metrics.jsonl, loss.svg, report.html.
+ * Trains the LoRA adapter (model = a lora stage) or the model's own weights (model = a model stage: full
+ * fine-tuning, all of them or `train_modules`) on the tokenizer stage's examples and writes, into the artifact:
+ * adapter_config.json + adapter_model.safetensors (PEFT format), or a Hugging Face model directory
+ * (config.json, model.safetensors or its shards, the tokenizer files), and metrics.jsonl, loss.svg, report.html.
  * Checkpoints go to `<output>/checkpoints` beside the pipeline, outside the cache, so a killed run
  * can continue with `ftc run --resume`.
  */
@@ -70,18 +71,12 @@ export const trainerStage: StageImpl = {
       ctx.log.warn(m);
     };
 
-    // Inputs: the LoRA settings (which name the base model) and the token dataset.
-    const loraInput = ctx.inputs[p.model];
-    if (!loraInput || loraInput.kind !== 'lora') {
-      throw new FtcError('E_TRAINER_NO_ADAPTER', `trainer ${ctx.stage.name}: model = ${p.model} is a ${loraInput?.kind ?? 'missing'} stage, which has nothing to train`,
-        { file: ctx.pipeline.file }, `add a lora stage (lora adapter { model = ${p.model} ... }) and point the trainer's model at it`);
-    }
-    const lora = readLoraArtifact(loraInput);
-    const modelDir = resolve(ctx.pipeline.dir, lora.model.path);
+    // Inputs: what trains (a LoRA adapter, or the model itself) and the token dataset.
+    const target = trainingTarget(ctx, p);
     const dataset = readTokenDataset(ctx.inputs[p.data]!.dir);
     const trainSplit = dataset.split('train');
     const evalSplit = dataset.split('eval');
-    checkDatasetFitsModel(dataset.meta, lora.model, p.data, lora.model.path, ctx.pipeline.file);
+    checkDatasetFitsModel(dataset.meta, target.model, p.data, target.model.path, ctx.pipeline.file);
     if (trainSplit.count === 0) {
       throw new FtcError('E_TRAINER_NO_DATA', `the tokenizer stage ${p.data} produced no training examples`, { file: ctx.pipeline.file },
         'check the data and preprocess stages (and max_length/truncation)');
@@ -93,13 +88,11 @@ export const trainerStage: StageImpl = {
     const precision = 'fp32';
     if (p.precision !== precision) warn(`precision ${p.precision} is not available on the ${backend.name} backend; trained in fp32 instead`);
 
-    const model = loadCausalLM(modelDir, { lora: lora.settings });
-    // Absolute, as PEFT records it: AutoPeftModelForCausalLM.from_pretrained(adapter) then finds the base from any directory.
-    const adapterConfig: AdapterConfig = { ...lora.settings, baseModel: modelDir };
+    const model = target.load();
     const outputDir = outputTarget(p.output, ctx.pipeline.dir);
     // Checkpoints are written into the output before it is complete, so it is claimed first: never a directory ftc did not write.
     claimOutputDir(outputDir, p.output, `stage '${ctx.stage.name}': output`, { pipeline: ctx.pipeline.file, stage: ctx.stage.name, key: ctx.stage.key });
-    const checkpoints = new CheckpointDir(join(outputDir, 'checkpoints'), peftAdapterFiles(adapterConfig));
+    const checkpoints = new CheckpointDir(join(outputDir, 'checkpoints'), target.checkpointFiles);
     if (!ctx.options.resume && checkpoints.steps().length > 0) {
       warn(`starting over: the checkpoints in ${join(p.output, 'checkpoints')} from an earlier run are replaced (use --resume to continue from them)`);
       rmSync(checkpoints.root, { recursive: true, force: true });
@@ -110,15 +103,15 @@ export const trainerStage: StageImpl = {
     const stepOptions: StepOptions = { gradientCheckpointing: p.gradient_checkpointing === true };
     // `auto` never picks more threads than the memory plan fits (each holds a full copy of the model).
     const fit = workersThatFit(modelDimsOf(model.config), {
-      batchSize: p.batch_size, maxLength: dataset.meta.max_length, r: lora.settings.r, targetModules: [...lora.settings.targetModules],
-      dropout: lora.settings.dropout > 0, gradientCheckpointing: stepOptions.gradientCheckpointing === true, workers: 1,
+      batchSize: p.batch_size, maxLength: dataset.meta.max_length, ...target.memoryShape,
+      gradientCheckpointing: stepOptions.gradientCheckpointing === true, workers: 1,
     }, { heapBytesPerWorker: backend.name === 'wasm' ? WASM_HEAP_BYTES : undefined, weightBytes: 4, ramBytes: totalmem() }, availableParallelism());
     const threads = resolveWorkers(ctx.options.workers ?? (ctx.pipeline.settings.workers as number | 'auto' | undefined), backend.name, p.batch_size, fit);
     if (stepOptions.gradientCheckpointing) ctx.log.info('gradient checkpointing: each decoder layer is recomputed in the backward pass');
     let pool: WorkerPool | undefined;
     try {
       if (threads > 1) {
-        pool = await WorkerPool.start({ threads, backend: backend.name, source: { dir: modelDir, lora: lora.settings }, model, step: stepOptions });
+        pool = await WorkerPool.start({ threads, backend: backend.name, source: target.workerSource, model, step: stepOptions });
         ctx.log.info(`training on ${threads} threads (data-parallel, ${backend.name} backend each)`);
       }
       // Held-out answers (eval_generate): the base model's now, before any update; the tuned model's after training.
@@ -140,7 +133,7 @@ export const trainerStage: StageImpl = {
         runKey: ctx.stage.key,
         gradients: pool ?? localEngine(model, stepOptions),
       });
-      const flat = uniformLossWarning(metrics.trainLosses(), lora.model.vocab_size, p.lr);
+      const flat = uniformLossWarning(metrics.trainLosses(), target.model.vocab_size, p.lr);
       if (flat) warn(flat);
       const trainEnded = performance.now();
       // The workers are done; stopping them (which can take seconds) is part of the run the report times.
@@ -150,8 +143,8 @@ export const trainerStage: StageImpl = {
       const answered = performance.now();
       if (evalSplit.count === 0) warn('the dataset has no eval split: no eval loss or perplexity was computed (set eval_split in the preprocess stage)');
 
-      // The adapter, in PEFT format, plus what the user reads: metrics, plot, report.
-      saveAdapter(ctx.outDir, adapterHost(model), adapterConfig);
+      // The adapter in PEFT format (or the model in HF layout), plus what the user reads: metrics, plot, report.
+      target.save(ctx.outDir, model);
       const answers = heldOut?.write(ctx.outDir, baseAnswers!, tunedAnswers!);
       writeFileSync(join(ctx.outDir, 'loss.svg'), lossCurveSvg(metrics.records, `${ctx.pipeline.name} · ${ctx.stage.name}`));
       const finished = performance.now();
@@ -168,10 +161,10 @@ export const trainerStage: StageImpl = {
         },
         config: { ...p, precision: ranPrecision, seed: config.seed, total_steps: result.totalSteps, resumed_from: result.resumedFrom },
         model: {
-          base_model: lora.model.path, architecture: lora.model.architecture, parameters: lora.model.parameters, vocab_size: lora.model.vocab_size,
-          ...pipelineKeys(lora.settings), trainable_parameters: lora.trainable_parameters,
+          base_model: target.model.path, architecture: target.model.architecture, parameters: target.model.parameters, vocab_size: target.model.vocab_size,
+          ...target.reportKeys, trainable_parameters: target.trainableParameters,
         },
-        vocabSize: lora.model.vocab_size,
+        vocabSize: target.model.vocab_size,
         records: metrics.records,
         answers,
         // Disjoint parts of this stage's wall time; `total` is their sum up to rounding (a test holds them to it).
@@ -184,7 +177,7 @@ export const trainerStage: StageImpl = {
           checkpoints: seconds(result.seconds.checkpoint * 1000),
           ...(pool ? { 'stopping workers': seconds(workersStopped - trainEnded) } : {}),
           ...(heldOut ? { 'generating (tuned model)': seconds(answered - workersStopped) } : {}),
-          'writing the adapter and plot': seconds(finished - answered),
+          [`writing the ${target.product} and plot`]: seconds(finished - answered),
         },
         stopReason: result.stopReason === 'early-stopping' ? `early stopping (patience ${p.early_stopping_patience})` : `completed ${result.steps} steps`,
         warnings,
@@ -203,11 +196,6 @@ export const trainerStage: StageImpl = {
     }
   },
 };
-
-/** The lora settings under the lora stage's own key names (targetModules → target_modules). */
-function pipelineKeys(settings: object): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(settings).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]));
-}
 
 /** The schema's keys in the loop's words; the seed falls back to the pipeline's. */
 export function trainConfig(p: TrainerParams, pipelineSeed: number): TrainConfig {

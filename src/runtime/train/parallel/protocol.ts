@@ -1,10 +1,13 @@
-import type { LoraSettings, WeightMap } from '../../model/api.js';
+import type { FullSettings, LoraSettings, WeightMap } from '../../model/api.js';
 import type { LlamaConfig } from '../../../model-spec/config.js';
 import type { Share, StepOptions } from '../step.js';
 import type { HostGrads } from './allreduce.js';
 
-/** What a worker builds its frozen copy of the model from: a model directory, or weights in memory (tests, bench). */
-export type ModelSource = { dir: string; lora: LoraSettings } | { config: LlamaConfig; weights: WeightMap; lora: LoraSettings };
+/**
+ * What a worker builds its copy of the model from: a model directory, or weights in memory (tests, bench), with
+ * a LoRA adapter or, under full fine-tuning, `full` (the main thread then sends every trained weight each step).
+ */
+export type ModelSource = ({ dir: string } | { config: LlamaConfig; weights: WeightMap }) & ({ lora: LoraSettings; full?: undefined } | { full: FullSettings; lora?: undefined });
 
 /** Main thread → worker. */
 export type ToWorker =
