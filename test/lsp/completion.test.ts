@@ -100,6 +100,11 @@ describe('ftc lsp: completion', () => {
     assert.deepEqual(labels(items), ['down_proj', 'gate_proj', 'k_proj', 'o_proj', 'q_proj', 'up_proj', 'v_proj']);
   });
 
+  it('offers list items for train_modules (full fine-tuning), modules and norms by their Hugging Face names', async () => {
+    const items = await completeAt(seed.replace('  output     = "../lora-finetuned"', '  output     = "../lora-finetuned"\n  train_modules = [q_proj, |]'));
+    assert.deepEqual(labels(items), ['down_proj', 'embed_tokens', 'gate_proj', 'input_layernorm', 'k_proj', 'lm_head', 'norm', 'o_proj', 'post_attention_layernorm', 'q_proj', 'up_proj', 'v_proj']);
+  });
+
   it('works inside a half-typed, syntactically broken file', async () => {
     // an unclosed stage, a key without a value, then the cursor after `model =` in a new trainer
     const broken = seed.replace(/trainer sft \{[\s\S]*$/, 'trainer sft {\n  data = tok\n  epochs =\n  model = |\n\nlora late {\n  model = base\n');

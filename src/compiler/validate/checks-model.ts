@@ -125,3 +125,16 @@ export function chatTemplateFound(pre: StageNode, ctx: ValidationContext): void 
     ctx.errorFrom(e, (file as ValueNode).range, label(pre));
   }
 }
+
+/**
+ * E_TRAIN_MODULES: train_modules chooses the weights full fine-tuning trains, so it needs the trainer's model
+ * to be a model stage; on a lora stage the adapter decides what trains. (A name outside the modules the
+ * schema lists is E0105 at the item.)
+ */
+export function trainModulesNeedFullFinetuning(trainer: StageNode, ctx: ValidationContext): void {
+  const entry = ctx.entry(trainer, 'train_modules');
+  const model = ctx.target(trainer, 'model');
+  if (!entry?.value || model?.kind !== 'lora') return;
+  ctx.error('E_TRAIN_MODULES', entry.value.range,
+    `${label(trainer)}: train_modules applies to full fine-tuning, but model = ${model.name} is a lora stage (its target_modules and modules_to_save choose what trains); remove train_modules, or set model = ${ctx.target(model, 'model')?.name ?? 'the model stage'} to fine-tune the whole model.`);
+}

@@ -3,7 +3,7 @@ import type { ValidationContext } from './context.js';
 import { customTemplateNeedsPrompts, duplicateKeys, knownKind, requiredKeys, unknownKeys, vocabXorTrain } from './checks-keys.js';
 import { duplicateStageNames, pipelineHeader, referenceCycles, references, unusedStages } from './checks-graph.js';
 import { paths } from './checks-files.js';
-import { chatTemplateFound, loraFitsModel, maxLengthWithinContext, modelConfigSupported, quantizationForTarget, tokenizerFitsModel } from './checks-model.js';
+import { chatTemplateFound, loraFitsModel, maxLengthWithinContext, modelConfigSupported, quantizationForTarget, tokenizerFitsModel, trainModulesNeedFullFinetuning } from './checks-model.js';
 import { checkValues } from './schema-values.js';
 import { outputsApartFromInputs, outputsDistinct } from './checks-outputs.js';
 import { plausibleValues } from './checks-plausible.js';
@@ -21,7 +21,7 @@ export const stageChecks: Readonly<Record<string, readonly Check<StageNode>[]>> 
   tokenizer: [vocabXorTrain],
   model: [modelConfigSupported],
   lora: [loraFitsModel, quantizationForTarget],
-  trainer: [maxLengthWithinContext, tokenizerFitsModel],
+  trainer: [maxLengthWithinContext, tokenizerFitsModel, trainModulesNeedFullFinetuning],
 };
 
 export const fileChecks: readonly Check<FileNode>[] = [pipelineHeader, duplicateStageNames, referenceCycles, unusedStages, outputsApartFromInputs, outputsDistinct];

@@ -13,8 +13,8 @@ export type ExportFormat = 'peft' | 'merged' | 'gguf';
 export interface ExportRequest {
   /** Base model directory (Hugging Face layout). */
   modelDir: string;
-  /** PEFT adapter directory. */
-  adapterDir: string;
+  /** PEFT adapter directory; absent for a model that is complete as it is (the output of full fine-tuning). */
+  adapterDir?: string;
   format: ExportFormat;
   dtype: GgufDtype;
   /** Directory to write into; the caller makes the write atomic (a cache temp dir, or a renamed sibling). */
@@ -37,15 +37,20 @@ export const GGUF_FILE = 'model.gguf';
 /**
  * Exports an adapter trained on `modelDir`: as it is (peft), folded into the base weights in Hugging Face
  * layout (merged), or folded and written as one GGUF file (gguf). The adapter is checked against the
- * base model's config first, so an adapter for another model is an error naming the mismatch.
+ * base model's config first, so an adapter for another model is an error naming the mismatch. Without an
+ * adapter (a fully fine-tuned model) the model's own weights are written, in the dtype asked for.
  */
 export function exportModel(req: ExportRequest): ExportResult {
   const config = loadLlamaConfig(req.modelDir);
-  const adapter = loadAdapter(req.adapterDir, config);
+  const adapter = req.adapterDir === undefined ? undefined : loadAdapter(req.adapterDir, config);
   const warnings: string[] = [];
   mkdirSync(req.outDir, { recursive: true });
 
-  if (req.format === 'peft') {
+  if (req.format === 'peft' && !req.adapterDir) {
+    throw new FtcError('E_EXPORT_NO_ADAPTER', `${req.modelDir} is a complete model (full fine-tuning), with no adapter to export as peft`, { file: req.modelDir },
+      'use format merged (Hugging Face layout) or gguf');
+  }
+  if (req.format === 'peft' && req.adapterDir) {
     // dtype does not apply: the adapter is copied as trained (float32), as PEFT itself saves it.
     const files = ['adapter_config.json', 'adapter_model.safetensors'];
     for (const f of files) copyFileSync(join(req.adapterDir, f), join(req.outDir, f));
@@ -55,7 +60,7 @@ export function exportModel(req: ExportRequest): ExportResult {
     throw new FtcError('E_EXPORT_DTYPE', 'dtype q8_0 is only for format gguf', undefined, 'use dtype f32, f16 or bf16 for merged weights, or format gguf for q8_0');
   }
 
-  const { weights, merged } = mergeAdapter(loadWeights(req.modelDir, config), adapter);
+  const { weights, merged } = adapter ? mergeAdapter(loadWeights(req.modelDir, config), adapter) : { weights: loadWeights(req.modelDir, config), merged: 0 };
   if (req.format === 'merged') {
     return { files: writeMergedHf(req.outDir, { modelDir: req.modelDir, weights, dtype: req.dtype as HfDtype }), merged, warnings };
   }

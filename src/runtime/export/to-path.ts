@@ -12,7 +12,7 @@ import type { GgufDtype } from './gguf.js';
  * to a path ending in .gguf is that single file; otherwise `out` is a directory. Like a pipeline's
  * outputs it is marked (output-mark.ts): `--force` replaces only an output ftc wrote, unchanged.
  */
-export function exportToPath(o: { model: string; adapter: string; format: ExportFormat; dtype: GgufDtype; out: string; force?: boolean }):
+export function exportToPath(o: { model: string; adapter?: string; format: ExportFormat; dtype: GgufDtype; out: string; force?: boolean }):
   { path: string; merged: number; warnings: string[] } {
   const target = resolve(o.out);
   const single = o.format === 'gguf' && extname(target).toLowerCase() === '.gguf';
@@ -24,7 +24,7 @@ export function exportToPath(o: { model: string; adapter: string; format: Export
   try {
     mkdirSync(dirname(target), { recursive: true });
     rmSync(tmp, { recursive: true, force: true });
-    const r = exportModel({ modelDir: resolve(o.model), adapterDir: resolve(o.adapter), format: o.format, dtype: o.dtype, outDir: tmp });
+    const r = exportModel({ modelDir: resolve(o.model), adapterDir: o.adapter === undefined ? undefined : resolve(o.adapter), format: o.format, dtype: o.dtype, outDir: tmp });
     const written = single ? join(tmp, GGUF_FILE) : tmp;
     const files: MarkedFile[] = single
       ? [{ path: basename(target), size: statSync(written).size, sha256: sha256FileSync(written) }]

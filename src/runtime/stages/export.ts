@@ -29,6 +29,8 @@ export const exportStage: StageImpl = {
     if (!trainer) throw new Error(`stage ${ctx.stage.name}: its trainer input ${p.model} was not provided by the executor`);
     const adapterDir = trainer.dir;
     const cfgFile = join(adapterDir, 'adapter_config.json');
+    // Full fine-tuning's trainer output is a whole model in HF layout: exported as it is, in the dtype asked for.
+    if (!existsSync(cfgFile) && existsSync(join(adapterDir, 'config.json'))) return exportWhole(ctx, p, adapterDir);
     if (!existsSync(cfgFile)) {
       throw new FtcError('E_EXPORT_NO_ADAPTER', `export ${ctx.stage.name}: stage ${p.model} produced no adapter (no adapter_config.json)`, { file: ctx.pipeline.file },
         'point the export stage\'s model at a trainer stage');
@@ -54,3 +56,16 @@ export const exportStage: StageImpl = {
     };
   },
 };
+
+function exportWhole(ctx: StageContext, p: ExportParams, modelDir: string): StageSummary {
+  if (p.format === 'peft') {
+    throw new FtcError('E_EXPORT_NO_ADAPTER', `export ${ctx.stage.name}: trainer ${p.model} fine-tuned the whole model, so there is no adapter to export as peft`,
+      { file: ctx.pipeline.file }, 'use format = merged (Hugging Face layout) or gguf');
+  }
+  if (p.format === 'merged' && p.dtype === 'q8_0') {
+    throw new FtcError('E_EXPORT_DTYPE', `export ${ctx.stage.name}: dtype q8_0 is only for format gguf`, { file: ctx.pipeline.file }, 'use dtype = f32, f16 or bf16 for merged weights');
+  }
+  const result = exportModel({ modelDir, format: p.format, dtype: p.dtype, outDir: ctx.outDir, name: ctx.pipeline.name });
+  ctx.log.info(`${p.format} ${p.dtype}: ${result.files.join(', ')} (the fully fine-tuned model)`);
+  return { format: p.format, dtype: p.dtype, ...(result.bytes !== undefined ? { bytes: result.bytes } : {}) };
+}

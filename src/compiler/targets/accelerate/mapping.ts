@@ -134,7 +134,7 @@ export const MAPPING: readonly KeyMapping[] = [
   { block: 'lora', key: 'double_quant', section: 'BitsAndBytesConfig', equivalent: 'BitsAndBytesConfig(bnb_4bit_use_double_quant=...)', args: (v) => ({ bnb_4bit_use_double_quant: v }) },
 
   // ── trainer ──
-  compileTime('trainer', 'model', 'the lora stage to train'),
+  compileTime('trainer', 'model', 'the lora stage to train (a model stage, full fine-tuning, runs only in `ftc run`)'),
   compileTime('trainer', 'data', 'the tokenizer stage whose settings TOKENIZATION holds'),
   {
     block: 'trainer', key: 'batch_size', section: 'TrainingArguments', equivalent: 'per_device_train_batch_size, per_device_eval_batch_size',
@@ -195,6 +195,10 @@ export const MAPPING: readonly KeyMapping[] = [
   },
   { block: 'trainer', key: 'output', section: 'TrainingArguments', equivalent: 'output_dir; trainer.save_model writes the PEFT adapter there (--output overrides)', args: () => ({ output_dir: expr('str(output)') }) },
   { block: 'trainer', key: 'seed', section: 'TrainingArguments', equivalent: "seed (torch RNG: dropout) and DATA_SEED: ftc's per-epoch example order (ftc_data.epoch_order), the same batches as ftc", args: (v) => ({ seed: v }) },
+  {
+    block: 'trainer', key: 'train_modules', section: 'TrainingArguments', equivalent: 'none: the job trains a LoRA adapter, and full fine-tuning (model = a model stage) runs only in `ftc run`',
+    noEquivalent: () => 'the accelerate job trains a LoRA adapter; train the full model with `ftc run`, or point the trainer at a lora stage and remove train_modules',
+  },
 
   // ── export: run after training on the main process ──
   compileTime('export', 'model', 'the trainer whose adapter is exported'),
