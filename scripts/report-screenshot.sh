@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Renders report.html of a short real run in headless Chromium and checks that the page shows the
-# result table, the loss chart (train and eval curves, chance line) and the per-evaluation table.
+# result table, the loss chart (train and eval curves, chance line), the per-evaluation table and the
+# side-by-side answers to held-out prompts (eval_generate: prompt, reference, base and tuned answers).
 # Usage: npm run build && npm run report:screenshot [-- OUT.png]   (needs Debian's chromium:
-# apt-get install -y chromium). Not part of `npm test`: CI has no browser.
+# apt-get install -y chromium). Not part of `npm test`: CI has no browser. KEEP_WORK=1 keeps the run's directory.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +19,7 @@ fi
 work="$(mktemp -d)"
 profile="$(mktemp -d)"
 trap 'rm -rf "$work" "$profile"' EXIT
+[[ -n "${KEEP_WORK:-}" ]] && trap 'rm -rf "$profile"; echo "work: $work"' EXIT
 
 # A tiny learnable task and a tiny model: the run takes seconds.
 node -e '
@@ -37,8 +39,10 @@ data raw {
 }
 preprocess prompts {
   input      = raw
-  prompt     = "Q: {instruction}\nA: "
-  response   = "{output}"
+  # The space before the answer is the response's: " The" is one token, trained on, and a prompt
+  # that ended in the space would ask for the rest of a token the model never saw split.
+  prompt     = "Q: {instruction}\nA:"
+  response   = " {output}"
   eval_split = 0.25
 }
 tokenizer tok {
@@ -64,6 +68,8 @@ trainer sft {
   log_every     = 2
   eval_every    = 10
   eval_on_start = true
+  eval_generate = 3
+  eval_max_new_tokens = 12
   precision     = fp16
   output        = "out"
 }
@@ -78,9 +84,13 @@ flags=(--headless --no-sandbox --disable-gpu --disable-background-networking --d
 "$browser" "${flags[@]}" --dump-dom "file://$report" 2>/dev/null >"$work/dom.html"
 
 # The DOM as Chromium parsed it must hold the parts a reader looks at; the PNG must not be blank.
-node - "$work/dom.html" "$png" <<'JS'
+node - "$work/dom.html" "$png" "$work/out/eval_generations.jsonl" "$root" <<'JS'
+(async () => {
 const fs = require('fs');
-const [dom, png] = process.argv.slice(2).map((f) => fs.readFileSync(f));
+const [answersFile, root] = process.argv.slice(4);
+// The report's own rule for showing a text in a cell (newlines marked, control characters escaped).
+const { visibleText } = await import(`${root}/dist/src/runtime/train/report.js`);
+const [dom, png] = process.argv.slice(2, 4).map((f) => fs.readFileSync(f));
 const html = dom.toString('utf8');
 const need = {
   'result table': /<table class="result">/,
@@ -91,7 +101,17 @@ const need = {
   'evaluations table from step 0 (eval_on_start) to step 30': /<table class="evals">(?:(?!<\/table>)[\s\S])*?<tr><td>0<\/td>(?:(?!<\/table>)[\s\S])*?<tr><td>30<\/td>/,
   'timings table': /<table class="timings">/,
   'precision that ran': /precision: <b>fp32/,
+  'answers table with its four columns': /<table class="answers">\s*(?:<tbody>)?<tr><th>prompt<\/th><th>reference<\/th><th>base model<\/th><th>tuned model<\/th><\/tr>/,
 };
+// Each held-out row of eval_generations.jsonl is a row of the table as Chromium parsed it: all four cells, in order.
+// As Chromium serializes text: & < > escaped.
+const esc = (s) => visibleText(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const answers = fs.readFileSync(answersFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+if (answers.length !== 3) need[`3 held-out answers (got ${answers.length})`] = /(?!)/;
+answers.forEach((a, i) => {
+  const row = `<tr><td>${[a.prompt, a.reference, a.base, a.tuned].map(esc).join('</td><td>')}</td></tr>`;
+  need[`answers row ${i + 1} (${JSON.stringify(a.prompt)} → base ${JSON.stringify(a.base)}, tuned ${JSON.stringify(a.tuned)})`] = { test: (h) => h.includes(row) };
+});
 const missing = Object.entries(need).filter(([, re]) => !re.test(html)).map(([k]) => k);
 const isPng = png.subarray(1, 4).toString('latin1') === 'PNG';
 const width = png.readUInt32BE(16), height = png.readUInt32BE(20);
@@ -102,5 +122,6 @@ if (missing.length > 0) {
   process.exit(1);
 }
 console.log(`report-screenshot: ok: ${Object.keys(need).join(', ')}; ${width}x${height} PNG, ${png.length} bytes`);
+})().catch((e) => { console.error(e); process.exit(1); });
 JS
 echo "screenshot: $png"

@@ -3,7 +3,7 @@ import type { StageSchema } from './types.js';
 export const tokenizerSchema: StageSchema = {
   kind: 'tokenizer',
   description: 'Tokenizes prompt + response joined into input ids and labels (prompt tokens masked with -100; a token straddling the prompt/response boundary counts as prompt).',
-  'x-version': 2,
+  'x-version': 3,
   type: 'object',
   properties: {
     input: { type: 'string', 'x-ref': ['preprocess'], description: 'The preprocess stage whose examples to tokenize.' },

@@ -1,6 +1,11 @@
 import { TRAIN_MODULES } from '../model-spec/train-modules.js';
 import type { StageSchema } from './types.js';
 
+/** The most held-out prompts eval_generate may ask for: the tokenizer stage keeps this many. */
+export const EVAL_GENERATE_MAX = 32;
+/** eval_max_new_tokens when unset: axolotl's default. Not a schema default, so pipelines that never generate keep their cache keys. */
+export const EVAL_MAX_NEW_TOKENS_DEFAULT = 128;
+
 export const trainerSchema: StageSchema = {
   kind: 'trainer',
   description: 'Trains with AdamW: a lora stage\'s adapter, written in PEFT format (adapter_config.json + adapter_model.safetensors), or, on a model stage, the model\'s own weights (full fine-tuning), written as a Hugging Face model directory.',
@@ -35,6 +40,17 @@ export const trainerSchema: StageSchema = {
       type: 'integer',
       minimum: 1,
       description: 'Evaluate on at most this many examples of the eval split: a seeded sample, the same at every evaluation (default: all).',
+    },
+    eval_generate: {
+      type: 'integer',
+      minimum: 0,
+      maximum: EVAL_GENERATE_MAX,
+      description: 'Greedy answers to this many held-out prompts (the eval split\'s first), before and after training, side by side with the reference answers in report.html and eval_generations.jsonl (0: none).',
+    },
+    eval_max_new_tokens: {
+      type: 'integer',
+      minimum: 1,
+      description: `Most tokens per eval_generate answer (axolotl's eval_max_new_tokens); default ${EVAL_MAX_NEW_TOKENS_DEFAULT}, never past the model's context.`,
     },
     gradient_checkpointing: {
       type: 'boolean',

@@ -74,14 +74,15 @@ test('cache keys are sha256 of canonical JSON of kind, version, params, upstream
   assert.equal(k.prompts, prompts);
   const modelDir = sha(`{"config.json":"${sha(CONFIG)}","tokenizer.json":"${sha(TOKENIZER)}"}`);
   assert.equal(k.base, sha(`{"files":{"m":"${modelDir}"},"kind":"model","params":{"path":"m"},"version":1}`));
-  // Pinned: a change here means every user's cache is invalidated; do it only on purpose.
+  // Pinned: a change here means every user's cache is invalidated; do it only on purpose
+  // (tokenizer version 3: its artifact holds the held-out prompts for eval_generate).
   assert.deepEqual(k, {
     raw: 'ecf8d90015086746519da60457de924442887a9a1ebc017d891fe8ffe652eb08',
     prompts: '63a4418ca0b4044895a4d6ec03eee2edfe1f9624bd0cca3f44e756c5b8a0c79e',
-    tok: 'd319d17f7daff2d84ea74599f32b6d1a85424cfc1b9ef80affc978a906e46f1d',
+    tok: '19fbc433fd960fe1e80b491e378cc099cd5045752f4dbff59fc7f9fbb90a8390',
     base: 'ead0de7118adb312469743c22d193d73e31b96b50cd392da9cddb68f6f1b9410',
     adapter: '6035853fcf54212ffe314bff04e4c8e0e5c601d4b2cd996eae14d52de39c91e5',
-    sft: '6e9e10b3c1ce81254df394bff92e9b261354419cb38a52a689c418d025b67cf7',
+    sft: 'bff37c30a7a76f9f7a61a9938adf3f21324248c51c7ed30ad15849bedc9a2ccc',
   });
 });
 

@@ -8,6 +8,7 @@ import { DATASET_FORMAT, idBytesFor, SplitWriter, writeMeta, type TokenDatasetMe
 import { loadTokenizerFile, trainTokenizer, type LoadedTokenizer } from '../tokenize/load.js';
 import { PieceEncoder, type EncodedPiece, type Piece } from '../tokenize/pieces.js';
 import { addedSpecials } from '../tokenize/specials.js';
+import { HELD_OUT_MAX, heldOutText, writeHeldOutPrompts } from '../tokenize/held-out.js';
 import { EVAL_FILE, TRAIN_FILE, type Example } from './preprocess.js';
 
 interface TokenizerParams {
@@ -78,7 +79,7 @@ function pieceOf(e: Example): Piece {
  */
 export const tokenizerStage: StageImpl = {
   kind: 'tokenizer',
-  version: 2,
+  version: 3,
   async run(ctx: StageContext): Promise<StageSummary> {
     const p = ctx.stage.params as unknown as TokenizerParams;
     const input = ctx.inputs[p.input];
@@ -115,6 +116,7 @@ export const tokenizerStage: StageImpl = {
     const vocabSize = tokenizer.getVocabSize(true);
     const idBytes = idBytesFor(vocabSize);
     const splits: TokenDatasetMeta['splits'] = {};
+    const heldOut: Example[] = []; // the eval split's first kept examples, for generation (held-out.ts)
     for (const [name, file] of [['train', TRAIN_FILE], ['eval', EVAL_FILE]] as const) {
       const writer = new SplitWriter(ctx.outDir, name, packed, idBytes);
       const packer = packed ? new Packer(writer, maxLength) : undefined;
@@ -127,6 +129,7 @@ export const tokenizerStage: StageImpl = {
             continue;
           }
           if (ex.truncated) truncated++;
+          if (name === 'eval' && heldOut.length < HELD_OUT_MAX) heldOut.push(batch[i]);
           if (packer) packer.add(ex.ids, ex.labels);
           else writer.add(ex.ids, ex.labels);
         }
@@ -168,6 +171,10 @@ export const tokenizerStage: StageImpl = {
       tokenizer_sha256: loaded.sha256,
     };
     writeMeta(ctx.outDir, meta);
+    // Each prompt encoded alone, as a generation encodes it: the example's prefix, then the text (no trained spans).
+    const texts = heldOut.map(heldOutText);
+    const encoded = await encoder.encode(texts.map((t) => ({ text: t.prompt, spans: [] })));
+    writeHeldOutPrompts(ctx.outDir, texts.map((t, i) => ({ ...t, prompt_ids: [...optionsFor(heldOut[i]!).prefix, ...Array.from(encoded[i]!.ids)] })));
     writeFileSync(join(ctx.outDir, 'tokenizer.json'), loaded.json);
     const dropped = tooLong + noResponse;
     if (dropped) ctx.log.warn(`dropped ${dropped} example${dropped === 1 ? '' : 's'}: ${tooLong} longer than max_length = ${maxLength}, ${noResponse} with no response tokens left after truncation`);

@@ -14,6 +14,7 @@ import { modelDimsOf, WASM_HEAP_BYTES, workersThatFit } from '../../model-spec/m
 import { availableParallelism, totalmem } from 'node:os';
 import { lossCurveSvg } from '../train/plot.js';
 import { reportHtml } from '../train/report.js';
+import { heldOutGeneration } from '../train/held-out-answers.js';
 import { trainingTarget } from './trainer-target.js';
 import { tokenizerModelMismatch } from '../../model-spec/tokenizer.js';
 import { outputTarget } from '../materialize.js';
@@ -41,6 +42,8 @@ interface TrainerParams {
   eval_on_start: boolean;
   gradient_checkpointing?: boolean;
   eval_max_examples?: number;
+  eval_generate?: number;
+  eval_max_new_tokens?: number;
   save_every: number;
   early_stopping_patience: number;
   output: string;
@@ -111,6 +114,11 @@ export const trainerStage: StageImpl = {
         pool = await WorkerPool.start({ threads, backend: backend.name, source: target.workerSource, model, step: stepOptions });
         ctx.log.info(`training on ${threads} threads (data-parallel, ${backend.name} backend each)`);
       }
+      // Held-out answers (eval_generate): the base model's now, before any update; the tuned model's after training.
+      const heldOut = heldOutGeneration({ dir: ctx.inputs[p.data]!.dir, eosId: dataset.meta.eos_id },
+        { count: p.eval_generate, maxNewTokens: p.eval_max_new_tokens }, model, warn);
+      const baseStarted = performance.now();
+      const baseAnswers = await heldOut?.answers(model);
       const trainStarted = performance.now();
       const result = await train({
         model,
@@ -131,10 +139,13 @@ export const trainerStage: StageImpl = {
       // The workers are done; stopping them (which can take seconds) is part of the run the report times.
       await pool?.close();
       const workersStopped = performance.now();
+      const tunedAnswers = await heldOut?.answers(model);
+      const answered = performance.now();
       if (evalSplit.count === 0) warn('the dataset has no eval split: no eval loss or perplexity was computed (set eval_split in the preprocess stage)');
 
       // The adapter in PEFT format (or the model in HF layout), plus what the user reads: metrics, plot, report.
       target.save(ctx.outDir, model);
+      const answers = heldOut?.write(ctx.outDir, baseAnswers!, tunedAnswers!);
       writeFileSync(join(ctx.outDir, 'loss.svg'), lossCurveSvg(metrics.records, `${ctx.pipeline.name} · ${ctx.stage.name}`));
       const finished = performance.now();
       const seconds = (ms: number) => Math.round(ms) / 1000;
@@ -155,15 +166,18 @@ export const trainerStage: StageImpl = {
         },
         vocabSize: target.model.vocab_size,
         records: metrics.records,
+        answers,
         // Disjoint parts of this stage's wall time; `total` is their sum up to rounding (a test holds them to it).
         timings: {
           total: seconds(finished - started),
-          'setup (backend, model, workers)': seconds(trainStarted - started),
+          'setup (backend, model, workers)': seconds(baseStarted - started),
+          ...(heldOut ? { 'generating (base model, before training)': seconds(trainStarted - baseStarted) } : {}),
           training: seconds(trainEnded - trainStarted - 1000 * (result.seconds.eval + result.seconds.checkpoint)),
           evaluation: seconds(result.seconds.eval * 1000),
           checkpoints: seconds(result.seconds.checkpoint * 1000),
           ...(pool ? { 'stopping workers': seconds(workersStopped - trainEnded) } : {}),
-          [`writing the ${target.product} and plot`]: seconds(finished - workersStopped),
+          ...(heldOut ? { 'generating (tuned model)': seconds(answered - workersStopped) } : {}),
+          [`writing the ${target.product} and plot`]: seconds(finished - answered),
         },
         stopReason: result.stopReason === 'early-stopping' ? `early stopping (patience ${p.early_stopping_patience})` : `completed ${result.steps} steps`,
         warnings,

@@ -16,6 +16,8 @@ import { IGNORE_INDEX } from '../../model-spec/labels.js';
  *   <split>.segments.u32  (packed only) Uint32 LE, the start of every packed example as a
  *                         position in ids, ascending: attention can keep examples apart
  *   meta.json             TokenDatasetMeta
+ *   eval.prompts.jsonl    the eval split's first prompts and answers as text, each prompt also
+ *                         encoded alone: what generation asks (held-out.ts)
  *   tokenizer.json        the tokenizer used (loaded or trained)
  */
 export const DATASET_FORMAT = 'ftc-tokens/2';

@@ -1,3 +1,4 @@
+import type { HeldOutAnswer } from './held-out-answers.js';
 import type { MetricsRecord } from './metrics.js';
 import { escapeXml, lossCurveSvg } from './plot.js';
 
@@ -14,6 +15,8 @@ export interface RunReport {
   /** The model's vocabulary size: ln(vocab) is the loss of a uniform guess, drawn as the chance line. */
   vocabSize?: number;
   records: MetricsRecord[];
+  /** eval_generate: held-out prompts with the reference, base and tuned greedy answers. */
+  answers?: HeldOutAnswer[];
   /** Wall seconds: `total` and the disjoint parts it is made of. */
   timings: Record<string, number>;
   stopReason: string;
@@ -51,6 +54,7 @@ export function reportHtml(r: RunReport): string {
   th { background: #f4f4f4; }
   .grid { display: flex; gap: 2em; flex-wrap: wrap; }
   .warn { color: #a60; }
+  table.answers td { white-space: pre-wrap; vertical-align: top; font-family: monospace; max-width: 240px; }
 </style>
 </head>
 <body>
@@ -63,6 +67,7 @@ ${verdict(trains[0]?.loss, lastEval ? ['eval', lastEval.eval_loss!] : lastTrain 
 ${lossCurveSvg(r.records, 'Train and eval loss', { chance })}
 <h2>Evaluations</h2>
 ${evals.length > 0 ? evalTable(evals) : '<p>No evaluation ran (no eval split).</p>'}
+${r.answers && r.answers.length > 0 ? answersTable(r.answers) : ''}
 <div class="grid">
 <div><h2>Trainer</h2>
 ${table(r.config, 'trainer')}</div>
@@ -94,6 +99,29 @@ function evalTable(evals: MetricsRecord[]): string {
   const rows = evals.map((e) => `<tr><td>${e.step}</td><td>${fmt(e.epoch)}</td><td>${fmt(e.eval_loss)}</td><td>${fmt(e.eval_ppl)}</td>`
     + `<td>${e.eval_examples ?? ''}</td><td>${e.eval_seconds !== undefined ? e.eval_seconds.toFixed(2) : ''}</td></tr>`);
   return `<table class="evals">\n<tr><th>step</th><th>epoch</th><th>eval loss</th><th>eval perplexity</th><th>examples</th><th>seconds</th></tr>\n${rows.join('\n')}\n</table>`;
+}
+
+/** The side-by-side answers: what the model said to a held-out prompt before and after training. */
+function answersTable(answers: HeldOutAnswer[]): string {
+  const cell = (s: string) => `<td>${escapeXml(visibleText(s))}</td>`;
+  const rows = answers.map((a) => `<tr>${cell(a.prompt)}${cell(a.reference)}${cell(a.base)}${cell(a.tuned)}</tr>`);
+  return `<h2>Answers to held-out prompts (greedy)</h2>
+<p class="note">Eval-split prompts the model never trained on, in the pipeline's prompt template; the reference is the held-out answer.
+The base model's answer was generated before the first update, the tuned model's after the last.</p>
+<table class="answers">
+<tr><th>prompt</th><th>reference</th><th>base model</th><th>tuned model</th></tr>
+${rows.join('\n')}
+</table>`;
+}
+
+/**
+ * A prompt or answer as a table cell shows it: an untrained model's answer is often only newlines or
+ * control characters, which a page would show as nothing. Newlines are marked (⏎) and kept, other
+ * control characters written as \uXXXX escapes, and an empty text said to be empty.
+ */
+export function visibleText(s: string): string {
+  if (s === '') return '(no text)';
+  return s.replace(/[\u0000-\u0009\u000b-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).replace(/\n/g, '⏎\n');
 }
 
 function table(rows: Record<string, unknown>, name: string): string {

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MetricsLog, parseMetrics } from '../../../src/runtime/train/metrics.js';
 import { lossCurveSvg } from '../../../src/runtime/train/plot.js';
-import { reportHtml } from '../../../src/runtime/train/report.js';
+import { reportHtml, visibleText } from '../../../src/runtime/train/report.js';
 import { tempDir } from '../../helpers.js';
 
 const RECORDS = [
@@ -83,4 +83,18 @@ test('a final loss at or above chance level is called what it is', () => {
   // ln 2 = 0.69315; the final train loss 2 is 1.3069 above it.
   assert.match(html, /Final train loss 2: 1.3069 above chance level 0.69315: the model predicts no better than a uniform guess/);
   assert.match(html, /No evaluation ran/);
+});
+
+test('held-out answers are a four-column table; empty answers, newlines and control characters are made visible, markup escaped', () => {
+  assert.equal(visibleText(''), '(no text)');
+  assert.equal(visibleText('a\nb'), 'a⏎\nb');
+  assert.equal(visibleText('x\u000f\r\ty'), 'x\\u000f\\u000d\\u0009y');
+  const html = reportHtml({
+    pipeline: 'p', stage: 's', ran: { backend: 'cpu', workers: '1', precision: 'fp32' }, config: {}, model: {}, records: [],
+    answers: [{ prompt: 'Q: <b>?\nA:', reference: ' yes', base: '', tuned: ' yes\n' }], timings: { total: 1 }, stopReason: 'done', warnings: [],
+  });
+  assert.ok(html.includes('<table class="answers">\n<tr><th>prompt</th><th>reference</th><th>base model</th><th>tuned model</th></tr>\n'
+    + '<tr><td>Q: &lt;b&gt;?⏎\nA:</td><td> yes</td><td>(no text)</td><td> yes⏎\n</td></tr>\n</table>'), html);
+  assert.doesNotMatch(reportHtml({ pipeline: 'p', stage: 's', ran: { backend: 'cpu', workers: '1', precision: 'fp32' }, config: {}, model: {}, records: [],
+    timings: { total: 1 }, stopReason: 'done', warnings: [] }), /class="answers"/);
 });

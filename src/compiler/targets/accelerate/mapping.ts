@@ -174,6 +174,8 @@ export const MAPPING: readonly KeyMapping[] = [
   },
   { block: 'trainer', key: 'gradient_checkpointing', section: 'TrainingArguments', equivalent: 'gradient_checkpointing (both default to false)', args: (v) => (v ? { gradient_checkpointing: true } : {}) },
   { block: 'trainer', key: 'eval_on_start', section: 'TrainingArguments', equivalent: 'eval_on_start (both default to false)', args: (v, c) => (c.hasEval ? { eval_on_start: v } : {}) },
+  { block: 'trainer', key: 'eval_generate', section: 'train.py', equivalent: "none: the job generates no held-out answers (ftc's own report shows them); the key changes nothing in training and is not carried over" },
+  { block: 'trainer', key: 'eval_max_new_tokens', section: 'train.py', equivalent: 'none: see eval_generate' },
   {
     block: 'trainer', key: 'eval_max_examples', section: 'TrainingArguments', equivalent: 'none: TrainingArguments has no cap on the eval set; only leaving it unset compiles',
     noEquivalent: () => 'transformers evaluates the whole eval set; remove the key, or lower eval_split in the preprocess stage',
