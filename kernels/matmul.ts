@@ -181,3 +181,5 @@ export function matmul(a: usize, sAi: usize, sAk: usize, packed: usize, c: usize
     }
   }
 }
+
+export * from './nf4';
