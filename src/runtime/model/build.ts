@@ -6,6 +6,7 @@ import type { LlamaConfig } from '../../model-spec/config.js';
 import { expectedWeightShapes, isOptionalWeight, LINEAR_MODULES as LINEAR_NAMES, resolveTargetModules } from '../../model-spec/modules.js';
 import { type DecoderLayer, type Linear, type LinearName, type LlamaModules } from './llama.js';
 import { kaimingUniformA, LoraLinear, TrainedLinear, variableOf } from './lora.js';
+import { F32Weight } from './frozen-weight.js';
 import { FrozenLinear } from './matmul.js';
 import { modulePath, peftBiasKey, savedModuleKey } from './peft.js';
 import { Prng } from './prng.js';
@@ -96,7 +97,9 @@ function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | und
   };
   const embed = trained('embed_tokens', upload('model.embed_tokens.weight') as tf.Tensor2D); // [V, E]
   const head = tied ? undefined : trained('lm_head', upload('lm_head.weight') as tf.Tensor2D); // [V, E]
-  const lmHead = !head ? FrozenLinear.fromWeight(embed) : toSave.includes('lm_head') ? new TrainedLinear(head, undefined) : FrozenLinear.fromWeight(head);
+  const lmHead = !head
+    ? new FrozenLinear(new F32Weight(embed, { owned: false })) // tied: disposing the head leaves embed_tokens alone
+    : toSave.includes('lm_head') ? new TrainedLinear(head as tf.Variable<tf.Rank.R2>) : FrozenLinear.fromWeight(head);
   const modules: LlamaModules = { config, embed, layers, norm: upload('model.norm.weight') as tf.Tensor1D, lmHead };
   return { modules, adapters, params };
 }
@@ -113,9 +116,8 @@ export function disposeModel(m: BuiltModel): void {
       } else l.dispose();
     }
   }
-  if (modules.lmHead.w !== modules.embed) modules.lmHead.w.dispose();
+  modules.lmHead.dispose();
   tf.dispose([modules.embed, modules.norm]);
-  if (modules.lmHead.wT) modules.lmHead.wT.dispose();
 }
 
 

@@ -1,5 +1,6 @@
 import * as tf from '../tf.js';
 import type { HostTensor, LoraSettings } from './api.js';
+import { F32Weight } from './frozen-weight.js';
 import { FrozenLinear, matMul2d } from './matmul.js';
 import { deriveSeed, Prng } from './prng.js';
 
@@ -54,7 +55,7 @@ export class LoraLinear {
    * Computed from the current A and B on every call (PEFT caches it only in eval with ENABLE_DORA_CACHING).
    */
   weightNorm(): tf.Tensor1D {
-    return detachedRowNorm(this.base.w, this.aT, this.bT, this.scaling);
+    return detachedRowNorm(this.base.weight.dense(), this.aT, this.bT, this.scaling);
   }
 
   /** x [N = B·T, in] → [N, out]; `exampleSeeds` holds one dropout seed per batch row (B of them). */
@@ -97,6 +98,18 @@ function detachedRowNorm(w: tf.Tensor2D, aT: tf.Tensor2D, bT: tf.Tensor2D, s: nu
  * own matMul gradient (FrozenLinear's custom gradient has none for W).
  */
 export class TrainedLinear extends FrozenLinear {
+  constructor(
+    /** [out, in], trained by the optimizer. */
+    readonly w: tf.Variable<tf.Rank.R2>,
+    bias?: tf.Tensor1D,
+  ) {
+    super(new F32Weight(w, { transposedCopy: false }), bias); // a copy of a changing weight would go stale
+  }
+
+  override trainableWeight(): tf.Variable {
+    return this.w;
+  }
+
   override apply(x: tf.Tensor2D): tf.Tensor2D {
     return tf.matMul(x, this.w, false, true); // [N,in]×[out,in]ᵀ → [N,out]
   }

@@ -82,7 +82,8 @@ function chunkedCrossEntropy(hidden: tf.Tensor2D, head: FrozenLinear, targets: t
   };
   // A trained head (modules_to_save = [lm_head]) is an input of the custom op too, so its gradient
   // dW = dLogitsᵀ h reaches the optimizer; a frozen head gets none.
-  const trainHead = head.w instanceof tf.Variable && head.w.trainable;
+  const trained = head.trainableWeight();
+  const trainHead = trained !== undefined && trained.trainable;
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const x = args[0] as tf.Tensor2D;
     const save = args[args.length - 1] as tf.GradSaveFunc;
@@ -124,5 +125,5 @@ function chunkedCrossEntropy(hidden: tf.Tensor2D, head: FrozenLinear, targets: t
       },
     };
   });
-  return (trainHead ? f(hidden, head.w) : f(hidden)) as tf.Scalar;
+  return (trainHead ? f(hidden, trained) : f(hidden)) as tf.Scalar;
 }

@@ -1,5 +1,5 @@
 import * as tf from '../tf.js';
-import { wasmKernelsInstalled } from '../kernels/index.js';
+import { F32Weight, transposeIsSlow, type FrozenWeight } from './frozen-weight.js';
 
 /**
  * Matrix products shaped for the backends' fast path.
@@ -32,17 +32,11 @@ export const matMul2d: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.cust
   },
 ) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
 
-/** True on the wasm backend without ftc's kernels, whose built-in transposed matMul is the slow path. */
-function transposeIsSlow(): boolean {
-  return tf.getBackend() === 'wasm' && !wasmKernelsInstalled();
-}
-
 /**
- * A frozen linear layer y = x Wᵀ (+ b), W [out,in] as Hugging Face stores it. The forward product is
- * x·Wᵀ (transposeB) and the backward one dx = dy·W; no gradient is ever computed for W (it is not an
- * input of the custom gradient). Where transposeB is slow — the wasm backend's built-in matMul, without
- * ftc's kernels — a transposed copy `wT` [in,out] is made once at load and the forward product reads it
- * plainly, at twice the weight memory; elsewhere (ftc's wasm kernels, native backends) W alone serves both.
+ * A frozen linear layer y = x Wᵀ (+ b), W [out,in] as Hugging Face stores it, held by a FrozenWeight
+ * (frozen-weight.ts: float32 tensors, or 16-bit words read by ftc's wasm kernels). The forward product is
+ * x·Wᵀ and the backward one dx = dy·W; no gradient is ever computed for W (it is not an input of the
+ * custom gradient).
  */
 export class FrozenLinear {
   readonly inFeatures: number;
@@ -50,34 +44,36 @@ export class FrozenLinear {
   private readonly product: (x: tf.Tensor2D) => tf.Tensor2D;
 
   constructor(
-    /** [out, in], as stored by Hugging Face. */
-    readonly w: tf.Tensor2D,
-    /** [in, out], the transposed copy for the forward product, where transposeB is slow. */
-    readonly wT: tf.Tensor2D | undefined,
+    readonly weight: FrozenWeight,
     /** [out]; a tf.Variable when the bias is trained (lora bias = all | lora_only). */
     public bias?: tf.Tensor1D,
   ) {
-    [this.outFeatures, this.inFeatures] = w.shape;
-    const forward = (x: tf.Tensor2D) => (this.wT ? tf.matMul(x, this.wT) : tf.matMul(x, this.w, false, true)); // [N,in]×[in,out]
+    this.outFeatures = weight.outFeatures;
+    this.inFeatures = weight.inFeatures;
     this.product = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
-      value: forward(args[0] as tf.Tensor2D),
+      value: this.weight.forward(args[0] as tf.Tensor2D),
       gradFunc: (dy: tf.Tensor): tf.Tensor => this.backward(dy as tf.Tensor2D),
     })) as unknown as (x: tf.Tensor2D) => tf.Tensor2D;
   }
 
-  /** Wraps the Hugging Face [out, in] weight, with a transposed copy only where the backend needs one. */
+  /** Wraps a float32 Hugging Face [out, in] weight, with a transposed copy only where the backend needs one. */
   static fromWeight(w: tf.Tensor2D, bias?: tf.Tensor1D): FrozenLinear {
-    return new FrozenLinear(w, transposeIsSlow() ? tf.keep(tf.transpose(w)) : undefined, bias);
+    return new FrozenLinear(new F32Weight(w), bias);
   }
 
   /** dy [N, out] → dy·W [N, in], the product the backward pass of `apply` runs. */
   backward(dy: tf.Tensor2D): tf.Tensor2D {
-    return tf.matMul(dy, this.w); // [N,out]×[out,in]
+    return this.weight.backward(dy);
   }
 
   /** Rows of W for indices [n] into the outputs → [n, in] (the loss's target correction). */
   rows(indices: tf.Tensor1D): tf.Tensor2D {
-    return tf.gather(this.w, indices);
+    return this.weight.rows(indices);
+  }
+
+  /** The Variable the optimizer updates when this layer's weight trains (TrainedLinear); none when frozen. */
+  trainableWeight(): tf.Variable | undefined {
+    return undefined;
   }
 
   /** x [N, in] → [N, out]. */
@@ -87,7 +83,7 @@ export class FrozenLinear {
   }
 
   dispose(): void {
-    tf.dispose(this.wT ? [this.w, this.wT] : [this.w]);
+    this.weight.dispose();
     if (this.bias) this.bias.dispose();
   }
 }

@@ -68,7 +68,7 @@ function makeLayer(p = 0): { layer: LoraLinear; host: Params } {
   const b = randomTensor([OUT], rnd, 0.3);
   const A = randomTensor([R, IN], rnd, 0.4);
   const B = randomTensor([OUT, R], rnd, 0.4);
-  const base = new FrozenLinear(tf.tensor2d(W.data, [OUT, IN]), undefined, tf.tensor1d(b.data));
+  const base = FrozenLinear.fromWeight(tf.tensor2d(W.data, [OUT, IN]), tf.tensor1d(b.data));
   const layer = new LoraLinear(base, 'base_model.model.model.layers.0.self_attn.q_proj', { ...settings, dropout: p }, A.data, 3);
   layer.bT.assign(tf.tensor2d(B.data, [OUT, R]).transpose());
   // The magnitude starts at ‖W‖ (B was zero); move it so m / ‖·‖ ≠ 1 shows in the output.

@@ -63,7 +63,7 @@ describe('chunked lm-head cross-entropy', () => {
       const before = tf.memory().numTensors;
       const h = tf.tensor2d(hHost.data, [B * T, E]);
       const w = tf.tensor2d(wHost.data, [V, E]);
-      const head = new FrozenLinear(w, undefined);
+      const head = FrozenLinear.fromWeight(w);
       const labels = tf.tensor2d(LABELS, [B, T], 'int32');
       const ours = tf.valueAndGrad((x: tf.Tensor) => headLoss(x as tf.Tensor2D, head, labels, opts))(h);
       const ref = tf.valueAndGrad((x: tf.Tensor) => oneHotLoss(tf.matMul(x as tf.Tensor2D, w, false, true), LABELS))(h);
@@ -78,7 +78,7 @@ describe('chunked lm-head cross-entropy', () => {
 
   test('a batch with no counted label has loss 0 and zero gradient', () => {
     const h = tf.tensor2d(hHost.data, [B * T, E]);
-    const head = new FrozenLinear(tf.tensor2d(wHost.data, [V, E]), undefined);
+    const head = FrozenLinear.fromWeight(tf.tensor2d(wHost.data, [V, E]));
     const labels = tf.fill([B, T], -100, 'int32') as tf.Tensor2D;
     const { value, grad } = tf.valueAndGrad((x: tf.Tensor) => headLoss(x as tf.Tensor2D, head, labels, { chunkRows: 4 }))(h);
     assert.equal(value.dataSync()[0], 0);
