@@ -36,8 +36,8 @@ export interface Nf4Attrs {
   K: number;
   /** log2 of the block size. */
   shift: number;
-  /** 'forward': x·Wᵀ; 'backward': dy·W. */
-  direction: 'forward' | 'backward';
+  /** 'forward': x·Wᵀ; 'backward': dy·W; 'dense': W itself [N, K] (x is ignored). */
+  direction: 'forward' | 'backward' | 'dense';
 }
 
 /** The table tensor's layout: 16 code values, then 256 (code[hi], code[lo]) pairs. */
@@ -72,6 +72,7 @@ interface Args {
 function nf4MatMul({ inputs, backend, attrs }: Args): TensorInfo {
   const { x, packed, absmax, tables } = inputs;
   const { N, K, shift, direction } = attrs;
+  if (direction === 'dense') return dense(backend, inputs, attrs);
   const [M, inner] = x.shape;
   const forward = direction === 'forward';
   if (inner !== (forward ? K : N)) throw new Error(`Nf4MatMul: x is [${x.shape}], W is [${N}, ${K}] (${direction})`);
@@ -107,7 +108,15 @@ function nf4MatMul({ inputs, backend, attrs }: Args): TensorInfo {
   return out;
 }
 
-/** Runs the kernel: x [M, K] → [M, N] forward, dy [M, N] → [M, K] backward. */
+function dense(backend: WasmBackendLike, { packed, absmax, tables }: Args['inputs'], { N, K, shift }: Nf4Attrs): TensorInfo {
+  const out = backend.makeOutput([N, K], 'float32');
+  if (N * K === 0) return out;
+  const ptr = (t: TensorInfo) => backend.getMemoryOffset(t.dataId);
+  (kernelsFor(backend) as unknown as Nf4Exports).nf4Dequant(ptr(packed), ptr(absmax), ptr(tables), K, shift, 0, N, 0, K, ptr(out), K * 4, 4);
+  return out;
+}
+
+/** Runs the kernel: x [M, K] → [M, N] forward, dy [M, N] → [M, K] backward, W [N, K] dense. */
 export function nf4Product(x: tf.Tensor2D, w: { packed: tf.Tensor; absmax: tf.Tensor; tables: tf.Tensor }, attrs: Nf4Attrs): tf.Tensor2D {
   return tf.engine().runKernel(NF4_MATMUL, { x, packed: w.packed, absmax: w.absmax, tables: w.tables },
     attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D;

@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import * as tf from '../../../src/runtime/tf.js';
 import '@tensorflow/tfjs-backend-wasm';
 import { installWasmKernels, uninstallWasmKernels } from '../../../src/runtime/kernels/index.js';
-import { FrozenNf4 } from '../../../src/runtime/quant/frozen-nf4.js';
+import { FrozenLinear } from '../../../src/runtime/model/matmul.js';
+import { Nf4Weight } from '../../../src/runtime/quant/nf4-weight.js';
 import { nf4KernelAvailable } from '../../../src/runtime/quant/nf4-kernel.js';
 import { dequantize4bit, type QuantType, quantize4bit } from '../../../src/runtime/quant/quantize4bit.js';
 import { seeded } from '../kernels/reference.js';
@@ -62,7 +63,7 @@ describe('NF4/FP4 wasm kernels', () => {
           const wd = dequantize4bit(q);
           const x = seeded([M, K], M * 13 + K + 1).data;
           const dy = seeded([M, N], M * 5 + N + 2).data;
-          const layer = new FrozenNf4(q);
+          const layer = new FrozenLinear(new Nf4Weight(q));
           const before = tf.memory().numTensors;
           const { y, dx } = tf.tidy(() => {
             const xt = tf.tensor2d(x, [M, K]);
@@ -70,10 +71,12 @@ describe('NF4/FP4 wasm kernels', () => {
             value.dispose();
             return { y: layer.apply(xt).dataSync() as Float32Array, dx: grads[0].dataSync() as Float32Array };
           });
+          const dense = tf.tidy(() => layer.weight.dense().dataSync() as Float32Array);
           assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
           layer.dispose();
           assertClose(y, reference(x, M, wd, N, K, true), K, 'y = x·Wᵀ');
           assertClose(dx, reference(dy, M, wd, N, K, false), N, 'dx = dy·W');
+          assert.deepEqual(dense, wd, 'dense() is the dequantized weight, bit for bit');
         });
       }
     }
@@ -81,7 +84,7 @@ describe('NF4/FP4 wasm kernels', () => {
 
   it('a weight of all-zero blocks gives zeros, not NaN', () => {
     const q = quantize4bit(new Float32Array(8 * 64), [8, 64], { type: 'nf4' });
-    const layer = new FrozenNf4(q);
+    const layer = new FrozenLinear(new Nf4Weight(q));
     const got = tf.tidy(() => layer.apply(tf.ones([2, 64])).dataSync());
     layer.dispose();
     assert.deepEqual([...got], new Array(16).fill(0));
