@@ -8,6 +8,8 @@ import { type DecoderLayer, type Linear, type LinearName, type LlamaModules } fr
 import { kaimingUniformA, LoraLinear, TrainedLinear, variableOf } from './lora.js';
 import { F32Weight } from './frozen-weight.js';
 import { FrozenLinear } from './matmul.js';
+import { frozen4bit } from '../quant/frozen-4bit.js';
+import type { Quantized4bit } from '../quant/quantize4bit.js';
 import { modulePath, peftBiasKey, savedModuleKey } from './peft.js';
 import { Prng } from './prng.js';
 
@@ -23,8 +25,14 @@ export interface BuiltModel {
  * the target modules in LoRA. A weight that is missing or mis-shaped, or a target module the model does not
  * have, is an FtcError naming it.
  */
-export function buildModel(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings, opts: { releaseHost?: boolean } = {}): BuiltModel {
-  return withMemoryStage('uploading the model weights', () => build(config, weights, lora, opts.releaseHost ?? false));
+export function buildModel(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings, opts: BuildOptions = {}): BuiltModel {
+  return withMemoryStage('uploading the model weights', () => build(config, weights, lora, opts.releaseHost ?? false, opts.quantized ?? new Map()));
+}
+
+export interface BuildOptions {
+  releaseHost?: boolean;
+  /** QLoRA: linear weights held 4-bit, by weight name; `weights` need not hold them (src/runtime/quant/base-4bit.ts). */
+  quantized?: Map<string, Quantized4bit>;
 }
 
 /**
@@ -32,8 +40,8 @@ export function buildModel(config: LlamaConfig, weights: WeightMap, lora?: LoraS
  * collector can free it while the rest upload: the load's peak stays near one copy of the weights instead of
  * two (host and wasm heap). Only for a map nobody else reads (loadCausalLM's).
  */
-function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | undefined, releaseHost: boolean): BuiltModel {
-  checkWeights(config, weights);
+function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | undefined, releaseHost: boolean, quantized: Map<string, Quantized4bit>): BuiltModel {
+  checkWeights(config, weights, quantized);
   const targets = lora ? new Set(resolveTargetModules(lora.targetModules, config.architecture)) : new Set<LinearName>();
   const rng = new Prng(lora?.seed ?? 0);
   const adapters = new Map<string, LoraLinear>();
@@ -61,7 +69,8 @@ function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | und
         bias = trainBias ? variableOf(b) : b;
         if (trainBias) params.set(peftBiasKey(i, name), bias as tf.Variable);
       }
-      const base = FrozenLinear.fromWeight(upload(`${path}.weight`) as tf.Tensor2D, bias);
+      const q = quantized.get(`${path}.weight`);
+      const base = q ? new FrozenLinear(frozen4bit(q), bias) : FrozenLinear.fromWeight(upload(`${path}.weight`) as tf.Tensor2D, bias);
       if (adapted && lora) {
         const peftPath = `base_model.model.${path}`;
         const a = new LoraLinear(base, peftPath, lora, kaimingUniformA(rng, lora.r, base.inFeatures), moduleIndex);
@@ -122,10 +131,11 @@ export function disposeModel(m: BuiltModel): void {
 
 
 /** Every tensor the config needs, with the right shape and finite values, before anything is uploaded. */
-function checkWeights(config: LlamaConfig, weights: WeightMap): void {
+function checkWeights(config: LlamaConfig, weights: WeightMap, quantized: Map<string, Quantized4bit>): void {
   const problems: string[] = [];
   for (const [name, shape] of expectedWeightShapes(config)) {
-    const w = weights.get(name);
+    const q = quantized.get(name);
+    const w = q ? { shape: q.shape, data: { length: q.shape.reduce((a, b) => a * b, 1) } } : weights.get(name);
     if (!w) {
       if (!isOptionalWeight(name, config)) problems.push(`missing ${name} (expected [${shape}])`);
     } else if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i]) || w.data.length !== shape.reduce((a, b) => a * b, 1)) {

@@ -1,7 +1,8 @@
 import { FtcError } from '../../errors.js';
 import * as tf from '../tf.js';
 import type { CausalLM, ForwardOptions, HostTensor, LoraSettings, WeightMap } from './api.js';
-import { buildModel, disposeModel, type BuiltModel } from './build.js';
+import { buildModel, disposeModel, type BuildOptions, type BuiltModel } from './build.js';
+import { quantizeWeightMap, readQuantizedBase } from '../quant/base-4bit.js';
 import { loadLlamaConfig, type LlamaConfig } from '../../model-spec/config.js';
 import { IGNORE_INDEX } from '../../model-spec/labels.js';
 import { decode, lmHead, type LayerCache } from './llama.js';
@@ -21,7 +22,7 @@ export interface LlamaCausalLM extends CausalLM {
 }
 
 
-export function createCausalLM(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings, opts: { releaseHost?: boolean } = {}): LlamaCausalLM {
+export function createCausalLM(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings, opts: BuildOptions = {}): LlamaCausalLM {
   const built = buildModel(config, weights, lora, opts);
   const { modules, params } = built;
   const v = config.vocabSize;
@@ -61,9 +62,12 @@ export function createCausalLM(config: LlamaConfig, weights: WeightMap, lora?: L
 
 /**
  * Loads a Hugging Face model directory, optionally with a PEFT adapter directory applied. Without explicit
- * `lora` settings the adapter's own adapter_config.json decides r, alpha and the target modules.
+ * `lora` settings the adapter's own adapter_config.json decides r, alpha and the target modules, and an adapter
+ * trained on a 4-bit base (one with quantization_config.json) gets that base again.
+ * With `lora.quantization` the linears are 4-bit: read from `quantizedBase` (the lora stage's cached
+ * quantization) when given, else quantized here from the model's weights.
  */
-export function loadCausalLM(dir: string, opts: { adapterDir?: string; lora?: LoraSettings } = {}): LlamaCausalLM {
+export function loadCausalLM(dir: string, opts: { adapterDir?: string; lora?: LoraSettings; quantizedBase?: string } = {}): LlamaCausalLM {
   const config = loadLlamaConfig(dir);
   const adapter = opts.adapterDir ? loadAdapter(opts.adapterDir, config) : undefined;
   const lora: LoraSettings | undefined =
@@ -77,10 +81,15 @@ export function loadCausalLM(dir: string, opts: { adapterDir?: string; lora?: Lo
       useRslora: adapter.config.useRslora,
       useDora: adapter.config.useDora,
       modulesToSave: adapter.config.modulesToSave,
+      quantization: adapter.config.quantization,
       seed: 0,
     });
+  const quant = lora?.quantization;
+  const cached = quant && opts.quantizedBase ? readQuantizedBase(opts.quantizedBase) : undefined;
+  const weights = loadWeights(dir, config, { skip: (name) => cached?.has(name) ?? false });
+  const quantized = cached ?? (quant ? quantizeWeightMap(weights, config, quant) : undefined);
   // The weights map is this call's alone: its host copies go as they are uploaded.
-  const model = createCausalLM(config, loadWeights(dir, config), lora, { releaseHost: true });
+  const model = createCausalLM(config, weights, lora, { releaseHost: true, quantized });
   if (adapter) model.importAdapter(adapter.tensors);
   return model;
 }

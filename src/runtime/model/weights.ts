@@ -25,9 +25,9 @@ export function locateWeights(dir: string): Map<string, string> {
 /**
  * Loads a model directory's weights (single file or sharded), after checking from the headers alone that
  * every tensor `config` requires is present with the right shape. Tensors the model does not use
- * (rotary inv_freq buffers and the like) are never read.
+ * (rotary inv_freq buffers and the like) are never read, nor those `skip` names (a QLoRA base holds them 4-bit).
  */
-export function loadWeights(dir: string, config: LlamaConfig): WeightMap {
+export function loadWeights(dir: string, config: LlamaConfig, opts: { skip?: (name: string) => boolean } = {}): WeightMap {
   const where = locateWeights(dir);
   const expected = expectedWeightShapes(config);
 
@@ -71,7 +71,7 @@ export function loadWeights(dir: string, config: LlamaConfig): WeightMap {
 
   const weights: WeightMap = new Map();
   for (const [file, names] of byShard) {
-    const wanted = new Set(names);
+    const wanted = new Set(names.filter((n) => !opts.skip?.(n)));
     for (const [name, t] of readSafetensors(file, { filter: (n) => wanted.has(n) })) weights.set(name, t);
   }
   return weights;

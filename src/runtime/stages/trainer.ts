@@ -90,9 +90,12 @@ export const trainerStage: StageImpl = {
     const precision = 'fp32';
     if (p.precision !== precision) warn(`precision ${p.precision} is not available on the ${backend.name} backend; trained in fp32 instead`);
 
-    const model = loadCausalLM(modelDir, { lora: lora.settings });
+    // QLoRA: the lora stage's cached 4-bit linears; their products dequantize in fp32 whatever compute_dtype asks.
+    const quantizedBase = lora.quantized_base ? join(loraInput.dir, lora.quantized_base) : undefined;
+    if (lora.compute_dtype && lora.compute_dtype !== precision) warn(`compute_dtype ${lora.compute_dtype} is not available on the ${backend.name} backend; 4-bit weights are dequantized to fp32 instead`);
+    const model = loadCausalLM(modelDir, { lora: lora.settings, quantizedBase });
     // Absolute, as PEFT records it: AutoPeftModelForCausalLM.from_pretrained(adapter) then finds the base from any directory.
-    const adapterConfig: AdapterConfig = { ...lora.settings, baseModel: modelDir };
+    const adapterConfig: AdapterConfig = { ...lora.settings, baseModel: modelDir, ...(lora.compute_dtype ? { computeDtype: lora.compute_dtype } : {}) };
     const outputDir = outputTarget(p.output, ctx.pipeline.dir);
     // Checkpoints are written into the output before it is complete, so it is claimed first: never a directory ftc did not write.
     claimOutputDir(outputDir, p.output, `stage '${ctx.stage.name}': output`, { pipeline: ctx.pipeline.file, stage: ctx.stage.name, key: ctx.stage.key });
@@ -115,7 +118,7 @@ export const trainerStage: StageImpl = {
     let pool: WorkerPool | undefined;
     try {
       if (threads > 1) {
-        pool = await WorkerPool.start({ threads, backend: backend.name, source: { dir: modelDir, lora: lora.settings }, model, step: stepOptions });
+        pool = await WorkerPool.start({ threads, backend: backend.name, source: { dir: modelDir, lora: lora.settings, quantizedBase }, model, step: stepOptions });
         ctx.log.info(`training on ${threads} threads (data-parallel, ${backend.name} backend each)`);
       }
       const trainStarted = performance.now();

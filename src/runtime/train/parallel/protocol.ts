@@ -4,7 +4,7 @@ import type { Share, StepOptions } from '../step.js';
 import type { HostGrads } from './allreduce.js';
 
 /** What a worker builds its frozen copy of the model from: a model directory, or weights in memory (tests, bench). */
-export type ModelSource = { dir: string; lora: LoraSettings } | { config: LlamaConfig; weights: WeightMap; lora: LoraSettings };
+export type ModelSource = { dir: string; lora: LoraSettings; quantizedBase?: string } | { config: LlamaConfig; weights: WeightMap; lora: LoraSettings };
 
 /** Main thread → worker. */
 export type ToWorker =

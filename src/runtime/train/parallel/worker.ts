@@ -51,7 +51,7 @@ async function handle(msg: ToWorker): Promise<void> {
 }
 
 function build(source: ModelSource): CausalLM {
-  return 'dir' in source ? loadCausalLM(source.dir, { lora: source.lora }) : createCausalLM(source.config, source.weights, source.lora);
+  return 'dir' in source ? loadCausalLM(source.dir, { lora: source.lora, quantizedBase: source.quantizedBase }) : createCausalLM(source.config, source.weights, source.lora);
 }
 
 function send(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
