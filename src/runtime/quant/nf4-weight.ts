@@ -10,7 +10,7 @@
  */
 import type { FrozenWeight } from '../model/frozen-weight.js';
 import * as tf from '../tf.js';
-import { nf4Product, nf4Tables } from './nf4-kernel.js';
+import { nf4KernelAvailable, nf4Product, nf4Tables } from './nf4-kernel.js';
 import { blockAbsmax, type QuantType, type Quantized4bit } from './quantize4bit.js';
 
 export class Nf4Weight implements FrozenWeight {
@@ -24,6 +24,7 @@ export class Nf4Weight implements FrozenWeight {
 
   constructor(q: Quantized4bit) {
     if (q.shape.length !== 2) throw new Error(`Nf4Weight: a linear weight is [out, in], got [${q.shape}]`);
+    if (!nf4KernelAvailable()) throw new Error('Nf4Weight needs the wasm backend with ftc\'s kernels installed (frozen4bit falls back to f32 elsewhere)');
     this.format = q.quantType;
     [this.outFeatures, this.inFeatures] = q.shape;
     this.shift = Math.log2(q.blocksize);
