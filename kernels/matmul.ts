@@ -183,3 +183,4 @@ export function matmul(a: usize, sAi: usize, sAk: usize, packed: usize, c: usize
 }
 
 export * from './half';
+export * from './nf4';

@@ -7,10 +7,11 @@ export type RunTarget = (typeof RUN_TARGETS)[number];
 
 /**
  * The base-model quantizations each target can train on (a lora stage's `quantization`). The embedded
- * runtime has no 4-bit base yet; the accelerate job loads nf4 through bitsandbytes (QLoRA).
+ * runtime quantizes nf4 itself, bit for bit as bitsandbytes (src/runtime/quant); the accelerate job loads nf4
+ * through bitsandbytes (QLoRA).
  */
 export const TARGET_QUANTIZATIONS: Readonly<Record<RunTarget, readonly string[]>> = {
-  run: ['none'],
+  run: ['none', 'nf4'],
   accelerate: ['none', 'nf4'],
 };
 

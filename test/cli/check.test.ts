@@ -101,18 +101,18 @@ test('ftc plan --format json and ftc graph', () => {
   assert.equal(graph.stdout, 'graph LR\n    raw["data: raw"]\n    prompts["preprocess: prompts"]\n    raw --> prompts\n');
 });
 
-test('ftc check --target: nf4 is an error for ftc run (the default) and a warning for the accelerate job', () => {
+test('ftc check --target: nf4 passes for ftc run (the default) and for the accelerate job; an unknown target is refused', () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'd.json'), '[]');
   const text = `${GOOD}model base {\n  path = "m"\n}\nlora adapter {\n  model        = base\n  quantization = nf4\n}\n`;
   writeFileSync(join(dir, 'q.ft'), text);
   // No model directory is needed for this fact: check it without files.
   const run = runCli(['check', '--no-check-files', 'q.ft'], { cwd: dir });
-  assert.equal(run.status, 1, run.stderr);
-  assert.match(run.stderr, /^q\.ft:16:18: error\[E_LORA_QUANTIZATION\]: lora 'adapter': quantization = nf4 cannot be trained by `ftc run`/m);
+  assert.equal(run.status, 0, run.stderr);
+  assert.doesNotMatch(run.stderr, /E_LORA_QUANTIZATION|W0303/);
   const acc = runCli(['check', '--no-check-files', '--target', 'accelerate', 'q.ft'], { cwd: dir });
   assert.equal(acc.status, 0, acc.stderr);
-  assert.match(acc.stderr, /^q\.ft:16:18: warning\[W0303\]: .*`ftc run` refuses this pipeline/m);
+  assert.doesNotMatch(acc.stderr, /E_LORA_QUANTIZATION|W0303/);
   assert.notEqual(runCli(['check', '--target', 'tpu', 'q.ft'], { cwd: dir }).status, 0);
 });
 

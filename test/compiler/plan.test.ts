@@ -125,8 +125,8 @@ test('the .ft and .ft.yaml form of every shipped pipeline give the same plan JSO
     const ftPath = join(root, 'pipelines', ft);
     const yamlPath = `${ftPath}.yaml`;
     const ftText = readFileSync(ftPath, 'utf8');
-    // chat-qlora's nf4 base is trained by the accelerate job only (its header says so).
-    const target = ft === 'chat-qlora.ft' ? 'accelerate' : 'run';
+    // Every example runs with ftc run, chat-qlora's nf4 base included.
+    const target = 'run';
     // Placeholders for every path the pipeline names: directories for x-path dir keys.
     const ir = compile(ftText, ftPath, { checkFiles: false, target }).ir!;
     for (const s of ir.stages) {

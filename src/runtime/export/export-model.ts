@@ -7,6 +7,7 @@ import { loadWeights } from '../model/weights.js';
 import { type GgufDtype, writeModelGguf } from './gguf.js';
 import { type HfDtype, writeMergedHf } from './hf.js';
 import { mergeAdapter } from './merge.js';
+import { dequantizeWeightMap } from '../quant/base-4bit.js';
 
 export type ExportFormat = 'peft' | 'merged' | 'gguf';
 
@@ -60,7 +61,11 @@ export function exportModel(req: ExportRequest): ExportResult {
     throw new FtcError('E_EXPORT_DTYPE', 'dtype q8_0 is only for format gguf', undefined, 'use dtype f32, f16 or bf16 for merged weights, or format gguf for q8_0');
   }
 
-  const { weights, merged } = adapter ? mergeAdapter(loadWeights(req.modelDir, config), adapter) : { weights: loadWeights(req.modelDir, config), merged: 0 };
+  const base = loadWeights(req.modelDir, config);
+  // A QLoRA adapter was trained on the 4-bit base: it merges into that base dequantized, as PEFT's merge on a
+  // 4-bit model adds the delta to dequantize(W) (PEFT then re-quantizes; ftc writes the merged weights unquantized).
+  if (adapter?.config.quantization) dequantizeWeightMap(base, config, adapter.config.quantization);
+  const { weights, merged } = adapter ? mergeAdapter(base, adapter) : { weights: base, merged: 0 };
   if (req.format === 'merged') {
     return { files: writeMergedHf(req.outDir, { modelDir: req.modelDir, weights, dtype: req.dtype as HfDtype }), merged, warnings };
   }

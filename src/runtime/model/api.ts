@@ -37,6 +37,8 @@ export interface LoraSettings {
   useDora?: boolean;
   /** PEFT modules_to_save: whole modules trained and saved with the adapter (embed_tokens, lm_head); absent means none. */
   modulesToSave?: string[];
+  /** QLoRA: the frozen linears are 4-bit (src/runtime/quant/base-4bit.ts); absent means a full-precision base. */
+  quantization?: import('../quant/base-4bit.js').QuantSettings;
   seed: number;
 }
 

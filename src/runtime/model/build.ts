@@ -9,6 +9,8 @@ import { type DecoderLayer, type Linear, type LinearName, type LlamaModules } fr
 import { kaimingUniformA, LoraLinear, TrainedLinear, variableOf } from './lora.js';
 import { F32Weight, uploadFrozenWeight, type FrozenWeight } from './frozen-weight.js';
 import { FrozenLinear } from './matmul.js';
+import { frozen4bit } from '../quant/frozen-4bit.js';
+import type { Quantized4bit } from '../quant/quantize4bit.js';
 import { modulePath, peftBiasKey, savedModuleKey } from './peft.js';
 import { Prng } from './prng.js';
 
@@ -24,8 +26,14 @@ export interface BuiltModel {
  * the target modules in LoRA. A weight that is missing or mis-shaped, or a target module the model does not
  * have, is an FtcError naming it.
  */
-export function buildModel(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings, opts: { releaseHost?: boolean } = {}): BuiltModel {
-  return withMemoryStage('uploading the model weights', () => build(config, weights, lora, opts.releaseHost ?? false));
+export function buildModel(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings, opts: BuildOptions = {}): BuiltModel {
+  return withMemoryStage('uploading the model weights', () => build(config, weights, lora, opts.releaseHost ?? false, opts.quantized ?? new Map()));
+}
+
+export interface BuildOptions {
+  releaseHost?: boolean;
+  /** QLoRA: linear weights held 4-bit, by weight name; `weights` need not hold them (src/runtime/quant/base-4bit.ts). */
+  quantized?: Map<string, Quantized4bit>;
 }
 
 /**
@@ -33,8 +41,8 @@ export function buildModel(config: LlamaConfig, weights: WeightMap, lora?: LoraS
  * collector can free it while the rest upload: the load's peak stays near one copy of the weights instead of
  * two (host and wasm heap). Only for a map nobody else reads (loadCausalLM's).
  */
-function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | undefined, releaseHost: boolean): BuiltModel {
-  checkWeights(config, weights);
+function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | undefined, releaseHost: boolean, quantized: Map<string, Quantized4bit>): BuiltModel {
+  checkWeights(config, weights, quantized);
   const targets = lora ? new Set(resolveTargetModules(lora.targetModules, config.architecture)) : new Set<LinearName>();
   const rng = new Prng(lora?.seed ?? 0);
   const adapters = new Map<string, LoraLinear>();
@@ -68,7 +76,8 @@ function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | und
         bias = trainBias ? variableOf(b) : b;
         if (trainBias) params.set(peftBiasKey(i, name), bias as tf.Variable);
       }
-      const base = new FrozenLinear(uploadFrozen(`${path}.weight`), bias);
+      const q = quantized.get(`${path}.weight`);
+      const base = new FrozenLinear(q ? frozen4bit(q) : uploadFrozen(`${path}.weight`), bias);
       if (adapted && lora) {
         const peftPath = `base_model.model.${path}`;
         const a = new LoraLinear(base, peftPath, lora, kaimingUniformA(rng, lora.r, base.inFeatures), moduleIndex);
@@ -131,10 +140,11 @@ export function disposeModel(m: BuiltModel): void {
 
 
 /** Every tensor the config needs, with the right shape and finite values, before anything is uploaded. */
-export function checkWeights(config: LlamaConfig, weights: WeightMap): void {
+export function checkWeights(config: LlamaConfig, weights: WeightMap, quantized: Map<string, Quantized4bit> = new Map()): void {
   const problems: string[] = [];
   for (const [name, shape] of expectedWeightShapes(config)) {
-    const w = weights.get(name);
+    const q = quantized.get(name);
+    const w: Pick<HostTensor, 'shape' | 'data' | 'half'> | undefined = q ? { shape: q.shape, data: { length: q.shape.reduce((a, b) => a * b, 1) } as Float32Array } : weights.get(name);
     if (!w) {
       if (!isOptionalWeight(name, config)) problems.push(`missing ${name} (expected [${shape}])`);
     } else if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i]) || hostLength(w) < shape.reduce((a, b) => a * b, 1)) {
@@ -170,6 +180,6 @@ function checkFinite(name: string, w: HostTensor): void {
 }
 
 /** Values a host tensor holds, without decoding a 16-bit one (its bits may carry one padding value). */
-function hostLength(w: HostTensor): number {
+function hostLength(w: Pick<HostTensor, 'shape' | 'data' | 'half'>): number {
   return w.half ? Math.min(w.half.bits.length, w.shape.reduce((a, b) => a * b, 1)) : w.data.length;
 }

@@ -1,8 +1,9 @@
 import { FtcError } from '../../errors.js';
 import * as tf from '../tf.js';
 import type { CausalLM, ForwardOptions, FullSettings, HostTensor, LoraSettings, WeightMap } from './api.js';
-import { buildModel, disposeModel, type BuiltModel } from './build.js';
+import { buildModel, disposeModel, type BuildOptions as LoraBuildOptions, type BuiltModel } from './build.js';
 import { buildFullModel } from './build-full.js';
+import { quantizeWeightMap, readQuantizedBase } from '../quant/base-4bit.js';
 import { loadLlamaConfig, type LlamaConfig } from '../../model-spec/config.js';
 import { IGNORE_INDEX } from '../../model-spec/labels.js';
 import { decode, lmHead, type LayerCache } from './llama.js';
@@ -23,8 +24,7 @@ export interface LlamaCausalLM extends CausalLM {
 
 
 /** Options of a model build: `full` trains whole weights (full fine-tuning) instead of a LoRA adapter. */
-export interface BuildOptions {
-  releaseHost?: boolean;
+export interface BuildOptions extends LoraBuildOptions {
   full?: FullSettings;
 }
 
@@ -69,9 +69,12 @@ export function createCausalLM(config: LlamaConfig, weights: WeightMap, lora?: L
 
 /**
  * Loads a Hugging Face model directory, optionally with a PEFT adapter directory applied. Without explicit
- * `lora` settings the adapter's own adapter_config.json decides r, alpha and the target modules.
+ * `lora` settings the adapter's own adapter_config.json decides r, alpha and the target modules, and an adapter
+ * trained on a 4-bit base (one with quantization_config.json) gets that base again.
+ * With `lora.quantization` the linears are 4-bit: read from `quantizedBase` (the lora stage's cached
+ * quantization) when given, else quantized here from the model's weights.
  */
-export function loadCausalLM(dir: string, opts: { adapterDir?: string; lora?: LoraSettings; full?: FullSettings } = {}): LlamaCausalLM {
+export function loadCausalLM(dir: string, opts: { adapterDir?: string; lora?: LoraSettings; full?: FullSettings; quantizedBase?: string } = {}): LlamaCausalLM {
   const config = loadLlamaConfig(dir);
   const adapter = opts.adapterDir ? loadAdapter(opts.adapterDir, config) : undefined;
   const lora: LoraSettings | undefined =
@@ -85,12 +88,17 @@ export function loadCausalLM(dir: string, opts: { adapterDir?: string; lora?: Lo
       useRslora: adapter.config.useRslora,
       useDora: adapter.config.useDora,
       modulesToSave: adapter.config.modulesToSave,
+      quantization: adapter.config.quantization,
       seed: 0,
     });
-  // The weights map is this call's alone: its host copies go as they are uploaded. 16-bit linear weights stay
-  // 16-bit on the host for a frozen base; the build uploads them as they are or widens them one at a time
-  // (frozen-weight.ts). Full fine-tuning trains float32 Variables, so it reads them widened.
-  const model = createCausalLM(config, loadWeights(dir, config, { keepHalf: !opts.full }), lora, { releaseHost: true, full: opts.full });
+  const quant = lora?.quantization;
+  const cached = quant && opts.quantizedBase ? readQuantizedBase(opts.quantizedBase) : undefined;
+  // 16-bit linear weights stay 16-bit on the host for a frozen base; the build uploads them as they are or widens
+  // them one at a time (frozen-weight.ts). Full fine-tuning trains float32 Variables, so it reads them widened.
+  const weights = loadWeights(dir, config, { keepHalf: !opts.full, skip: (name) => cached?.has(name) ?? false });
+  const quantized = cached ?? (quant ? quantizeWeightMap(weights, config, quant) : undefined);
+  // The weights map is this call's alone: its host copies go as they are uploaded.
+  const model = createCausalLM(config, weights, lora, { releaseHost: true, quantized, full: opts.full });
   if (adapter) model.importAdapter(adapter.tensors);
   return model;
 }

@@ -13,8 +13,8 @@ import { HalfWeight } from './half-weight.js';
  * stored copy serves every product. FrozenLinear (matmul.ts) adds the bias and the custom gradient.
  */
 
-/** Storage formats: `f32` is a tfjs float32 tensor; the others are words only ftc's wasm kernels decode. */
-export type FrozenFormat = 'f32' | 'bf16' | 'f16';
+/** Storage formats: `f32` is a tfjs float32 tensor; the others are words only ftc's wasm kernels decode (nf4/fp4: src/runtime/quant/nf4-weight.ts). */
+export type FrozenFormat = 'f32' | 'bf16' | 'f16' | 'nf4' | 'fp4';
 
 export interface FrozenWeight {
   readonly format: FrozenFormat;

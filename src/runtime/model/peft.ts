@@ -6,6 +6,7 @@ import type { HostTensor } from './api.js';
 import type { LlamaConfig } from '../../model-spec/config.js';
 import { LINEAR_MODULES, moduleDims, moduleParent } from '../../model-spec/modules.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
+import { type QuantSettings, readQuantizationFile, writeQuantizationFile } from '../quant/base-4bit.js';
 
 /**
  * LoRA adapters on disk exactly as Hugging Face PEFT saves them, so `PeftModel.from_pretrained(base, dir)`
@@ -104,6 +105,13 @@ export interface AdapterConfig {
   modulesToSave?: string[];
   /** `base_model_name_or_path`: the model directory or hub id the adapter was trained on. */
   baseModel: string;
+  /**
+   * QLoRA: the base's linears were 4-bit. PEFT's adapter_config.json has no field for it, so it travels beside
+   * the adapter as transformers' quantization_config (src/runtime/quant/base-4bit.ts, QUANTIZATION_FILE).
+   */
+  quantization?: QuantSettings;
+  /** With quantization: the compute dtype the pipeline asked for (recorded, as bnb_4bit_compute_dtype). */
+  computeDtype?: 'fp32' | 'fp16' | 'bf16';
 }
 
 /**
@@ -160,6 +168,7 @@ export function saveAdapter(dir: string, params: Map<string, HostTensor>, config
   mkdirSync(dir, { recursive: true });
   writeSafetensors(join(dir, 'adapter_model.safetensors'), tensors, { format: 'pt' });
   writeFileAtomic(join(dir, 'adapter_config.json'), (fd) => writeSync(fd, adapterConfigJson(config)));
+  if (config.quantization) writeQuantizationFile(dir, config.quantization, config.computeDtype);
 }
 
 /** Whether the adapter wraps `module` in LoRA (target_modules may still say all-linear). */
@@ -183,6 +192,8 @@ export function loadAdapter(dir: string, model?: LlamaConfig): { config: Adapter
     }
   }
   const config = parseAdapterConfig(cfgFile);
+  const quantization = readQuantizationFile(dir);
+  if (quantization) config.quantization = quantization;
   const tensors = readSafetensors(weightsFile);
   const bad = (code: string, msg: string): FtcError => new FtcError(code, msg, { file: weightsFile }, 'the adapter does not match its adapter_config.json or base model');
 

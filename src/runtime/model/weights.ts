@@ -25,11 +25,11 @@ export function locateWeights(dir: string): Map<string, string> {
 /**
  * Loads a model directory's weights (single file or sharded), after checking from the headers alone that
  * every tensor `config` requires is present with the right shape. Tensors the model does not use
- * (rotary inv_freq buffers and the like) are never read. With `keepHalf`, F16/BF16 linear weights (the
- * projections and lm_head) stay 16-bit on the host for the model build to upload as they are (or widen one
- * at a time); embeddings and norms are always float32.
+ * (rotary inv_freq buffers and the like) are never read, nor those `skip` names (a QLoRA base holds them 4-bit).
+ * With `keepHalf`, F16/BF16 linear weights (the projections and lm_head) stay 16-bit on the host for the model
+ * build to upload as they are (or widen one at a time); embeddings and norms are always float32.
  */
-export function loadWeights(dir: string, config: LlamaConfig, opts: { keepHalf?: boolean } = {}): WeightMap {
+export function loadWeights(dir: string, config: LlamaConfig, opts: { keepHalf?: boolean; skip?: (name: string) => boolean } = {}): WeightMap {
   const where = locateWeights(dir);
   const expected = expectedWeightShapes(config);
 
@@ -73,7 +73,7 @@ export function loadWeights(dir: string, config: LlamaConfig, opts: { keepHalf?:
 
   const weights: WeightMap = new Map();
   for (const [file, names] of byShard) {
-    const wanted = new Set(names);
+    const wanted = new Set(names.filter((n) => !opts.skip?.(n)));
     const keepHalf = opts.keepHalf ? isFrozenLinearWeight : undefined;
     for (const [name, t] of readSafetensors(file, { filter: (n) => wanted.has(n), keepHalf })) weights.set(name, t);
   }

@@ -11,10 +11,11 @@
  *                                                  nested_blocksize, nested_dtype, nested_offset}
  *
  * Reading one back gives the Quantized4bit that quantize4bit would have produced, so a pre-quantized checkpoint
- * can be used without re-quantizing.
+ * can be used without re-quantizing; ftc writes its own quantized base (the lora stage's cached artifact) the same way.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { FtcError } from '../../errors.js';
+import { writeFileAtomic } from '../atomic-file.js';
 import { readSafetensorsHeader } from '../model/safetensors.js';
 import { NESTED_BLOCKSIZE, type QuantType, type Quantized4bit } from './quantize4bit.js';
 
@@ -105,4 +106,48 @@ export function quantizedFromTensors(weight: string, tensors: Map<string, RawTen
     if (q.absmax.length !== blocks) throw bad('absmax size does not match its shape');
   }
   return q;
+}
+
+function rawF32(a: Float32Array): RawTensor {
+  return { dtype: 'F32', shape: [a.length], bytes: new Uint8Array(a.buffer, a.byteOffset, a.byteLength) };
+}
+
+/** The checkpoint tensors of 4-bit weight `weight`, as Linear4bit's state dict holds them (inverse of quantizedFromTensors). */
+export function quantizedToTensors(weight: string, q: Quantized4bit, out = new Map<string, RawTensor>()): Map<string, RawTensor> {
+  out.set(weight, { dtype: 'U8', shape: [q.packed.length, 1], bytes: q.packed });
+  out.set(`${weight}.quant_map`, rawF32(q.code));
+  const state: PackedState & { dtype: string } = { quant_type: q.quantType, blocksize: q.blocksize, dtype: 'float32', shape: q.shape };
+  if (q.nested) {
+    out.set(`${weight}.absmax`, { dtype: 'U8', shape: [q.nested.codes.length], bytes: q.nested.codes });
+    out.set(`${weight}.nested_absmax`, rawF32(q.nested.absmax2));
+    out.set(`${weight}.nested_quant_map`, rawF32(q.nested.code));
+    Object.assign(state, { nested_blocksize: q.nested.blocksize, nested_dtype: 'float32', nested_offset: q.nested.offset });
+  } else {
+    out.set(`${weight}.absmax`, rawF32(q.absmax!));
+  }
+  const json = Buffer.from(JSON.stringify(state), 'utf8');
+  out.set(`${weight}.quant_state.bitsandbytes__${q.quantType}`, { dtype: 'U8', shape: [json.length], bytes: new Uint8Array(json) });
+  return out;
+}
+
+/** Writes raw tensors (sorted by name) as a safetensors file, atomically; the counterpart of readRawTensors. */
+export function writeRawTensors(file: string, tensors: Map<string, RawTensor>): void {
+  const names = [...tensors.keys()].sort();
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const name of names) {
+    const t = tensors.get(name)!;
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.bytes.length] };
+    offset += t.bytes.length;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
+  const jsonBytes = Buffer.from(json, 'utf8');
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(jsonBytes.length));
+  writeFileAtomic(file, (fd) => {
+    writeSync(fd, prefix);
+    writeSync(fd, jsonBytes);
+    for (const name of names) writeSync(fd, tensors.get(name)!.bytes);
+  });
 }

@@ -8,6 +8,7 @@ import { loraParameterCount, rankError, rankTooLarge } from '../../model-spec/pa
 import { TARGET_QUANTIZATIONS } from '../../model-spec/quantization.js';
 import type { Artifact, StageContext, StageImpl, StageSummary } from '../stage.js';
 import { formatCount, MODEL_MANIFEST, type ModelManifest } from './model.js';
+import { QUANTIZED_BASE_FILE, writeQuantizedBase } from '../quant/base-4bit.js';
 
 /** The lora stage's artifact: the resolved settings and the model they apply to. */
 export const LORA_SETTINGS = 'lora.json';
@@ -17,6 +18,9 @@ export interface LoraArtifact {
   model: ModelManifest;
   settings: LoraSettings;
   trainable_parameters: number;
+  /** QLoRA: the quantized linears, a file of this artifact (base-4bit.ts), and the compute dtype the pipeline asked for. */
+  quantized_base?: string;
+  compute_dtype?: 'fp32' | 'fp16' | 'bf16';
 }
 
 interface LoraParams {
@@ -31,12 +35,16 @@ interface LoraParams {
   modules_to_save?: string[];
   seed?: number;
   quantization?: 'none' | 'nf4';
+  double_quant?: boolean;
+  compute_dtype?: 'fp32' | 'fp16' | 'bf16';
 }
 
 /**
  * Resolves the LoRA settings against the model: `all-linear` becomes every linear layer of a block
  * (PEFT leaves lm_head out), each target must be a linear layer the model has, and the trainable
  * parameter count is reported. Nothing is trained here; the trainer builds the adapter from this.
+ * With quantization = nf4 the base's linears are quantized here, once, into the artifact: the cache key
+ * (the model's content, these settings) then covers the 4-bit base too.
  */
 export const loraStage: StageImpl = {
   kind: 'lora',
@@ -45,7 +53,7 @@ export const loraStage: StageImpl = {
     const p = ctx.stage.params as unknown as LoraParams;
     if (p.quantization !== undefined && !TARGET_QUANTIZATIONS.run.includes(p.quantization)) {
       // Training in full precision instead would silently be a different (and much larger) run than asked.
-      throw new FtcError('E_LORA_QUANTIZATION', `lora '${ctx.stage.name}': quantization = ${p.quantization} (QLoRA) has no 4-bit base model in the embedded runtime`,
+      throw new FtcError('E_LORA_QUANTIZATION', `lora '${ctx.stage.name}': quantization = ${p.quantization} is not one the embedded runtime trains (${TARGET_QUANTIZATIONS.run.join(', ')})`,
         { file: ctx.pipeline.file },
         'compile the pipeline for transformers + bitsandbytes with `ftc compile FILE --target accelerate`, or remove quantization to train a full-precision base');
     }
@@ -64,9 +72,16 @@ export const loraStage: StageImpl = {
       useRslora: p.use_rslora,
       ...(p.use_dora ? { useDora: true } : {}),
       ...(p.modules_to_save ? { modulesToSave: [...p.modules_to_save] } : {}),
+      ...(p.quantization === 'nf4' ? { quantization: { type: p.quantization, doubleQuant: p.double_quant ?? false } } : {}),
       seed: p.seed ?? ctx.pipeline.seed,
     };
     const artifact: LoraArtifact = { model, settings, trainable_parameters: trainable };
+    if (settings.quantization) {
+      const started = performance.now();
+      const count = writeQuantizedBase(resolve(ctx.pipeline.dir, model.path), config, settings.quantization, join(ctx.outDir, QUANTIZED_BASE_FILE));
+      Object.assign(artifact, { quantized_base: QUANTIZED_BASE_FILE, ...(p.compute_dtype ? { compute_dtype: p.compute_dtype } : {}) });
+      ctx.log.info(`quantized ${count} linear weights to ${settings.quantization.type}${settings.quantization.doubleQuant ? ' (double quantization)' : ''} in ${((performance.now() - started) / 1000).toFixed(1)}s; embeddings, norms and lm_head stay as stored`);
+    }
     writeFileSync(join(ctx.outDir, LORA_SETTINGS), JSON.stringify(artifact, null, 2) + '\n');
     const pct = model.parameters > 0 ? ` (${((100 * trainable) / model.parameters).toFixed(3)}% of ${formatCount(model.parameters)})` : '';
     const whole = p.modules_to_save ? ` + ${p.modules_to_save.join(', ')} trained whole` : '';

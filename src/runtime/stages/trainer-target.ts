@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { FtcError } from '../../errors.js';
 import { loadLlamaConfig } from '../../model-spec/config.js';
 import type { TrainingShape } from '../../model-spec/memory.js';
@@ -33,6 +33,8 @@ export interface TrainingTarget {
   /** Every data-parallel worker builds the same model from this. */
   workerSource: ModelSource;
   checkpointFiles: AdapterFiles;
+  /** QLoRA's compute_dtype as the lora stage asked it (the 4-bit products run in fp32 whatever it says). */
+  computeDtype?: string;
   load(): LlamaCausalLM;
   /** Writes the trained result into the stage's artifact directory. */
   save(outDir: string, model: LlamaCausalLM): void;
@@ -56,8 +58,10 @@ export function trainingTarget(ctx: StageContext, p: TargetParams): TrainingTarg
   }
   const lora = readLoraArtifact(input);
   const modelDir = resolve(ctx.pipeline.dir, lora.model.path);
+  // QLoRA: the lora stage's cached 4-bit linears, read by the trainer and every worker instead of quantizing again.
+  const quantizedBase = lora.quantized_base ? join(input.dir, lora.quantized_base) : undefined;
   // Absolute, as PEFT records it: AutoPeftModelForCausalLM.from_pretrained(adapter) then finds the base from any directory.
-  const adapterConfig: AdapterConfig = { ...lora.settings, baseModel: modelDir };
+  const adapterConfig: AdapterConfig = { ...lora.settings, baseModel: modelDir, ...(lora.compute_dtype ? { computeDtype: lora.compute_dtype } : {}) };
   return {
     model: lora.model,
     modelDir,
@@ -65,9 +69,10 @@ export function trainingTarget(ctx: StageContext, p: TargetParams): TrainingTarg
     trainableParameters: lora.trainable_parameters,
     reportKeys: pipelineKeys(lora.settings),
     memoryShape: { r: lora.settings.r, targetModules: [...lora.settings.targetModules], dropout: lora.settings.dropout > 0 },
-    workerSource: { dir: modelDir, lora: lora.settings },
+    workerSource: { dir: modelDir, lora: lora.settings, quantizedBase },
     checkpointFiles: peftAdapterFiles(adapterConfig),
-    load: () => loadCausalLM(modelDir, { lora: lora.settings }),
+    ...(lora.compute_dtype ? { computeDtype: lora.compute_dtype } : {}),
+    load: () => loadCausalLM(modelDir, { lora: lora.settings, quantizedBase }),
     save: (outDir, model) => saveAdapter(outDir, adapterHost(model), adapterConfig),
   };
 }

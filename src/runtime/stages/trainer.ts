@@ -88,6 +88,7 @@ export const trainerStage: StageImpl = {
     const precision = 'fp32';
     if (p.precision !== precision) warn(`precision ${p.precision} is not available on the ${backend.name} backend; trained in fp32 instead`);
 
+    if (target.computeDtype && target.computeDtype !== precision) warn(`compute_dtype ${target.computeDtype} is not available on the ${backend.name} backend; 4-bit weights are dequantized to fp32 instead`);
     const model = target.load();
     const outputDir = outputTarget(p.output, ctx.pipeline.dir);
     // Checkpoints are written into the output before it is complete, so it is claimed first: never a directory ftc did not write.

@@ -19,9 +19,9 @@ export const CORPUS = [
  * hidden 64 with 4 query / 2 key-value heads (head_dim 16, so the rope permutation is non-trivial and GQA is
  * exercised), ffn 80 (not a multiple of 32: down_proj falls back to f16 under q8_0, as llama.cpp's converter does).
  */
-export function makeTinyModel(dir: string, opts: { vocab?: number; tie?: boolean; seed?: number } = {}): LlamaConfig {
+export function makeTinyModel(dir: string, opts: { vocab?: number; tie?: boolean; seed?: number; ffn?: number } = {}): LlamaConfig {
   initModel(dir, {
-    layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 80, vocab: opts.vocab ?? 320, maxPositions: 128,
+    layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: opts.ffn ?? 80, vocab: opts.vocab ?? 320, maxPositions: 128,
     seed: opts.seed ?? 3, dtype: 'f32', corpus: CORPUS, tieWordEmbeddings: opts.tie,
   });
   const config = loadLlamaConfig(dir);

@@ -8,6 +8,9 @@ import type { Artifact, StageContext, StageLogger } from '../../../src/runtime/s
 import { LORA_SETTINGS, loraStage, type LoraArtifact } from '../../../src/runtime/stages/lora.js';
 import { MODEL_MANIFEST, modelStage, type ModelManifest } from '../../../src/runtime/stages/model.js';
 import { tempDir } from '../../helpers.js';
+import { readSafetensors } from '../../../src/runtime/model/safetensors.js';
+import { readQuantizedBase } from '../../../src/runtime/quant/base-4bit.js';
+import { dequantize4bit, quantize4bit } from '../../../src/runtime/quant/quantize4bit.js';
 
 const quiet: StageLogger = { info() {}, warn() {}, progress: () => ({ update() {}, done() {} }) };
 
@@ -92,12 +95,40 @@ test('lora stage: an unknown target module is an error listing the model\'s modu
     isFtcError(e) && e.code === 'E0307' && /qkv_proj/.test(e.message) && /q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj/.test(e.hint ?? ''));
 });
 
-test('lora stage: quantization = nf4 is refused by the embedded runtime, pointing at --target accelerate', async () => {
+test('lora stage: quantization = nf4 quantizes every decoder linear once into the artifact, exactly as quantize4bit does; embeddings, norms and lm_head stay out', async () => {
   const dir = tinyModel();
   const mc = ctx(dir, 'model', { path: 'm' });
   await modelStage.run(mc);
   const base: Artifact = { stage: 'base', kind: 'model', key: 'k', dir: mc.outDir, summary: {} };
-  const params = { model: 'base', r: 2, alpha: 4, target_modules: ['q_proj'], dropout: 0, bias: 'none', use_rslora: false, quantization: 'nf4' };
+  const params = { model: 'base', r: 2, alpha: 4, target_modules: ['q_proj'], dropout: 0, bias: 'none', use_rslora: false, quantization: 'nf4', double_quant: true, compute_dtype: 'bf16' };
+  const c = ctx(dir, 'lora', params, { base });
+  await loraStage.run(c);
+  const artifact = JSON.parse(readFileSync(join(c.outDir, LORA_SETTINGS), 'utf8')) as LoraArtifact;
+  assert.deepEqual(artifact.settings.quantization, { type: 'nf4', doubleQuant: true });
+  assert.equal(artifact.compute_dtype, 'bf16');
+  const quantized = readQuantizedBase(join(c.outDir, artifact.quantized_base!));
+  const host = readSafetensors(join(dir, 'm', 'model.safetensors'));
+  const linears = [...host.keys()].filter((n) => /_proj\.weight$/.test(n)).sort();
+  assert.equal(linears.length, 14);
+  assert.deepEqual([...quantized.keys()].sort(), linears);
+  for (const name of linears) {
+    const w = host.get(name)!;
+    const want = quantize4bit(w.data, w.shape, { type: 'nf4', doubleQuant: true });
+    const got = quantized.get(name)!;
+    assert.deepEqual(got.packed, want.packed, name);
+    assert.deepEqual(got.nested!.codes, want.nested!.codes, name);
+    assert.deepEqual(got.nested!.absmax2, want.nested!.absmax2, name);
+    assert.equal(got.nested!.offset, want.nested!.offset, name);
+    assert.deepEqual(dequantize4bit(got), dequantize4bit(want), name);
+  }
+});
+
+test('lora stage: a quantization the embedded runtime does not train is refused', async () => {
+  const dir = tinyModel();
+  const mc = ctx(dir, 'model', { path: 'm' });
+  await modelStage.run(mc);
+  const base: Artifact = { stage: 'base', kind: 'model', key: 'k', dir: mc.outDir, summary: {} };
+  const params = { model: 'base', r: 2, alpha: 4, target_modules: ['q_proj'], dropout: 0, bias: 'none', use_rslora: false, quantization: 'int8' };
   await assert.rejects(loraStage.run(ctx(dir, 'lora', params, { base })), (e: unknown) =>
     isFtcError(e) && e.code === 'E_LORA_QUANTIZATION' && /--target accelerate/.test(e.hint ?? ''));
 });

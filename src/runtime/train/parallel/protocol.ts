@@ -4,10 +4,11 @@ import type { Share, StepOptions } from '../step.js';
 import type { HostGrads } from './allreduce.js';
 
 /**
- * What a worker builds its copy of the model from: a model directory, or weights in memory (tests, bench), with
- * a LoRA adapter or, under full fine-tuning, `full` (the main thread then sends every trained weight each step).
+ * What a worker builds its copy of the model from: a model directory (with the lora stage's cached 4-bit base
+ * under QLoRA), or weights in memory (tests, bench), with a LoRA adapter or, under full fine-tuning, `full` (the
+ * main thread then sends every trained weight each step).
  */
-export type ModelSource = ({ dir: string } | { config: LlamaConfig; weights: WeightMap }) & ({ lora: LoraSettings; full?: undefined } | { full: FullSettings; lora?: undefined });
+export type ModelSource = ({ dir: string; quantizedBase?: string } | { config: LlamaConfig; weights: WeightMap }) & ({ lora: LoraSettings; full?: undefined } | { full: FullSettings; lora?: undefined });
 
 /** Main thread → worker. */
 export type ToWorker =
