@@ -35,6 +35,13 @@ export const tokenizerSchema: StageSchema = {
     },
     train_on_inputs: { type: 'boolean', default: false, description: 'Compute the loss on prompt tokens too (labels are -100 on the prompt by default).' },
     packing: { type: 'boolean', default: false, description: 'Pack several short examples into each max_length sequence.' },
+    workers: {
+      oneOf: [{ type: 'integer', minimum: 1 }, { const: 'auto' }],
+      default: 'auto',
+      'x-cache': false,
+      description:
+        'Threads that tokenize (worker threads, each taking whole batches of rows): auto uses every core, one thread per 8 MiB of input; 1 keeps it on the stage\'s own thread. The tokens are the same whatever the count.',
+    },
   },
   required: ['input'],
   additionalProperties: false,

@@ -91,7 +91,7 @@ test('keys ignore comments, formatting, key order, x-cache:false keys and stage 
   const base = await keys(PIPELINE, dir);
   const reformatted = PIPELINE.replace('  r     = 4', '# rank\n  r = 4   # small').replace('  model = base\n  r', '  r = 4\n  model = base\n  x').replace('  x = 4', '');
   assert.deepEqual(await keys(reformatted, dir), base);
-  const logEvery = await keys(PIPELINE.replace('log_every = 5', 'log_every = 50').replace('output    = "out"', 'output    = "elsewhere"'), dir);
+  const logEvery = await keys(PIPELINE.replace('log_every = 5', 'log_every = 50').replace('output    = "out"', 'output    = "elsewhere"').replace('max_length = 32', 'max_length = 32\n  workers    = 3'), dir);
   assert.deepEqual(logEvery, base);
   const renamed = await keys(PIPELINE.replace(/\braw\b/g, 'records'), dir);
   assert.equal(renamed.records, base.raw);

@@ -1,14 +1,16 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FtcError } from '../../errors.js';
 import { readJsonl } from '../data/jsonl.js';
+import { readLines } from '../data/lines.js';
 import type { StageContext, StageImpl, StageSummary } from '../stage.js';
-import { assemble, Packer, type AssembleOptions } from '../tokenize/assemble.js';
+import { Packer } from '../tokenize/assemble.js';
 import { DATASET_FORMAT, idBytesFor, SplitWriter, writeMeta, type TokenDatasetMeta } from '../tokenize/dataset.js';
 import { loadTokenizerFile, trainTokenizer, type LoadedTokenizer } from '../tokenize/load.js';
-import { PieceEncoder, type EncodedPiece, type Piece } from '../tokenize/pieces.js';
+import { resolveTokenizerWorkers, TokenizerPool } from '../tokenize/pool.js';
+import { RowTokenizer, type RowBatch, type RowRules, type TokenizedBatch } from '../tokenize/rows.js';
 import { addedSpecials } from '../tokenize/specials.js';
-import { HELD_OUT_MAX, heldOutText, writeHeldOutPrompts } from '../tokenize/held-out.js';
+import { HELD_OUT_MAX, writeHeldOutPrompts } from '../tokenize/held-out.js';
 import { EVAL_FILE, TRAIN_FILE, type Example } from './preprocess.js';
 
 interface TokenizerParams {
@@ -21,6 +23,7 @@ interface TokenizerParams {
   add_eos?: boolean;
   train_on_inputs?: boolean;
   packing?: boolean;
+  workers?: number | 'auto';
 }
 
 /**
@@ -29,18 +32,35 @@ interface TokenizerParams {
  */
 const BATCH = 2048;
 
-async function* examplesOf(file: string): AsyncGenerator<Example[]> {
-  let batch: Example[] = [];
+/**
+ * A preprocess artifact file's non-blank lines in batches, with their line numbers: BATCH rows, or
+ * fewer once a batch holds `maxChars` characters (with several threads, so that a small input still
+ * gives each thread several batches).
+ */
+async function* batchesOf(file: string, maxChars = Infinity): AsyncGenerator<RowBatch> {
+  if (!existsSync(file)) return;
+  let batch: RowBatch = { file, lines: [], rows: [] };
+  let chars = 0;
+  for await (const { text, line } of readLines(file)) {
+    if (text.trim() === '') continue; // as readJsonl: blank lines are no rows
+    batch.lines.push(text);
+    batch.rows.push(line);
+    chars += text.length;
+    if (batch.lines.length === BATCH || chars >= maxChars) {
+      yield batch;
+      batch = { file, lines: [], rows: [] };
+      chars = 0;
+    }
+  }
+  if (batch.lines.length) yield batch;
+}
+
+async function* examplesOf(file: string): AsyncGenerator<Example> {
   if (!existsSync(file)) return;
   for await (const item of readJsonl(file)) {
     if (item.error !== undefined) throw new Error(`${file}:${item.row}: ${item.error}`); // verified artifact
-    batch.push(item.value as Example);
-    if (batch.length === BATCH) {
-      yield batch;
-      batch = [];
-    }
+    yield item.value as Example;
   }
-  if (batch.length) yield batch;
 }
 
 async function obtainTokenizer(p: TokenizerParams, ctx: StageContext, trainFile: string): Promise<LoadedTokenizer> {
@@ -54,15 +74,9 @@ async function obtainTokenizer(p: TokenizerParams, ctx: StageContext, trainFile:
   }
   if (p.vocab !== undefined) return loadTokenizerFile(resolve(ctx.pipeline.dir, p.vocab), p.vocab);
   const texts: string[] = [];
-  for await (const batch of examplesOf(trainFile)) for (const e of batch) texts.push(e.prompt + e.response);
+  for await (const e of examplesOf(trainFile)) texts.push(e.prompt + e.response);
   ctx.log.info(`training a byte-level BPE tokenizer on ${texts.length} examples`);
   return trainTokenizer(texts, p.train?.vocab_size ?? 4096, p.train?.min_frequency ?? 2);
-}
-
-/** The text an example is encoded as and the spans trained on: the response, or each assistant turn. */
-function pieceOf(e: Example): Piece {
-  const text = e.prompt + e.response;
-  return { text, spans: e.turns ?? [[e.prompt.length, text.length]] };
 }
 
 /**
@@ -74,8 +88,10 @@ function pieceOf(e: Example): Piece {
  * then EOS after the response as Stanford Alpaca and axolotl append it; a chat template's text
  * gets none, as apply_chat_template encodes it (the template writes BOS and end-of-turn itself).
  * add_bos/add_eos in the pipeline override both. Byte-level BPE tokenizers go through a word cache
- * (tokenize/word-cache.ts: the library's exact ids, asked only for unseen words); a batch's library
- * work runs in the Rust pool while the previous one is assembled.
+ * (tokenize/word-cache.ts: the library's exact ids, asked only for unseen words). Batches of rows
+ * are encoded on worker threads when the input is large enough (`workers`, tokenize/pool.ts) and
+ * written in row order, so the artifact is the same bytes whatever the thread count; on one thread
+ * a batch's library work runs in the Rust pool while the previous one is written.
  */
 export const tokenizerStage: StageImpl = {
   kind: 'tokenizer',
@@ -92,59 +108,68 @@ export const tokenizerStage: StageImpl = {
     if (p.add_bos === true && !specials.bos) ctx.log.warn('add_bos = true but the tokenizer has no BOS token; examples start without one');
     if (p.add_eos !== false && !specials.eos) ctx.log.warn('the tokenizer has no EOS token; examples end without one');
     const bos = specials.bos ? [specials.bos.id] : [];
-    const templateOptions = {
-      prefix: p.add_bos === undefined ? added.prefix : p.add_bos ? bos : [],
-      suffix: p.add_eos === false ? [] : added.suffix,
-      eosId: p.add_eos === false ? undefined : specials.eos?.id,
-    };
-    const chatOptions = { prefix: p.add_bos === true ? bos : [], suffix: [], eosId: p.add_eos === true ? specials.eos?.id : undefined };
     const base = { maxLength, truncation: p.truncation ?? true, trainOnInputs: p.train_on_inputs ?? false };
-    const optionsFor = (e: Example): AssembleOptions => {
-      const o = e.turns ? chatOptions : templateOptions;
-      // An explicit add_bos never doubles a BOS the text already starts with (a chat template writes one).
-      if (p.add_bos === true && specials.bos && e.prompt.startsWith(specials.bos.text)) return { ...base, ...o, prefix: [] };
-      return { ...base, ...o };
+    const rules: RowRules = {
+      template: {
+        ...base,
+        prefix: p.add_bos === undefined ? added.prefix : p.add_bos ? bos : [],
+        suffix: p.add_eos === false ? [] : added.suffix,
+        eosId: p.add_eos === false ? undefined : specials.eos?.id,
+      },
+      chat: { ...base, prefix: p.add_bos === true ? bos : [], suffix: [], eosId: p.add_eos === true ? specials.eos?.id : undefined },
+      bosText: p.add_bos === true ? specials.bos?.text : undefined,
     };
     let truncated = 0, tooLong = 0, noResponse = 0;
+
+    const files = [['train', join(input.dir, TRAIN_FILE)], ['eval', join(input.dir, EVAL_FILE)]] as const;
+    const inputBytes = files.reduce((sum, [, f]) => sum + (existsSync(f) ? statSync(f).size : 0), 0);
+    const threads = resolveTokenizerWorkers(p.workers, inputBytes);
+    const pool = threads > 1 ? TokenizerPool.start(threads, { json: loaded.json, rules }) : undefined;
+    const local = pool ? undefined : new RowTokenizer(tokenizer, loaded.json, rules);
+    const encode = (batch: RowBatch) => (pool ? pool.tokenize(batch) : local!.tokenize(batch));
+    // Batches in flight: one ahead on this thread (the library's Rust pool encodes it while the
+    // previous one is written), two per worker (none waits for its next batch).
+    const ahead = pool ? 2 * threads : 2;
+    if (pool) ctx.log.info(`tokenizing on ${threads} threads`);
     const progress = ctx.log.progress('tokenizing');
     let done = 0;
-
-    const encoder = new PieceEncoder(tokenizer, loaded.json);
-    type Encoded = [Example[], EncodedPiece[]];
-    const encode = async (batch: Example[]): Promise<Encoded> => [batch, await encoder.encode(batch.map(pieceOf))];
 
     const vocabSize = tokenizer.getVocabSize(true);
     const idBytes = idBytesFor(vocabSize);
     const splits: TokenDatasetMeta['splits'] = {};
     const heldOut: Example[] = []; // the eval split's first kept examples, for generation (held-out.ts)
-    for (const [name, file] of [['train', TRAIN_FILE], ['eval', EVAL_FILE]] as const) {
-      const writer = new SplitWriter(ctx.outDir, name, packed, idBytes);
-      const packer = packed ? new Packer(writer, maxLength) : undefined;
-      const take = ([batch, encodings]: Encoded) => {
-        for (let i = 0; i < batch.length; i++) {
-          const ex = assemble(encodings[i], optionsFor(batch[i]));
-          if ('drop' in ex) {
-            if (ex.drop === 'too_long') tooLong++;
-            else noResponse++;
-            continue;
+    try {
+      for (const [name, file] of files) {
+        const writer = new SplitWriter(ctx.outDir, name, packed, idBytes);
+        const packer = packed ? new Packer(writer, maxLength) : undefined;
+        const take = (b: TokenizedBatch) => {
+          let at = 0;
+          for (const n of b.lengths) {
+            const ids = b.ids.subarray(at, at + n), labels = b.labels.subarray(at, at + n);
+            if (packer) packer.add(ids, labels);
+            else writer.add(ids, labels);
+            at += n;
           }
-          if (ex.truncated) truncated++;
-          if (name === 'eval' && heldOut.length < HELD_OUT_MAX) heldOut.push(batch[i]);
-          if (packer) packer.add(ex.ids, ex.labels);
-          else writer.add(ex.ids, ex.labels);
+          truncated += b.truncated;
+          tooLong += b.tooLong;
+          noResponse += b.noResponse;
+          if (name === 'eval') heldOut.push(...b.firstKept.slice(0, HELD_OUT_MAX - heldOut.length));
+          progress.update((done += b.rows));
+        };
+        // Asked in row order and taken in row order: the first failing row's error is the one thrown.
+        const inFlight: Array<Promise<TokenizedBatch>> = [];
+        for await (const batch of batchesOf(file, pool ? inputBytes / (4 * threads) : Infinity)) {
+          const next = encode(batch);
+          next.catch(() => {}); // awaited below, in order; a later batch's failure must not go unhandled meanwhile
+          inFlight.push(next);
+          if (inFlight.length >= ahead) take(await inFlight.shift()!);
         }
-        done += batch.length;
-        progress.update(done);
-      };
-      let pending: Promise<Encoded> | undefined;
-      for await (const batch of examplesOf(join(input.dir, file))) {
-        const next = encode(batch); // starts in the Rust pool while the previous batch is assembled
-        if (pending) take(await pending);
-        pending = next;
+        while (inFlight.length) take(await inFlight.shift()!);
+        packer?.flush();
+        splits[name] = writer.close();
       }
-      if (pending) take(await pending);
-      packer?.flush();
-      splits[name] = writer.close();
+    } finally {
+      await pool?.close();
     }
     progress.done();
 
@@ -172,9 +197,7 @@ export const tokenizerStage: StageImpl = {
     };
     writeMeta(ctx.outDir, meta);
     // Each prompt encoded alone, as a generation encodes it: the example's prefix, then the text (no trained spans).
-    const texts = heldOut.map(heldOutText);
-    const encoded = await encoder.encode(texts.map((t) => ({ text: t.prompt, spans: [] })));
-    writeHeldOutPrompts(ctx.outDir, texts.map((t, i) => ({ ...t, prompt_ids: [...optionsFor(heldOut[i]!).prefix, ...Array.from(encoded[i]!.ids)] })));
+    writeHeldOutPrompts(ctx.outDir, await (local ?? new RowTokenizer(tokenizer, loaded.json, rules)).heldOutPrompts(heldOut));
     writeFileSync(join(ctx.outDir, 'tokenizer.json'), loaded.json);
     const dropped = tooLong + noResponse;
     if (dropped) ctx.log.warn(`dropped ${dropped} example${dropped === 1 ? '' : 's'}: ${tooLong} longer than max_length = ${maxLength}, ${noResponse} with no response tokens left after truncation`);

@@ -47,6 +47,13 @@ export function trainTokenizer(texts: string[], vocabSize: number, minFrequency:
   return { tokenizer, json, sha256: sha256(json), specials: findSpecialTokens(tokenizer) };
 }
 
+/** A tokenizer.json this process already loaded once (load.ts), loaded again in a worker thread, limits off as there. */
+export function tokenizerFromJson(json: string): Tokenizer {
+  const tokenizer = TokenizerClass.fromString(json);
+  withoutSavedLimits(tokenizer);
+  return tokenizer;
+}
+
 /**
  * Truncation and padding saved in a tokenizer.json are switched off: transformers' fast tokenizer
  * resets both on every call unless the call asks for them, so they never shape what it feeds a

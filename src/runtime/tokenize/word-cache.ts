@@ -78,7 +78,7 @@ export function wordCacheUnsupported(config: Record<string, unknown>): string | 
  * library whole. Use only when wordCacheUnsupported(config) is undefined.
  */
 export class WordCacheEncoder implements IdEncoder {
-  private readonly cache = new Map<string, number | number[]>();
+  private cache = new Map<string, number | number[]>();
   private readonly library: IdEncoder;
 
   private readonly addedTokens: readonly string[];
@@ -102,7 +102,10 @@ export class WordCacheEncoder implements IdEncoder {
   }
 
   async encodeBatch(texts: string[]): Promise<ArrayLike<number>[]> {
-    if (this.cache.size > MAX_WORDS) this.cache.clear(); // only between batches: a batch's words stay
+    // Started over by replacing the map, not clearing it: a batch still awaiting the library (calls
+    // overlap) keeps reading the map it started with.
+    if (this.cache.size > MAX_WORDS) this.cache = new Map();
+    const cache = this.cache;
     const out: ArrayLike<number>[] = new Array(texts.length);
     const ids = new IdRuns();
     const whole: number[] = []; // texts the library encodes whole
@@ -119,7 +122,7 @@ export class WordCacheEncoder implements IdEncoder {
       ids.begin();
       let complete = true;
       for (const word of words) {
-        const hit = this.cache.get(word);
+        const hit = cache.get(word);
         if (hit === undefined) {
           unseen.add(word);
           complete = false;
@@ -136,11 +139,11 @@ export class WordCacheEncoder implements IdEncoder {
     whole.forEach((i, k) => (out[i] = wholeIds[k]));
     fresh.forEach((word, k) => {
       const wordIds = freshIds[k];
-      this.cache.set(word, wordIds.length === 1 ? wordIds[0] : Array.from(wordIds));
+      cache.set(word, wordIds.length === 1 ? wordIds[0] : Array.from(wordIds));
     });
     for (const [i, words] of waiting) {
       ids.begin();
-      for (const word of words) ids.push(this.cache.get(word)!);
+      for (const word of words) ids.push(cache.get(word)!);
       out[i] = ids.end();
     }
     return out;

@@ -12,7 +12,7 @@ export async function runStage(
   impl: StageImpl,
   name: string,
   params: { [key: string]: JsonValue },
-  opts: { pipelineDir?: string; inputs?: Artifact[]; seed?: number; warnings?: string[] } = {},
+  opts: { pipelineDir?: string; inputs?: Artifact[]; seed?: number; warnings?: string[]; infos?: string[] } = {},
 ): Promise<{ summary: StageSummary; artifact: Artifact }> {
   const outDir = join(tempDir('ftc-stage-'), 'out');
   mkdirSync(outDir);
@@ -23,7 +23,7 @@ export async function runStage(
     inputs: Object.fromEntries((opts.inputs ?? []).map((a) => [a.stage, a])),
     outDir,
     log: {
-      info: () => {},
+      info: (m) => opts.infos?.push(m),
       warn: (m) => opts.warnings?.push(m),
       progress: () => ({ update: () => {}, done: () => {} }),
     },

@@ -107,6 +107,7 @@ export const MAPPING: readonly KeyMapping[] = [
   { block: 'tokenizer', key: 'add_eos', section: 'TOKENIZATION', equivalent: "TOKENIZATION[\"add_eos\"]: EOS after the response unless already there (default for prompt/response rows, off for chat rows)", args: (v) => ({ add_eos: v }) },
   { block: 'tokenizer', key: 'train_on_inputs', section: 'TOKENIZATION', equivalent: 'TOKENIZATION["train_on_inputs"]: labels -100 on BOS and on tokens outside the response/assistant-turn spans unless true', args: (v) => ({ train_on_inputs: v }) },
   { block: 'tokenizer', key: 'packing', section: 'TOKENIZATION', equivalent: "TOKENIZATION[\"packing\"]: ftc's greedy in-order packing, first token of each example unlabelled", args: (v) => ({ packing: v }) },
+  compileTime('tokenizer', 'workers', "threads of ftc's tokenizer stage, which ftc compile runs; the same rows whatever the count"),
 
   // ── model ──
   { block: 'model', key: 'path', section: 'train.py', equivalent: 'AutoModelForCausalLM.from_pretrained(MODEL) (MODEL relative to the job directory; --model overrides)' },

@@ -1,0 +1,120 @@
+/**
+ * Tokenization on several threads: worker_threads, each with its own tokenizer and RowTokenizer
+ * (rows.ts), take whole batches of consecutive rows; the stage asks in row order and takes the
+ * replies in the same order, so what it writes does not depend on how many threads encoded it.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { FtcError } from '../../errors.js';
+import type { RowBatch, RowRules, TokenizedBatch } from './rows.js';
+
+/** What every worker starts from. */
+export interface WorkerSetup {
+  json: string;
+  rules: RowRules;
+}
+
+export interface ToWorker {
+  id: number;
+  batch: RowBatch;
+}
+
+export type FromWorker = { id: number; result: TokenizedBatch } | { id: number; error: WireError };
+
+/** An error as it crosses threads: FtcErrors keep code, place and hint. */
+export interface WireError {
+  message: string;
+  stack?: string;
+  code?: string;
+  where?: FtcError['where'];
+  hint?: string;
+}
+
+export function wireError(e: unknown): WireError {
+  if (e instanceof FtcError) return { message: e.message, code: e.code, where: e.where, hint: e.hint };
+  if (e instanceof Error) return { message: e.message, stack: e.stack };
+  return { message: String(e) };
+}
+
+/** The error the stage throws, as one thread would have thrown it: same class, code and message. */
+function fromWire(e: WireError): Error {
+  if (e.code) return new FtcError(e.code, e.message, e.where, e.hint);
+  const err = new Error(e.message);
+  if (e.stack) err.stack = `${e.stack}\n    --- (in a tokenizer worker thread)`;
+  return err;
+}
+
+/**
+ * Input bytes per extra thread before `workers = auto` starts one: a worker first parses the
+ * tokenizer.json itself (a 150K-entry vocabulary takes a few hundred ms), which a small input never
+ * earns back. Measured with bench/data.ts; below it the stage stays on its own thread.
+ */
+export const BYTES_PER_WORKER = 8 << 20;
+
+/**
+ * Threads that tokenize: a number is taken as given (1: the stage's own thread, no workers); `auto`
+ * is every core, but one more thread only per BYTES_PER_WORKER of input.
+ */
+export function resolveTokenizerWorkers(setting: number | 'auto' | undefined, inputBytes: number, cores = availableParallelism()): number {
+  if (typeof setting === 'number') return Math.max(1, Math.floor(setting));
+  return Math.max(1, Math.min(cores, Math.floor(inputBytes / BYTES_PER_WORKER)));
+}
+
+interface Pending {
+  resolve: (r: TokenizedBatch) => void;
+  reject: (e: Error) => void;
+}
+
+class Member {
+  readonly pending = new Map<number, Pending>();
+  constructor(readonly worker: Worker) {}
+}
+
+export class TokenizerPool {
+  private nextId = 0;
+  private closing = false;
+  private failure: Error | undefined;
+
+  private constructor(private readonly members: Member[]) {}
+
+  static start(threads: number, setup: WorkerSetup): TokenizerPool {
+    const members = Array.from({ length: threads }, () => new Member(new Worker(new URL('./worker.js', import.meta.url), { workerData: setup })));
+    const pool = new TokenizerPool(members);
+    for (const m of members) pool.listen(m);
+    return pool;
+  }
+
+  /** Encodes one batch on the least busy worker. */
+  tokenize(batch: RowBatch): Promise<TokenizedBatch> {
+    if (this.failure) return Promise.reject(this.failure);
+    const m = this.members.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+    const id = this.nextId++;
+    const reply = new Promise<TokenizedBatch>((resolve, reject) => m.pending.set(id, { resolve, reject }));
+    m.worker.postMessage({ id, batch } satisfies ToWorker);
+    return reply;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.members.map((m) => m.worker.terminate()));
+  }
+
+  private listen(m: Member): void {
+    m.worker.on('message', (msg: FromWorker) => {
+      const p = m.pending.get(msg.id);
+      m.pending.delete(msg.id);
+      if ('error' in msg) p?.reject(fromWire(msg.error));
+      else p?.resolve(msg.result);
+    });
+    // A crash (not an error of one batch) fails everything the worker still owes.
+    const crash = (e: Error) => {
+      this.failure ??= e;
+      for (const p of m.pending.values()) p.reject(e);
+      m.pending.clear();
+    };
+    m.worker.on('error', (e) => crash(new Error(`tokenizer worker crashed: ${e.message}`, { cause: e })));
+    m.worker.on('exit', (code) => {
+      if (!this.closing) crash(new Error(`tokenizer worker stopped unexpectedly (exit code ${code})`));
+    });
+  }
+}
