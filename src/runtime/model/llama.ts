@@ -57,24 +57,27 @@ export function decode(m: LlamaModules, ids: tf.Tensor2D, opts: DecodeOptions = 
   const [b, t] = ids.shape;
   const offset = opts.past ? opts.past[0].k.shape[1] : 0;
   const rope = ropeTables(m.config, offset, t);
-  const mask = causalMask(t, offset + t); // [T, S], once for every layer
+  // [T, S], once for every layer; one new position (decoding) sees every key and needs none (attention.ts).
+  const mask = t > 1 ? causalMask(t, offset + t) : undefined;
   let x = tf.gather(m.embed, tf.reshape(ids, [b * t])) as tf.Tensor2D; // [N, E]
   const cache: LayerCache[] = [];
-  const rowSeeds = exampleSeeds(opts.dropoutSeed, b);
+  // Dropout seeds only matter in training; inference skips deriving them for every layer and module.
+  const rowSeeds = opts.training ? exampleSeeds(opts.dropoutSeed, b) : [];
   // Checkpointing only pays where there is a backward pass, and a cache would need the activations it drops.
   const recompute = (opts.gradientCheckpointing ?? false) && (opts.training ?? false) && !opts.keepCache && !opts.past;
   m.layers.forEach((layer, i) => {
     const ctx = { training: opts.training ?? false, seeds: rowSeeds.map((s) => deriveSeed(s, i)) };
     if (recompute) {
-      x = checkpoint((input, [cos, sin, swap, causal]) => decoderLayer(m.config, layer, input, b, t, { cos, sin, swap }, causal, ctx).x,
-        x, [rope.cos, rope.sin, rope.swap, mask] as [tf.Tensor4D, tf.Tensor4D, tf.Tensor2D, tf.Tensor2D], layerParams(layer));
+      x = checkpoint((input, [cos, sin, swap, causal]) =>
+        decoderLayer(m.config, layer, input, b, t, { cos: cos as tf.Tensor4D, sin: sin as tf.Tensor4D, swap: swap as tf.Tensor2D }, causal as tf.Tensor2D | undefined, ctx).x,
+        x, [rope.cos, rope.sin, rope.swap, ...(mask ? [mask] : [])] as tf.Tensor[], layerParams(layer));
       return;
     }
     const out = decoderLayer(m.config, layer, x, b, t, rope, mask, ctx, opts.past?.[i]);
     x = out.x;
     if (opts.keepCache) cache.push(out.cache);
   });
-  tf.dispose([rope.cos, rope.sin, rope.swap, mask]);
+  tf.dispose([rope.cos, rope.sin, rope.swap, ...(mask ? [mask] : [])]);
   const hidden = rmsNorm(x, m.norm, m.config.rmsNormEps); // [N, E]
   return opts.keepCache ? { hidden, cache } : { hidden };
 }
@@ -107,7 +110,7 @@ function decoderLayer(
   b: number,
   t: number,
   rope: Rope,
-  mask: tf.Tensor2D, // [T, S] causal
+  mask: tf.Tensor2D | undefined, // [T, S] causal; none for a single new position
   ctx: Ctx,
   past?: LayerCache,
 ): { x: tf.Tensor2D; cache: LayerCache } {
