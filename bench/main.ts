@@ -17,6 +17,7 @@ const benchmarks: Array<() => Promise<Benchmark>> = [
   () => import('./train.js').then((m) => m.benchmark),
   () => import('./hostile.js').then((m) => m.benchmark),
   () => import('./memory.js').then((m) => m.benchmark),
+  () => import('./generate.js').then((m) => m.benchmark),
 ];
 
 async function main(): Promise<void> {

@@ -27,7 +27,7 @@ import type { HostTensor } from '../src/runtime/model/api.js';
 import { writeSafetensors } from '../src/runtime/model/safetensors.js';
 import type { Benchmark } from './main.js';
 
-interface Shape {
+export interface Shape {
   name: string;
   dims: ModelDims;
   architecture: 'Qwen2ForCausalLM' | 'LlamaForCausalLM';
@@ -35,11 +35,11 @@ interface Shape {
   gradientCheckpointing: boolean;
 }
 
-const QWEN: ModelDims = {
+export const QWEN: ModelDims = {
   hiddenSize: 896, intermediateSize: 4864, numHiddenLayers: 24, numAttentionHeads: 14, numKeyValueHeads: 2, headDim: 64,
   vocabSize: 151936, tieWordEmbeddings: true, qkvBias: true,
 };
-const TINYLLAMA: ModelDims = {
+export const TINYLLAMA: ModelDims = {
   hiddenSize: 2048, intermediateSize: 5632, numHiddenLayers: 22, numAttentionHeads: 32, numKeyValueHeads: 4, headDim: 64,
   vocabSize: 32000, tieWordEmbeddings: false, qkvBias: false,
 };
@@ -48,7 +48,7 @@ const REFERENCE: ModelDims = {
   hiddenSize: 256, intermediateSize: 688, numHiddenLayers: 4, numAttentionHeads: 8, numKeyValueHeads: 8, headDim: 32,
   vocabSize: 2048, tieWordEmbeddings: false, qkvBias: false,
 };
-const LORA = { r: 8, alpha: 16, targetModules: ['q_proj', 'v_proj'], dropout: 0.05, bias: 'none' as const, useRslora: false, seed: 1 };
+export const LORA = { r: 8, alpha: 16, targetModules: ['q_proj', 'v_proj'], dropout: 0.05, bias: 'none' as const, useRslora: false, seed: 1 };
 /** Tensors per shard file: about 400 MB of BF16, as HF's default max_shard_size cuts them. */
 const SHARD_BYTES = 400e6;
 
@@ -84,7 +84,7 @@ function tensorShapes(d: ModelDims): Array<[string, number[]]> {
 }
 
 /** Writes config.json and BF16 shards with an index; values ~U(−0.05, 0.05), norms 1. */
-function writeCheckpoint(dir: string, s: Shape): void {
+export function writeCheckpoint(dir: string, s: Pick<Shape, 'dims' | 'architecture' | 'maxLength'>): void {
   const d = s.dims;
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'config.json'), JSON.stringify({

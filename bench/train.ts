@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- train [--json] [--workers N] [--steps N] [--seq N] [--config NAME] [--backend wasm|cpu|auto]
- *   [--attention auto|batched|per-head|compare] [--weights f32|bf16|both] [--no-peer]`
+ *   [--attention auto|batched|per-head|compare] [--weights f32|bf16|both] [--no-peer] [--shape qwen2.5-0.5b|tinyllama-1.1b|all]`
  *
  * Times the LoRA training step — the trainer's own loop (src/runtime/train/loop.ts `train`, with its
  * forward/backward in step.ts, global-norm clipping and AdamW), on random weights built in memory by the
@@ -27,6 +27,13 @@
  * for a BF16 checkpoint: on wasm with ftc's kernels they stay 16-bit in the heap (src/runtime/model/half-weight.ts);
  * `both` times each row with float32 and with bf16 weights, one after the other in the same run.
  *
+ * --shape (opt-in: minutes per step on 2 cores) adds rows for bench/memory.ts's real model shapes: random
+ * weights written by its writer as a sharded BF16 Hugging Face checkpoint in a temporary directory (deleted
+ * afterwards), loaded by the runtime's loadCausalLM (16-bit linears on wasm), trained by the same loop at the
+ * same batch and sequence, one worker (each worker would load a full copy), with gradient checkpointing (as
+ * bench/memory.ts runs them); its recomputed forward pass is not counted in the FLOPs, so their MFU is useful
+ * work only. --config filters these rows too: `--shape qwen2.5-0.5b --config Qwen --no-peer` runs that row alone.
+ *
  * The peer (bench/peer.ts): when the reference configuration runs, the same step (same config.json, LoRA,
  * AdamW and clipping, batch, sequence, steps and warm-up) runs in transformers + peft on PyTorch CPU with 1
  * and 2 threads, and ftc's best tokens/s on the reference is printed as a ratio to the peer's best.
@@ -36,12 +43,14 @@
  * row, in the same process. Worker threads always take the built-in route, so use it with `--workers 1`.
  * `--seq` sets the sequence length (128 by default).
  */
-import { availableParallelism, loadavg } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '../src/runtime/tf.js';
 import { initBackend, type BackendPreference } from '../src/runtime/backend.js';
 import { attentionBatched, attentionPerHead, setAttentionImpl } from '../src/runtime/model/attention.js';
 import type { WeightMap } from '../src/runtime/model/api.js';
-import { createCausalLM } from '../src/runtime/model/causal-lm.js';
+import { createCausalLM, loadCausalLM, type LlamaCausalLM } from '../src/runtime/model/causal-lm.js';
 import { encodeBf16, halfHostTensor } from '../src/runtime/model/half.js';
 import { isFrozenLinearWeight } from '../src/runtime/model/weights.js';
 import type { LlamaConfig } from '../src/model-spec/config.js';
@@ -49,7 +58,9 @@ import { initModelConfig, initWeights } from '../src/runtime/model/init.js';
 import type { Example, ExampleSource } from '../src/runtime/train/batches.js';
 import { train, type TrainConfig } from '../src/runtime/train/loop.js';
 import { WorkerPool } from '../src/runtime/train/parallel/pool.js';
+import { type GradientEngine, localEngine } from '../src/runtime/train/step.js';
 import type { Benchmark } from './main.js';
+import { QWEN, TINYLLAMA, type Shape, writeCheckpoint } from './memory.js';
 import { type PeerResult, runPeer } from './peer.js';
 
 interface Variant {
@@ -67,6 +78,11 @@ const VARIANTS: Variant[] = [
   { name: 'large 512/8L/8H', layers: 8, hidden: 512, heads: 8, kvHeads: 8, ffn: 1376 },
 ];
 const REFERENCE = VARIANTS[0]!;
+/** The opt-in rows of --shape: bench/memory.ts's shapes, by the flag's value. */
+const SHAPES: Record<string, Pick<Shape, 'name' | 'dims' | 'architecture'>> = {
+  'qwen2.5-0.5b': { name: 'Qwen2.5-0.5B (ckpt)', dims: QWEN, architecture: 'Qwen2ForCausalLM' },
+  'tinyllama-1.1b': { name: 'TinyLlama-1.1B (ckpt)', dims: TINYLLAMA, architecture: 'LlamaForCausalLM' },
+};
 const VOCAB = 2048;
 const DEFAULT_SEQ = 128;
 const BATCH = 4;
@@ -188,34 +204,58 @@ async function measure(v: Variant, backend: string, workers: number, steps: numb
   const model = createCausalLM(config, weights, LORA);
   const pool = workers > 1 ? await WorkerPool.start({ threads: workers, backend, source: { config, weights, lora: LORA }, model }) : undefined;
   try {
-    const warmup = 1;
-    const cpu0 = process.cpuUsage();
-    const result = await train({ model, train: randomExamples(BATCH * (steps + warmup), 7, seq), padId: 0, config: { ...TRAIN, maxSteps: steps + warmup }, gradients: pool });
-    const cpu = process.cpuUsage(cpu0);
-    const perStep = result.metrics.records.filter((r) => r.tokens_per_s !== undefined).slice(warmup).map((r) => (BATCH * seq) / (r.tokens_per_s as number));
-    const stepS = median(perStep);
-    const flops = stepFlops(config, LORA, BATCH, seq);
-    const threads = pool?.threads ?? 1;
-    return {
-      config: v.name,
-      weights: kind,
-      attention,
-      backend,
-      workers: threads,
-      median_step_s: round(stepS, 4),
-      tokens_per_s: Math.round((BATCH * seq) / stepS),
-      gflop_per_step: round(flops / 1e9, 3),
-      gflop_per_s: round(flops / stepS / 1e9, 2),
-      peak_gflop_per_s_per_thread: round(peak, 2),
-      mfu: round(flops / stepS / 1e9 / (peak * threads), 3),
-      cpu_s_per_step: round((cpu.user + cpu.system) / 1e6 / (steps + warmup), 4),
-      peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
-      steps_timed: perStep.length,
-    };
+    return await timeSteps({ name: v.name, weights: kind, attention, backend, threads: pool?.threads ?? 1, seq }, model, steps, peak, pool);
   } finally {
     await pool?.close();
     model.dispose();
   }
+}
+
+/** A --shape row: the checkpoint written to a temporary directory, loaded, trained on one worker with checkpointing. */
+async function measureShape(s: Pick<Shape, 'name' | 'dims' | 'architecture'>, backend: string, steps: number, peak: number, seq: number): Promise<Row> {
+  const dir = mkdtempSync(join(tmpdir(), 'ftc-bench-train-'));
+  try {
+    writeCheckpoint(dir, { dims: s.dims, architecture: s.architecture, maxLength: seq });
+    const model = loadCausalLM(dir, { lora: LORA });
+    try {
+      return await timeSteps({ name: s.name, weights: 'bf16', attention: 'auto', backend, threads: 1, seq }, model, steps, peak, localEngine(model, { gradientCheckpointing: true }));
+    } finally {
+      model.dispose();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface RowLabel { name: string; weights: WeightsKind; attention: string; backend: string; threads: number; seq: number }
+
+/** Trains `steps` steps after one warm-up step and reports the median step (header comment). */
+async function timeSteps(row: RowLabel, model: LlamaCausalLM, steps: number, peak: number, gradients?: GradientEngine): Promise<Row> {
+  const { config } = model;
+  const { seq, threads } = row;
+  const warmup = 1;
+  const cpu0 = process.cpuUsage();
+  const result = await train({ model, train: randomExamples(BATCH * (steps + warmup), 7, seq), padId: 0, config: { ...TRAIN, maxSteps: steps + warmup }, gradients });
+  const cpu = process.cpuUsage(cpu0);
+  const perStep = result.metrics.records.filter((r) => r.tokens_per_s !== undefined).slice(warmup).map((r) => (BATCH * seq) / (r.tokens_per_s as number));
+  const stepS = median(perStep);
+  const flops = stepFlops(config, LORA, BATCH, seq);
+  return {
+    config: row.name,
+    weights: row.weights,
+    attention: row.attention,
+    backend: row.backend,
+    workers: threads,
+    median_step_s: round(stepS, 4),
+    tokens_per_s: Math.round((BATCH * seq) / stepS),
+    gflop_per_step: round(flops / 1e9, 3),
+    gflop_per_s: round(flops / stepS / 1e9, 2),
+    peak_gflop_per_s_per_thread: round(peak, 2),
+    mfu: round(flops / stepS / 1e9 / (peak * threads), 3),
+    cpu_s_per_step: round((cpu.user + cpu.system) / 1e6 / (steps + warmup), 4),
+    peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
+    steps_timed: perStep.length,
+  };
 }
 
 export const benchmark: Benchmark = {
@@ -253,6 +293,16 @@ export const benchmark: Benchmark = {
         }
       }
     route('auto');
+    }
+    const shapeArg = opt('shape');
+    const shapeKeys = shapeArg === 'all' ? Object.keys(SHAPES) : shapeArg ? shapeArg.toLowerCase().split(',') : [];
+    const unknown = shapeKeys.filter((k) => !SHAPES[k]);
+    if (unknown.length) throw new Error(`--shape ${unknown.join(',')}: known shapes are ${Object.keys(SHAPES).join(', ')}, all`);
+    for (const k of shapeKeys.filter((x) => !only || SHAPES[x]!.name.startsWith(only))) {
+      if (!json) process.stderr.write(`  ${SHAPES[k]!.name}: writing the checkpoint, loading, training (minutes per step)...\n`);
+      const row = await measureShape(SHAPES[k]!, backend, steps, peak, seq);
+      rows.push(row);
+      if (!json) process.stderr.write(`  ${row.config}, 1 thread: ${row.tokens_per_s} tokens/s\n`);
     }
     const runsReference = !only || REFERENCE.name.startsWith(only);
     if (!json && runsReference && !argv.includes('--no-peer')) process.stderr.write('  peer: transformers + peft on PyTorch, 1 and 2 threads...\n');

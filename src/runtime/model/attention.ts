@@ -49,6 +49,12 @@ export function attentionMask(t: number, s: number): tf.Tensor2D | undefined {
   return override ? causalMask(t, s) : undefined;
 }
 
+/** The mask a route adds to its [.., T, S] scores: the given one, none for one query row, else a new causal one. */
+function maskFor(given: tf.Tensor2D | undefined, t: number, s: number): tf.Tensor2D | undefined {
+  return given ?? (t === 1 ? undefined : causalMask(t, s));
+}
+
+
 /**
  * Attention a chunk of query rows at a time, each chunk recomputed in the backward pass (recompute.ts), so
  * neither pass holds more than one chunk's [B, H, rows, S] scores and the tape keeps only q, k, v: memory is
@@ -99,13 +105,16 @@ export function attentionBatched(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
     const [b, t, h, d] = q.shape;
     const [, s, kv] = k.shape;
     const rows = (h / kv) * t; // query rows per key/value head
-    const qg = tf.reshape(tf.transpose(q, [0, 2, 1, 3]), [b, kv, rows, d]); // [B, KV, group·T, D]
+    // With T = 1 (decoding) moving the size-1 T axis moves no data: a reshape does it without a copy.
+    const qg = tf.reshape(t === 1 ? q : tf.transpose(q, [0, 2, 1, 3]), [b, kv, rows, d]); // [B, KV, group·T, D]
     const kh = tf.transpose(k, [0, 2, 1, 3]); // [B, KV, S, D]
     const vh = tf.transpose(v, [0, 2, 1, 3]); // [B, KV, S, D]
     const scores = tf.reshape(tf.mul(tf.matMul(qg, kh, false, true), 1 / Math.sqrt(d)), [b, h, t, s]); // [B, H, T, S]
-    const probs = tf.reshape(tf.softmax(tf.add(scores, mask ?? causalMask(t, s)), -1), [b, kv, rows, s]); // [B, KV, group·T, S]
-    const out = tf.reshape(tf.matMul(probs, vh), [b, h, t, d]); // [B, H, T, D]
-    return tf.transpose(out, [0, 2, 1, 3]) as tf.Tensor4D; // [B, T, H, D]
+    const m = maskFor(mask, t, s);
+    const probs = tf.reshape(tf.softmax(m ? tf.add(scores, m) : scores, -1), [b, kv, rows, s]); // [B, KV, group·T, S]
+    const out = tf.matMul(probs, vh); // [B, KV, group·T, D]
+    if (t === 1) return tf.reshape(out, [b, 1, h, d]) as tf.Tensor4D; // [B, T, H, D]
+    return tf.transpose(tf.reshape(out, [b, h, t, d]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, T, H, D]
   });
 }
 
@@ -118,7 +127,7 @@ export function attentionPerHead(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
     const q2 = tf.reshape(tf.mul(q, 1 / Math.sqrt(d)), [b * t, h * d]) as tf.Tensor2D; // [B·T, H·D]
     const k2 = tf.reshape(k, [b * s, kv * d]) as tf.Tensor2D; // [B·S, KV·D]
     const v2 = tf.reshape(v, [b * s, kv * d]) as tf.Tensor2D; // [B·S, KV·D]
-    const mask = given ?? causalMask(t, s);
+    const mask = maskFor(given, t, s);
     const rows: tf.Tensor2D[] = [];
     for (let bi = 0; bi < b; bi++) {
       const heads: tf.Tensor2D[] = [];
@@ -127,7 +136,8 @@ export function attentionPerHead(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
         const vg = tf.slice(v2, [bi * s, g * d], [s, d]); // [S, D]
         for (let hi = g * group; hi < (g + 1) * group; hi++) {
           const qh = tf.slice(q2, [bi * t, hi * d], [t, d]); // [T, D]
-          const probs = tf.softmax(tf.add(matMul2d(qh, kT), mask), -1) as tf.Tensor2D; // [T, S]
+          const scores = matMul2d(qh, kT); // [T, S]
+          const probs = tf.softmax(mask ? tf.add(scores, mask) : scores, -1) as tf.Tensor2D; // [T, S]
           heads.push(matMul2d(probs, vg)); // [T, D]
         }
       }

@@ -14,7 +14,11 @@ import { loadWeights } from './weights.js';
 
 /** A CausalLM plus what generate, score and export need beyond the trainer's contract. */
 export interface LlamaCausalLM extends CausalLM {
-  /** ids [B, T] continuing `past` → logits of the new positions [B·T, V] and the extended cache. */
+  /**
+   * ids [B, T] continuing `past` → logits of each row's last position [B, V] (all a next token needs: the
+   * head never runs on the other T − 1, which for a prompt and a large vocabulary is most of the pass's work)
+   * and the extended cache.
+   */
   step(ids: tf.Tensor2D, past?: LayerCache[]): { logits: tf.Tensor2D; cache: LayerCache[] };
   /** Adapter parameters by PEFT key, in PEFT's orientation (A [r, in], B [out, r]), on the host; full fine-tuning's trained weights by HF name. */
   exportAdapter(): Map<string, HostTensor>;
@@ -55,8 +59,11 @@ export function createCausalLM(config: LlamaConfig, weights: WeightMap, lora?: L
       checkIds(ids, v);
       // tidy keeps tensors nested in the returned object; the casts only satisfy its TensorContainer type.
       return tf.tidy(() => {
-        const { hidden, cache } = decode(modules, ids, { past, keepCache: true });
-        return { logits: lmHead(modules, hidden), cache: cache! } as unknown as tf.TensorContainer;
+        const [b, t] = ids.shape;
+        const { hidden, cache } = decode(modules, ids, { past, keepCache: true }); // hidden [B·T, E]
+        const e = hidden.shape[1];
+        const last = t === 1 ? hidden : (tf.reshape(tf.slice(tf.reshape(hidden, [b, t, e]), [0, t - 1, 0], [b, 1, e]), [b, e]) as tf.Tensor2D); // [B, E]
+        return { logits: lmHead(modules, last), cache: cache! } as unknown as tf.TensorContainer;
       }) as unknown as { logits: tf.Tensor2D; cache: LayerCache[] };
     },
 

@@ -13,6 +13,8 @@ export interface GenerateOptions {
   seed?: number;
   /** Stop after emitting any of these (the config's eos ids by default). */
   eosTokenIds?: number[];
+  /** Called with each new token as soon as it is chosen (streaming output; the benchmark's clock). */
+  onToken?: (token: number) => void;
 }
 
 /**
@@ -34,11 +36,11 @@ export function generate(model: LlamaCausalLM, prompt: number[], opts: GenerateO
       releaseCache(cache);
       cache = step.cache;
       // Host sync, deliberately: the next token decides the next step's input.
-      const last = tf.tidy(() => tf.slice(step.logits, [input.length - 1, 0], [1, -1]));
-      const logits = last.dataSync() as Float32Array;
-      tf.dispose([step.logits, last]);
+      const logits = step.logits.dataSync() as Float32Array; // [1, V]: the last position's
+      step.logits.dispose();
       const token = pickToken(logits, opts.temperature ?? 0, opts.topP ?? 1, rng);
       out.push(token);
+      opts.onToken?.(token);
       if (eos.has(token)) break;
       input = [token];
     }

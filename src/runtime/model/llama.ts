@@ -62,7 +62,8 @@ export function decode(m: LlamaModules, ids: tf.Tensor2D, opts: DecodeOptions = 
   const mask = attentionMask(t, offset + t); // [T, S] once for every layer, or none (the fused attention masks per chunk)
   let x = embedTokens(m.embed, tf.reshape(ids, [b * t]) as tf.Tensor1D); // [N, E]
   const cache: LayerCache[] = [];
-  const rowSeeds = exampleSeeds(opts.dropoutSeed, b);
+  // Dropout seeds only matter in training; inference skips deriving them for every layer and module.
+  const rowSeeds = opts.training ? exampleSeeds(opts.dropoutSeed, b) : [];
   // Checkpointing only pays where there is a backward pass, and a cache would need the activations it drops.
   const recompute = (opts.gradientCheckpointing ?? false) && (opts.training ?? false) && !opts.keepCache && !opts.past;
   m.layers.forEach((layer, i) => {

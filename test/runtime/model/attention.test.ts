@@ -93,3 +93,40 @@ for (const backend of ['cpu', 'wasm'] as const) {
     }
   });
 }
+
+test('one query row (a decoding step) attends to every cached key without a mask, in both routes (GQA, B = 2), as plain softmax(q·k/√D)·v', () => {
+  const rnd = lcg(11);
+  const [B, S, H, KV, D] = [2, 5, 4, 2, 4];
+  const qh = randomTensor([B, 1, H, D], rnd, 1);
+  const kh = randomTensor([B, S, KV, D], rnd, 1);
+  const vh = randomTensor([B, S, KV, D], rnd, 1);
+  // The reference, loop by loop: query head h reads key/value head ⌊h / (H / KV)⌋, every key 0..S−1 visible.
+  const expected: number[] = [];
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const g = Math.floor(h / (H / KV));
+      const at = (x: Float32Array, s: number, i: number) => x[((b * S + s) * KV + g) * D + i]!;
+      const scores = Array.from({ length: S }, (_, s) => {
+        let dot = 0;
+        for (let i = 0; i < D; i++) dot += qh.data[(b * H + h) * D + i]! * at(kh.data, s, i);
+        return dot / Math.sqrt(D);
+      });
+      const max = Math.max(...scores);
+      const e = scores.map((x) => Math.exp(x - max));
+      const z = e.reduce((a, x) => a + x, 0);
+      for (let i = 0; i < D; i++) expected.push(e.reduce((acc, p, s) => acc + (p / z) * at(vh.data, s, i), 0));
+    }
+  }
+  const q = tf.tensor4d(qh.data, [B, 1, H, D]);
+  const k = tf.tensor4d(kh.data, [B, S, KV, D]);
+  const v = tf.tensor4d(vh.data, [B, S, KV, D]);
+  for (const f of [attentionBatched, attentionPerHead]) {
+    const before = tf.memory().numTensors;
+    const y = f(q, k, v);
+    assert.deepEqual(y.shape, [B, 1, H, D]);
+    Array.from(y.dataSync()).forEach((x, j) => assert.ok(Math.abs(x - expected[j]!) < 1e-5, `${f.name} [${j}]: ${x} vs ${expected[j]}`));
+    y.dispose();
+    assert.equal(tf.memory().numTensors, before, `${f.name} builds no mask it keeps`);
+  }
+  tf.dispose([q, k, v]);
+});
