@@ -62,7 +62,7 @@ function writeModel(name: string, dir: string, reference: string): void {
     initModel(dir, { ...INIT_MODEL_DEFAULTS, corpus });
     return;
   }
-  writeCheckpoint(dir, { dims: QWEN, architecture: 'Qwen2ForCausalLM', maxLength: 4096 });
+  writeCheckpoint(dir, { name: 'Qwen2.5-0.5B', configJson: QWEN });
   for (const f of TOKENIZER_FILES) copyFileSync(join(reference, f), join(dir, f));
 }
 

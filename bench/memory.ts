@@ -22,78 +22,59 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { estimateMemory, WASM_HEAP_BYTES, type ModelDims, type TrainingShape } from '../src/model-spec/memory.js';
+import { parseLlamaConfig, type LlamaConfig } from '../src/model-spec/config.js';
+import { estimateMemory, residentWeightDtype, WASM_HEAP_BYTES, type TrainingShape } from '../src/model-spec/memory.js';
+import { expectedWeightShapes, isOptionalWeight } from '../src/model-spec/modules.js';
 import type { HostTensor } from '../src/runtime/model/api.js';
 import { writeSafetensors } from '../src/runtime/model/safetensors.js';
 import type { Benchmark } from './main.js';
 
 export interface Shape {
   name: string;
-  dims: ModelDims;
-  architecture: 'Qwen2ForCausalLM' | 'LlamaForCausalLM';
+  /** config.json as the checkpoint holds it; the plan reads it through model-spec's parser, as ftc check does. */
+  configJson: Record<string, unknown>;
   maxLength: number;
   gradientCheckpointing: boolean;
 }
 
-export const QWEN: ModelDims = {
-  hiddenSize: 896, intermediateSize: 4864, numHiddenLayers: 24, numAttentionHeads: 14, numKeyValueHeads: 2, headDim: 64,
-  vocabSize: 151936, tieWordEmbeddings: true, qkvBias: true,
+const llama = (dims: Record<string, unknown>) => ({
+  architectures: ['LlamaForCausalLM'], model_type: 'llama', rms_norm_eps: 1e-6, rope_theta: 10000, hidden_act: 'silu',
+  torch_dtype: 'bfloat16', bos_token_id: 1, eos_token_id: 2, tie_word_embeddings: false, max_position_embeddings: 4096, ...dims,
+});
+export const QWEN = {
+  ...llama({ hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2, vocab_size: 151936 }),
+  architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', tie_word_embeddings: true, bos_token_id: 151643, eos_token_id: 151643,
 };
-export const TINYLLAMA: ModelDims = {
-  hiddenSize: 2048, intermediateSize: 5632, numHiddenLayers: 22, numAttentionHeads: 32, numKeyValueHeads: 4, headDim: 64,
-  vocabSize: 32000, tieWordEmbeddings: false, qkvBias: false,
-};
+export const TINYLLAMA = llama({ hidden_size: 2048, intermediate_size: 5632, num_hidden_layers: 22, num_attention_heads: 32, num_key_value_heads: 4, vocab_size: 32000 });
 /** bench/train.ts's reference configuration (256 hidden, 4 layers, 8 heads, vocab 2048). */
-const REFERENCE: ModelDims = {
-  hiddenSize: 256, intermediateSize: 688, numHiddenLayers: 4, numAttentionHeads: 8, numKeyValueHeads: 8, headDim: 32,
-  vocabSize: 2048, tieWordEmbeddings: false, qkvBias: false,
-};
+export const REFERENCE = llama({ hidden_size: 256, intermediate_size: 688, num_hidden_layers: 4, num_attention_heads: 8, num_key_value_heads: 8, vocab_size: 2048 });
 export const LORA = { r: 8, alpha: 16, targetModules: ['q_proj', 'v_proj'], dropout: 0.05, bias: 'none' as const, useRslora: false, seed: 1 };
 /** Tensors per shard file: about 400 MB of BF16, as HF's default max_shard_size cuts them. */
 const SHARD_BYTES = 400e6;
 
 function shapes(lengths: number[], checkpointing: boolean[]): Shape[] {
   return [
-    { name: 'Qwen2.5-0.5B', dims: QWEN, architecture: 'Qwen2ForCausalLM', maxLength: 512, gradientCheckpointing: true },
-    { name: 'TinyLlama-1.1B', dims: TINYLLAMA, architecture: 'LlamaForCausalLM', maxLength: 512, gradientCheckpointing: true },
-    ...lengths.flatMap((t) => checkpointing.map((c) => ({ name: `reference T=${t}`, dims: REFERENCE, architecture: 'LlamaForCausalLM' as const, maxLength: t, gradientCheckpointing: c }))),
+    { name: 'Qwen2.5-0.5B', configJson: QWEN, maxLength: 512, gradientCheckpointing: true },
+    { name: 'TinyLlama-1.1B', configJson: TINYLLAMA, maxLength: 512, gradientCheckpointing: true },
+    ...lengths.flatMap((t) => checkpointing.map((c) => ({ name: `reference T=${t}`, configJson: { ...REFERENCE, max_position_embeddings: Math.max(4096, t) }, maxLength: t, gradientCheckpointing: c }))),
   ];
 }
+
+const configOf = (s: Pick<Shape, 'name' | 'configJson'>): LlamaConfig => parseLlamaConfig(s.configJson, `${s.name}/config.json`);
 
 function trainingShape(s: Shape): TrainingShape {
   return { batchSize: 1, maxLength: s.maxLength, r: LORA.r, targetModules: LORA.targetModules, dropout: LORA.dropout > 0, gradientCheckpointing: s.gradientCheckpointing, workers: 1 };
 }
 
-/** Every tensor of the checkpoint with its shape, HF names, in file order. */
-function tensorShapes(d: ModelDims): Array<[string, number[]]> {
-  const q = d.numAttentionHeads * d.headDim;
-  const kv = d.numKeyValueHeads * d.headDim;
-  const out: Array<[string, number[]]> = [['model.embed_tokens.weight', [d.vocabSize, d.hiddenSize]]];
-  for (let i = 0; i < d.numHiddenLayers; i++) {
-    const p = `model.layers.${i}`;
-    out.push([`${p}.input_layernorm.weight`, [d.hiddenSize]], [`${p}.post_attention_layernorm.weight`, [d.hiddenSize]]);
-    out.push([`${p}.self_attn.q_proj.weight`, [q, d.hiddenSize]], [`${p}.self_attn.k_proj.weight`, [kv, d.hiddenSize]],
-      [`${p}.self_attn.v_proj.weight`, [kv, d.hiddenSize]], [`${p}.self_attn.o_proj.weight`, [d.hiddenSize, q]]);
-    if (d.qkvBias) out.push([`${p}.self_attn.q_proj.bias`, [q]], [`${p}.self_attn.k_proj.bias`, [kv]], [`${p}.self_attn.v_proj.bias`, [kv]]);
-    out.push([`${p}.mlp.gate_proj.weight`, [d.intermediateSize, d.hiddenSize]], [`${p}.mlp.up_proj.weight`, [d.intermediateSize, d.hiddenSize]],
-      [`${p}.mlp.down_proj.weight`, [d.hiddenSize, d.intermediateSize]]);
-  }
-  out.push(['model.norm.weight', [d.hiddenSize]]);
-  if (!d.tieWordEmbeddings) out.push(['lm_head.weight', [d.vocabSize, d.hiddenSize]]);
-  return out;
+/** Every tensor of the checkpoint with its shape, HF names (model-spec's list, lm_head left out when tied). */
+function tensorShapes(c: LlamaConfig): Array<[string, number[]]> {
+  return [...expectedWeightShapes(c)].filter(([name]) => !isOptionalWeight(name, c));
 }
 
 /** Writes config.json and BF16 shards with an index; values ~U(−0.05, 0.05), norms 1. */
-export function writeCheckpoint(dir: string, s: Pick<Shape, 'dims' | 'architecture' | 'maxLength'>): void {
-  const d = s.dims;
+export function writeCheckpoint(dir: string, s: Pick<Shape, 'name' | 'configJson'>): void {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({
-    architectures: [s.architecture], model_type: s.architecture === 'Qwen2ForCausalLM' ? 'qwen2' : 'llama',
-    hidden_size: d.hiddenSize, intermediate_size: d.intermediateSize, num_hidden_layers: d.numHiddenLayers,
-    num_attention_heads: d.numAttentionHeads, num_key_value_heads: d.numKeyValueHeads, vocab_size: d.vocabSize,
-    max_position_embeddings: Math.max(4096, s.maxLength), rms_norm_eps: 1e-6, rope_theta: 10000, hidden_act: 'silu',
-    tie_word_embeddings: d.tieWordEmbeddings, torch_dtype: 'bfloat16', bos_token_id: 1, eos_token_id: 2,
-  }));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(s.configJson));
   let seed = 12345;
   const random = (shape: number[], name: string): HostTensor => {
     const n = shape.reduce((a, b) => a * b, 1);
@@ -102,7 +83,7 @@ export function writeCheckpoint(dir: string, s: Pick<Shape, 'dims' | 'architectu
     else for (let i = 0; i < n; i++) data[i] = ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 0.1;
     return { shape, data };
   };
-  const all = tensorShapes(d);
+  const all = tensorShapes(configOf(s));
   const shards: Array<Array<[string, number[]]>> = [[]];
   let bytes = 0;
   for (const t of all) {
@@ -198,13 +179,13 @@ export const benchmark: Benchmark = {
     const attention = opt('attention') ?? 'auto';
     const root = opt('dir') ?? mkdtempSync(join(tmpdir(), 'ftc-bench-memory-'));
     const load = loadavg();
-    const target = { heapBytesPerWorker: WASM_HEAP_BYTES, weightBytes: 4, ramBytes: totalmem() };
+    const target = { heapBytesPerWorker: WASM_HEAP_BYTES, residentDtype: residentWeightDtype('bfloat16'), ramBytes: totalmem() };
     const rows: Array<Record<string, unknown>> = [];
     const mib = (b: number) => Math.round(b / 2 ** 20);
     if (!json) process.stdout.write(`wasm, 1 worker, attention ${attention}, batch 1, LoRA r=${LORA.r} ${LORA.targetModules.join(',')}; ${availableParallelism()} cores, ${mib(totalmem())} MiB RAM; load average at start ${load.map((x) => x.toFixed(2)).join(' ')}\n`);
     try {
       for (const s of shapes(lengths, checkpointing).filter((x) => !only || x.name.startsWith(only))) {
-        const plan = estimateMemory(s.dims, trainingShape(s), target);
+        const plan = estimateMemory(configOf(s), trainingShape(s), target);
         const row: Record<string, unknown> = {
           model: s.name, max_length: s.maxLength, checkpointing: s.gradientCheckpointing,
           plan_fits: plan.fitsHeap && plan.fitsRam, plan_heap_mib: mib(plan.perWorker), plan_rss_mib: mib(plan.total),

@@ -79,9 +79,9 @@ const VARIANTS: Variant[] = [
 ];
 const REFERENCE = VARIANTS[0]!;
 /** The opt-in rows of --shape: bench/memory.ts's shapes, by the flag's value. */
-const SHAPES: Record<string, Pick<Shape, 'name' | 'dims' | 'architecture'>> = {
-  'qwen2.5-0.5b': { name: 'Qwen2.5-0.5B (ckpt)', dims: QWEN, architecture: 'Qwen2ForCausalLM' },
-  'tinyllama-1.1b': { name: 'TinyLlama-1.1B (ckpt)', dims: TINYLLAMA, architecture: 'LlamaForCausalLM' },
+const SHAPES: Record<string, Pick<Shape, 'name' | 'configJson'>> = {
+  'qwen2.5-0.5b': { name: 'Qwen2.5-0.5B (ckpt)', configJson: QWEN },
+  'tinyllama-1.1b': { name: 'TinyLlama-1.1B (ckpt)', configJson: TINYLLAMA },
 };
 const VOCAB = 2048;
 const DEFAULT_SEQ = 128;
@@ -212,10 +212,10 @@ async function measure(v: Variant, backend: string, workers: number, steps: numb
 }
 
 /** A --shape row: the checkpoint written to a temporary directory, loaded, trained on one worker with checkpointing. */
-async function measureShape(s: Pick<Shape, 'name' | 'dims' | 'architecture'>, backend: string, steps: number, peak: number, seq: number): Promise<Row> {
+async function measureShape(s: Pick<Shape, 'name' | 'configJson'>, backend: string, steps: number, peak: number, seq: number): Promise<Row> {
   const dir = mkdtempSync(join(tmpdir(), 'ftc-bench-train-'));
   try {
-    writeCheckpoint(dir, { dims: s.dims, architecture: s.architecture, maxLength: seq });
+    writeCheckpoint(dir, { name: s.name, configJson: { ...s.configJson, max_position_embeddings: Math.max(4096, seq) } });
     const model = loadCausalLM(dir, { lora: LORA });
     try {
       return await timeSteps({ name: s.name, weights: 'bf16', attention: 'auto', backend, threads: 1, seq }, model, steps, peak, localEngine(model, { gradientCheckpointing: true }));

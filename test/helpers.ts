@@ -51,3 +51,15 @@ export function snapshotTree(dir: string): Map<string, string> {
   walk('');
   return out;
 }
+
+/**
+ * config.json of a small Llama (2 layers, hidden 512, Llama's default vocabulary), with the given context:
+ * a stand-in model directory for tests that read only its facts. A config.json holding `architectures`
+ * alone takes Llama-2-7B's defaults, which the memory plan (E_MEMORY_PLAN) rightly finds too large to train.
+ */
+export function smallLlamaConfig(maxPositions: number, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    architectures: ['LlamaForCausalLM'], max_position_embeddings: maxPositions,
+    hidden_size: 512, intermediate_size: 1024, num_hidden_layers: 2, num_attention_heads: 8, ...extra,
+  });
+}

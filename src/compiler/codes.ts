@@ -47,6 +47,7 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = {
   E_PREPROCESS_PARAMS: 'template = chat without chat_template.',
   E_LORA_RANK: "LoRA r exceeds the smaller dimension of an adapted module.",
   E_LORA_QUANTIZATION: 'A quantization the chosen target cannot train.',
+  E_MEMORY_PLAN: "The trainer's memory estimate is past the backend's limits (the wasm heap per worker, the machine's RAM).",
   W0101: 'No pipeline header: name and seed default.',
   W0150: 'A value the schema allows but that cannot train anything useful (lr above 1, a million epochs...), with the reason.',
   W0201: 'A stage no other stage uses.',

@@ -30,13 +30,15 @@ export interface CompileOptions {
   target?: RunTarget;
   /** Build the IR when there are no errors (default true); the language server needs diagnostics only. */
   buildIr?: boolean;
+  /** Build the IR despite errors of these codes: `ftc plan` shows the estimate of a pipeline that does not fit (E_MEMORY_PLAN). */
+  buildIrDespite?: readonly string[];
 }
 
 export interface CompileResult {
   /** Every problem found, sorted by file then position. */
   diagnostics: Diagnostic[];
   ast: FileNode;
-  /** Present only when there are no errors. */
+  /** Present only when there are no errors (but those of `buildIrDespite`). */
   ir?: PipelineIR;
 }
 
@@ -56,8 +58,9 @@ export function compile(text: string, file: string, opts: CompileOptions = {}): 
   const unread = parsed.diagnostics.some((d) => d.code === TOO_DEEP);
   const checked = unread ? [] : validate(over.ast, { dir, checkFiles: opts.checkFiles, overrideRanges: over.ranges, target: opts.target });
   const diagnostics = sortDiagnostics([...parsed.diagnostics, ...over.diagnostics, ...checked]);
-  // 4. build the IR, only from an error-free AST
-  const ir = hasErrors(diagnostics) || opts.buildIr === false ? undefined : buildIR(over.ast, abs, dir);
+  // 4. build the IR, only from an error-free AST (errors of buildIrDespite's codes aside)
+  const blocking = diagnostics.filter((d) => !opts.buildIrDespite?.includes(d.code));
+  const ir = hasErrors(blocking) || opts.buildIr === false ? undefined : buildIR(over.ast, abs, dir);
   return { diagnostics, ast: over.ast, ir };
 }
 

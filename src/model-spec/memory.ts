@@ -1,28 +1,15 @@
 /**
- * The memory plan: a pure estimate, before anything runs, of what one training worker (LoRA, or full
- * fine-tuning with `fullParams`) holds, and how many workers fit in the backend's limits (the wasm heap per
- * worker, the machine's RAM).
+ * The memory plan: a pure estimate, before anything runs, of what one LoRA training worker holds, and how
+ * many workers fit in the backend's limits (the wasm heap per worker, the machine's RAM).
  *
  * It needs numbers only (no tfjs, no files), so `ftc check`/`ftc plan` and the runtime compute the same
- * figures. The input interfaces are the minimal numeric facts; the config parser maps config.json onto them.
- * Every figure is in bytes. Where a formula counts tensors the runtime keeps, the runtime file is named.
+ * figures. The model's facts come from model-spec (params.ts counts the parameters, modules.ts gives each
+ * linear's shape); this file adds only what memory they take. Every figure is in bytes. Where a formula
+ * counts tensors the runtime keeps, the runtime file is named.
  */
 import type { LlamaConfig } from './config.js';
-import { LINEAR_MODULES, moduleDims } from './modules.js';
-
-/** The numbers of a Llama-family model the estimate needs (config.json's). */
-export interface ModelDims {
-  hiddenSize: number;
-  intermediateSize: number;
-  numHiddenLayers: number;
-  numAttentionHeads: number;
-  numKeyValueHeads: number;
-  headDim: number;
-  vocabSize: number;
-  tieWordEmbeddings: boolean;
-  /** q/k/v biases (Qwen2's, or Llama's attention_bias). */
-  qkvBias: boolean;
-}
+import { moduleDims } from './modules.js';
+import { baseParameterGroups, loraParameterCount, type LoraBias } from './params.js';
 
 /** The training run's numbers. */
 export interface TrainingShape {
@@ -41,44 +28,67 @@ export interface TrainingShape {
    * float32 Variables whatever the stored dtype, each with a gradient and AdamW's two moments; r is then 0.
    */
   fullParams?: number;
+  /** The lora stage's bias, use_dora and modules_to_save: what else the adapter trains (params.ts counts it). */
+  bias?: LoraBias;
+  useDora?: boolean;
+  modulesToSave?: string[];
+  /** QLoRA: the layers' linear weights held in 4-bit NormalFloat (the lora stage's quantization). */
+  quantization?: 'none' | 'nf4';
+  /** nf4's double_quant: the per-block scales themselves quantized to 8 bits. */
+  doubleQuant?: boolean;
 }
+
+/** A dtype frozen weights can be resident in. */
+export type WeightDtype = 'float32' | 'float16' | 'bfloat16';
+
+/**
+ * How attention keeps memory for the backward pass:
+ * - `full`: each layer's [B, H, T, S] scores, probabilities and masks stay on the tape;
+ * - `query-chunks`: attention.ts today: `full` while one layer's scores fit SCORE_CHUNK_BYTES, above that
+ *   query chunks recomputed in the backward pass (the tape keeps q, k, v);
+ * - `flash`: a fused kernel that keeps only the output and a row statistic per query (nothing T²).
+ */
+export type AttentionScheme = 'full' | 'query-chunks' | 'flash';
+/** What the runtime's attention does (src/runtime/model/attention.ts); the one line to change when it changes. */
+export const RUNTIME_ATTENTION: AttentionScheme = 'query-chunks';
 
 /** Where it runs. */
 export interface MemoryTarget {
   /** The wasm heap's limit per worker; undefined on backends without one (tfjs-node, cpu). */
   heapBytesPerWorker?: number;
-  /** Bytes per element of frozen weights in backend memory: 4 while they are widened to float32 on load. */
-  weightBytes: number;
+  /** The dtype frozen weights are held in by the backend (see `residentWeightDtype`). */
+  residentDtype: WeightDtype;
   /** RAM the process may use (os.totalmem()). */
   ramBytes: number;
+  /** Default RUNTIME_ATTENTION. */
+  attention?: AttentionScheme;
 }
 
-/** A parsed config.json's numbers, as the estimate reads them. */
-export function modelDimsOf(c: LlamaConfig): ModelDims {
-  return {
-    hiddenSize: c.hiddenSize, intermediateSize: c.intermediateSize, numHiddenLayers: c.numHiddenLayers,
-    numAttentionHeads: c.numAttentionHeads, numKeyValueHeads: c.numKeyValueHeads, headDim: c.headDim,
-    vocabSize: c.vocabSize, tieWordEmbeddings: c.tieWordEmbeddings, qkvBias: c.attentionBias,
-  };
+/**
+ * The dtype the runtime holds a checkpoint's frozen weights in: float32 on every backend today, because
+ * safetensors.ts widens F16/BF16 on load. When 16-bit weights stay 16-bit, this returns `stored` for them.
+ */
+export function residentWeightDtype(_stored?: WeightDtype): WeightDtype {
+  return 'float32';
 }
 
 /** The wasm heap per worker: 65535 pages of 64 KiB (src/runtime/kernels/heap.ts's WASM_HEAP_MAX_BYTES). */
 export const WASM_HEAP_BYTES = 4294901760;
 
 export interface MemoryEstimate {
-  /** Frozen weights in their resident dtype (norms float32). */
+  /** Frozen weights in their resident dtype (nf4 linears in 4 bits plus scales; norms float32). */
   weights: number;
   /** Adapter parameters and their gradients (float32). */
   adapter: number;
   /** AdamW's two moments. */
   optimizer: number;
-  /** What the tape keeps for the backward pass, plus one layer's transients. */
+  /** What the tape keeps for the backward pass (`activationBytes`). */
   activations: number;
-  /** Loss chunks, attention chunks, matmul packing, the largest backward temporaries. */
+  /** Loss chunks, attention chunks, matmul packing, the largest backward temporaries, an nf4 weight dequantized. */
   scratch: number;
-  /** Sum of the above: what one worker's backend holds at its peak. */
+  /** Sum of the above with the heap's slack: what one worker's backend holds at its peak. */
   perWorker: number;
-  /** Host RAM while loading: a float32 copy of the weights (safetensors.ts widens on read). */
+  /** Host RAM while loading: a copy of the weights in their resident dtype (safetensors.ts decodes on read). */
   hostLoad: number;
   /** The whole process at its peak: the workers' backends, the load's host copy, a fixed runtime. */
   total: number;
@@ -98,41 +108,89 @@ const LOSS_CHUNK_BYTES = 32 * 2 ** 20;
 const LOSS_KEEP_BYTES = 64 * 2 ** 20;
 const SCORE_CHUNK_BYTES = 32 * 2 ** 20;
 const PACK_BYTES = 16 * 2 ** 20;
+/**
+ * nf4 as bitsandbytes stores it (Params4bit, blocksize 64): 4 bits a weight, a float32 absmax per block;
+ * with double quantization the absmax is 8-bit, with one float32 scale per 256 blocks.
+ */
+const NF4_BLOCK = 64;
+const nf4BytesPerWeight = (doubleQuant: boolean): number => 0.5 + (doubleQuant ? 1 / NF4_BLOCK + 4 / (256 * NF4_BLOCK) : 4 / NF4_BLOCK);
 
 const F32 = 4;
-
-/** Frozen parameters: embeddings (twice when untied), the linears, biases and norms. */
-export function parameterCount(m: ModelDims): { matrices: number; vectors: number } {
-  const perLayer = LINEAR_MODULES.reduce((s, name) => { const d = moduleDims(m, name); return s + d.in * d.out; }, 0);
-  const embed = m.vocabSize * m.hiddenSize * (m.tieWordEmbeddings ? 1 : 2);
-  const bias = m.qkvBias ? (m.numAttentionHeads + 2 * m.numKeyValueHeads) * m.headDim : 0;
-  return { matrices: embed + m.numHiddenLayers * perLayer, vectors: m.numHiddenLayers * (2 * m.hiddenSize + bias) + m.hiddenSize };
-}
+const DTYPE_BYTES: Record<WeightDtype, number> = { float32: 4, float16: 2, bfloat16: 2 };
 
 /**
- * Float32 values the tape keeps per token per layer without checkpointing (llama.ts decoderLayer, counted
- * from its ops: each norm keeps its input and normalised output, rope its input and swapped copy, SwiGLU its
- * gate, sigmoid, their product and the up projection; frozen linears keep nothing (matmul.ts)), and per adapted module (lora.ts: the
- * dropout's input and mask, x·A).
+ * Float32 values the tape keeps per token per layer without checkpointing, attention's T² part aside
+ * (llama.ts decoderLayer, counted from its ops: each norm keeps its input and normalised output, rope its
+ * input and swapped copy, SwiGLU its gate, sigmoid, their product and the up projection; frozen linears keep
+ * nothing (matmul.ts)), and per adapted module (lora.ts: the dropout's input and mask, x·A).
  */
-function tapeFloatsPerToken(m: ModelDims, t: TrainingShape): number {
+function tapeFloatsPerToken(m: LlamaConfig, t: TrainingShape): number {
   const { hiddenSize: e, intermediateSize: f, numAttentionHeads: h, numKeyValueHeads: kv, headDim: d } = m;
-  const q = h * d;
-  const k = kv * d;
-  let floats = 8 * e + 4 * f + 5 * q + 5 * k;
-  for (const name of t.targetModules) {
-    floats += (t.dropout ? 2 * moduleDims(m, name).in : 0) + t.r;
-  }
+  let floats = 8 * e + 4 * f + 5 * h * d + 5 * kv * d;
+  for (const name of t.targetModules) floats += (t.dropout ? 2 * moduleDims(m, name).in : 0) + t.r;
   return floats;
 }
 
-/** Scores [B, H, T, S] of one layer, and whether attention.ts computes them in query chunks. */
-function attentionScores(m: ModelDims, rows: number, len: number): { bytes: number; chunked: boolean } {
-  const bytes = rows * m.numAttentionHeads * len * len * F32;
-  return { bytes, chunked: bytes > SCORE_CHUNK_BYTES };
+/**
+ * What one layer's attention keeps for backward beyond the per-token tape, by scheme (S = T in training):
+ * - full: ~6.5 float32 [B, H, T, S] tensors (scores, scaled, masked, softmax, their reshapes' saved inputs;
+ *   measured as ~830 B·T² for the 4-layer, 8-head reference model);
+ * - query chunks: QUERY_CHUNKS_SCORES [B, H, T, S] tensors plus QUERY_CHUNKS_ROWS [B, T, H·D] ones, both
+ *   fitted to what bench/memory.ts measured on the reference model at T = 2048 and 4096 (heap 1104 and
+ *   2598 MiB, where the per-token tape alone planned 565 and 982): the chunks' recomputation in backward
+ *   still holds about half a layer's scores at once and the chunk outputs and gradients per query row;
+ * - flash: one float per query and head (the softmax statistic), nothing T².
+ */
+const FULL_SCORES = 6.5;
+const QUERY_CHUNKS_SCORES = 0.46;
+const QUERY_CHUNKS_ROWS = 29;
+
+/** Whether attention.ts runs `full` for this share (one layer's scores within SCORE_CHUNK_BYTES). */
+const scoresBytes = (m: LlamaConfig, rows: number, len: number): number => rows * m.numAttentionHeads * len * len * F32;
+function effectiveScheme(m: LlamaConfig, rows: number, len: number, scheme: AttentionScheme): AttentionScheme {
+  return scheme === 'query-chunks' && scoresBytes(m, rows, len) <= SCORE_CHUNK_BYTES ? 'full' : scheme;
 }
 
-export function estimateMemory(m: ModelDims, t: TrainingShape, target: MemoryTarget): MemoryEstimate {
+/**
+ * Activation memory of one worker's step, in bytes: a function of rows (its share of the batch), T (max
+ * length), the model's dims, gradient checkpointing and the attention scheme. With n = rows·T tokens, E the
+ * hidden size, L layers:
+ *
+ *   layer(T)  = 4·n·tapeFloatsPerToken + attentionKept(T)
+ *   attentionKept: full       4·FULL_SCORES·rows·H·T²
+ *                  query-chunks 4·(QUERY_CHUNKS_SCORES·rows·H·T² + QUERY_CHUNKS_ROWS·n·H·D)
+ *                  flash      4·n·H
+ *   no checkpointing:  L·layer(T) + 2·4·n·E            (every layer's tape, the final norm's input and output)
+ *   checkpointing:     L·4·n·E + 2·layer(T)            (each layer's input; one layer recomputed, with its gradients)
+ */
+export function activationBytes(m: LlamaConfig, t: TrainingShape, rows: number, scheme: AttentionScheme): number {
+  const n = rows * t.maxLength;
+  const s = effectiveScheme(m, rows, t.maxLength, scheme);
+  const scores = scoresBytes(m, rows, t.maxLength);
+  const rowsBytes = n * m.numAttentionHeads * m.headDim * F32; // one [B, T, H·D] float32 tensor
+  const attentionKept = s === 'full' ? FULL_SCORES * scores
+    : s === 'query-chunks' ? QUERY_CHUNKS_SCORES * scores + QUERY_CHUNKS_ROWS * rowsBytes
+    : n * m.numAttentionHeads * F32;
+  const layer = tapeFloatsPerToken(m, t) * n * F32 + attentionKept;
+  return t.gradientCheckpointing
+    ? m.numHiddenLayers * n * m.hiddenSize * F32 + 2 * layer
+    : m.numHiddenLayers * layer + 2 * n * m.hiddenSize * F32;
+}
+
+/** Frozen weights as held: nf4 quantizes the layers' linears only; embeddings in the resident dtype, vectors float32. */
+function weightBytes(m: LlamaConfig, t: TrainingShape, target: MemoryTarget): number {
+  const g = baseParameterGroups(m);
+  const resident = DTYPE_BYTES[target.residentDtype];
+  const linear = t.quantization === 'nf4' ? nf4BytesPerWeight(t.doubleQuant === true) : resident;
+  // Fully trained parameters are float32 Variables, counted with the adapter (values, gradients, moments); beside
+  // the matrices the vectors (norms, biases) are a rounding error, so they stay here either way.
+  const full = t.fullParams ?? 0;
+  const frozenEmbeddings = Math.max(0, g.embeddings - full);
+  const frozenLinears = Math.max(0, g.linears - Math.max(0, full - g.embeddings));
+  return frozenLinears * linear + frozenEmbeddings * resident + g.vectors * F32;
+}
+
+export function estimateMemory(m: LlamaConfig, t: TrainingShape, target: MemoryTarget): MemoryEstimate {
   const workers = Math.max(1, t.workers);
   const at = workerEstimate(m, t, target, workers);
   let maxWorkers = 0;
@@ -144,42 +202,33 @@ export function estimateMemory(m: ModelDims, t: TrainingShape, target: MemoryTar
 }
 
 /** The most workers, up to `wanted`, whose estimate fits (at least 1: one worker is what runs when none fits, and fails clearly). */
-export function workersThatFit(m: ModelDims, t: TrainingShape, target: MemoryTarget, wanted: number): number {
+export function workersThatFit(m: LlamaConfig, t: TrainingShape, target: MemoryTarget, wanted: number): number {
   return Math.max(1, estimateMemory(m, { ...t, workers: wanted }, target).maxWorkers);
 }
 
-function workerEstimate(m: ModelDims, t: TrainingShape, target: MemoryTarget, workers: number): Omit<MemoryEstimate, 'maxWorkers'> {
+function workerEstimate(m: LlamaConfig, t: TrainingShape, target: MemoryTarget, workers: number): Omit<MemoryEstimate, 'maxWorkers'> {
   const rows = Math.ceil(t.batchSize / workers); // a worker's share of a micro-batch
   const n = rows * t.maxLength; // tokens per worker step
-  const params = parameterCount(m);
-  // Fully trained parameters are float32 Variables, counted under `adapter` (values + gradients); beside the
-  // matrices the vectors (norms, biases) are a rounding error, so they stay under `weights` either way.
-  const full = t.fullParams ?? 0;
-  const weights = Math.max(0, params.matrices - full) * target.weightBytes + params.vectors * F32;
+  const scheme = effectiveScheme(m, rows, t.maxLength, target.attention ?? RUNTIME_ATTENTION);
+  const weights = weightBytes(m, t, target);
 
-  const adapterParams = full + m.numHiddenLayers * t.targetModules.reduce((s, name) => { const d = moduleDims(m, name); return s + t.r * (d.in + d.out); }, 0);
+  const adapterParams = (t.fullParams ?? 0) + (t.r > 0 ? loraParameterCount(m, t.targetModules, t.r, t.bias, { useDora: t.useDora, modulesToSave: t.modulesToSave }) : 0);
   const adapter = 2 * adapterParams * F32; // values + gradients
   const optimizer = 2 * adapterParams * F32; // AdamW m and v
-
-  const perLayer = tapeFloatsPerToken(m, t) * n * F32;
-  const scores = attentionScores(m, rows, t.maxLength);
-  // Unchunked attention keeps about 6.5 [B,H,T,S] tensors per layer (scores, scaled, masked, softmax, its
-  // reshapes' saved inputs), measured as ~830 B·T² for the 4-layer, 8-head reference model.
-  const scoresKept = scores.chunked ? 0 : 6.5 * scores.bytes;
-  const activations = t.gradientCheckpointing
-    ? m.numHiddenLayers * n * m.hiddenSize * F32 + 2 * (perLayer + scoresKept) // inputs kept; one layer recomputed, with its gradients
-    : m.numHiddenLayers * (perLayer + scoresKept) + n * m.hiddenSize * F32 * 2;
+  const activations = activationBytes(m, t, rows, scheme);
 
   // loss.ts: ~4 live [rows, V] tensors per chunk, plus the kept softmax when it is small.
   const lossRows = Math.min(n, Math.max(4, Math.floor(LOSS_CHUNK_BYTES / (F32 * m.vocabSize))));
   const keptSoftmax = n * m.vocabSize * F32 <= LOSS_KEEP_BYTES ? n * m.vocabSize * F32 : 0;
   const loss = 4 * lossRows * m.vocabSize * F32 + keptSoftmax;
-  const attention = 3 * (scores.chunked ? SCORE_CHUNK_BYTES : scores.bytes);
+  const attention = 3 * (scheme === 'full' ? scoresBytes(m, rows, t.maxLength) : SCORE_CHUNK_BYTES);
   const widest = Math.max(m.intermediateSize, m.numAttentionHeads * m.headDim, m.hiddenSize);
-  const scratch = loss + attention + PACK_BYTES + 3 * n * widest * F32;
+  // A 4-bit linear is widened for its matmul: the largest one in float32 at a time.
+  const dequantized = t.quantization === 'nf4' ? m.hiddenSize * m.intermediateSize * F32 : 0;
+  const scratch = loss + attention + PACK_BYTES + 3 * n * widest * F32 + dequantized;
 
   const perWorker = Math.round((weights + adapter + optimizer + activations + scratch) * HEAP_SLACK);
-  const hostLoad = (params.matrices + params.vectors) * F32;
+  const hostLoad = weights;
   const total = PROCESS_BYTES + (workers - 1) * WORKER_BYTES + workers * perWorker + hostLoad;
   const fitsHeap = target.heapBytesPerWorker === undefined || perWorker <= target.heapBytesPerWorker;
   const fitsRam = total <= target.ramBytes;
@@ -187,16 +236,17 @@ function workerEstimate(m: ModelDims, t: TrainingShape, target: MemoryTarget, wo
 }
 
 /** The stages of the estimate with their figures, one line each, for `ftc plan`. */
-export function describeEstimate(e: MemoryEstimate, target: MemoryTarget): string[] {
+export function describeEstimate(e: MemoryEstimate, target: MemoryTarget, t?: TrainingShape): string[] {
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
   const limit = target.heapBytesPerWorker === undefined ? 'no heap limit' : `heap limit ${mib(target.heapBytesPerWorker)}`;
+  const held = t?.quantization === 'nf4' ? `nf4 linears, ${target.residentDtype} embeddings` : target.residentDtype;
   return [
-    `weights     ${mib(e.weights)}`,
-    `adapter     ${mib(e.adapter)}`,
-    `optimizer   ${mib(e.optimizer)}`,
+    `weights     ${mib(e.weights)} (${held})`,
+    `adapter     ${mib(e.adapter)} (values and gradients)`,
+    `optimizer   ${mib(e.optimizer)} (AdamW moments)`,
     `activations ${mib(e.activations)}`,
     `scratch     ${mib(e.scratch)}`,
     `per worker  ${mib(e.perWorker)} (${limit}): ${e.fitsHeap ? 'fits' : 'does not fit'}`,
-    `process     ${mib(e.total)} of ${mib(target.ramBytes)} RAM: ${e.fitsRam ? 'fits' : 'does not fit'}`,
+    `process     ${mib(e.total)} of ${mib(target.ramBytes)} RAM${t && t.workers > 1 ? ` with ${t.workers} workers` : ''}: ${e.fitsRam ? 'fits' : 'does not fit'}`,
   ];
 }

@@ -6,9 +6,23 @@ const product = (shape: readonly number[]): number => shape.reduce((a, b) => a *
 
 /** Parameters of the base model as stored: every tensor of `expectedWeightShapes`, lm_head once when tied. */
 export function baseParameterCount(c: LlamaConfig): number {
-  let n = 0;
-  for (const [name, shape] of expectedWeightShapes(c)) if (!isOptionalWeight(name, c)) n += product(shape);
-  return n;
+  const g = baseParameterGroups(c);
+  return g.linears + g.embeddings + g.vectors;
+}
+
+/**
+ * The base model's parameters by how they are held: the decoder layers' linear weights (what QLoRA
+ * quantizes), the embedding matrices (embed_tokens, and lm_head when untied: bitsandbytes leaves them in the
+ * compute dtype), and the vectors (norms, biases: kept in float32).
+ */
+export function baseParameterGroups(c: LlamaConfig): { linears: number; embeddings: number; vectors: number } {
+  const g = { linears: 0, embeddings: 0, vectors: 0 };
+  for (const [name, shape] of expectedWeightShapes(c)) {
+    if (isOptionalWeight(name, c)) continue;
+    const group = shape.length === 1 ? 'vectors' : name.startsWith('model.layers.') ? 'linears' : 'embeddings';
+    g[group] += product(shape);
+  }
+  return g;
 }
 
 export type LoraBias = 'none' | 'all' | 'lora_only';

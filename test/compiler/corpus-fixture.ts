@@ -1,6 +1,6 @@
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot, tempDir } from '../helpers.js';
+import { repoRoot, smallLlamaConfig, tempDir } from '../helpers.js';
 
 export const CORPUS_DIR = join(repoRoot(), 'test/compiler/corpus');
 
@@ -16,7 +16,7 @@ export function corpusWorkspace(): string {
     writeFileSync(join(dir, rel), text);
   };
   write('data/records.json', JSON.stringify([{ instruction: 'Say hi', output: 'hi' }]));
-  const llama = (ctx: number) => JSON.stringify({ architectures: ['LlamaForCausalLM'], max_position_embeddings: ctx });
+  const llama = (ctx: number) => smallLlamaConfig(ctx);
   write('models/llama/config.json', llama(1024));
   write('models/short/config.json', llama(256));
   write('models/gpt2/config.json', JSON.stringify({ architectures: ['GPT2LMHeadModel'], n_positions: 1024 }));

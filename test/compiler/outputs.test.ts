@@ -3,7 +3,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { compile } from '../../src/compiler/index.js';
-import { tempDir } from '../helpers.js';
+import { smallLlamaConfig, tempDir } from '../helpers.js';
 
 /** A project: pipelines/p.ft beside data/, models/tiny/ and a tokenizer, as a user lays it out. */
 function project(): string {
@@ -12,7 +12,7 @@ function project(): string {
   mkdirSync(join(root, 'data'));
   writeFileSync(join(root, 'data', 'a.json'), '[]');
   mkdirSync(join(root, 'models', 'tiny'), { recursive: true });
-  writeFileSync(join(root, 'models', 'tiny', 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], max_position_embeddings: 2048 }));
+  writeFileSync(join(root, 'models', 'tiny', 'config.json'), smallLlamaConfig(2048));
   writeFileSync(join(root, 'models', 'tiny', 'tokenizer.json'), '{}');
   return root;
 }

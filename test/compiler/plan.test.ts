@@ -7,11 +7,12 @@ import { existsSync } from 'node:fs';
 import { compile, formatYaml, parseFt, planHash, planPipeline } from '../../src/compiler/index.js';
 import { schemas } from '../../src/schema/index.js';
 import { planJson } from '../../src/cli/commands/plan.js';
-import { repoRoot, tempDir } from '../helpers.js';
+import { repoRoot, smallLlamaConfig, tempDir } from '../helpers.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
 const DATA = '[{"instruction":"Say hi","input":"","output":"hi"}]\n';
+// Llama-2-7B's defaults (only the context is set): its bytes are pinned in the keys below.
 const CONFIG = '{"architectures":["LlamaForCausalLM"],"max_position_embeddings":64}';
 const TOKENIZER = '{"model":{"type":"BPE"}}';
 
@@ -57,8 +58,9 @@ trainer sft {
 `;
 
 async function keys(text: string, dir: string, file = 'p.ft'): Promise<Record<string, string>> {
-  const r = compile(text, join(dir, file));
-  assert.deepEqual(r.diagnostics, []);
+  // A 7B model does not fit in memory here (E_MEMORY_PLAN); cache keys do not depend on that.
+  const r = compile(text, join(dir, file), { buildIrDespite: ['E_MEMORY_PLAN'] });
+  assert.deepEqual(r.diagnostics.filter((d) => d.code !== 'E_MEMORY_PLAN'), []);
   const plan = await planPipeline(r.ir!);
   return Object.fromEntries(plan.stages.map((s) => [s.name, s.key]));
 }
@@ -136,7 +138,7 @@ test('the .ft and .ft.yaml form of every shipped pipeline give the same plan JSO
         const abs = join(ir.dir, p);
         if (ks['x-path'] === 'dir') {
           mkdirSync(abs, { recursive: true });
-          writeFileSync(join(abs, 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], max_position_embeddings: 2048 }));
+          writeFileSync(join(abs, 'config.json'), smallLlamaConfig(2048));
         } else {
           mkdirSync(join(abs, '..'), { recursive: true });
           // A chat template file must hold one: check reads it (E_CHAT_TEMPLATE otherwise).

@@ -7,7 +7,7 @@ import type { SourceRange } from '../../src/compiler/diagnostics.js';
 import { compile } from '../../src/compiler/index.js';
 import { validate } from '../../src/compiler/validate/index.js';
 import { editDistance } from '../../src/compiler/validate/suggest.js';
-import { tempDir } from '../helpers.js';
+import { smallLlamaConfig, tempDir } from '../helpers.js';
 
 const PIPELINE = `pipeline p {
   seed = 7
@@ -116,7 +116,7 @@ test('files: missing, dir vs file, relative to the pipeline directory; config.js
   const dir = tempDir();
   writeFileSync(join(dir, 'd.json'), '[]');
   mkdirSync(join(dir, 'm'));
-  writeFileSync(join(dir, 'm', 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], max_position_embeddings: 128 }));
+  writeFileSync(join(dir, 'm', 'config.json'), smallLlamaConfig(128));
   const file = join(dir, 'p.ft');
   const codes = (text: string) => compile(text, file).diagnostics.map((d) => d.code);
   // max_length defaults to 512 > 128

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it, test } from 'node:test';
 import { compileFile } from '../../src/compiler/index.js';
 import { fileUri, LspClient } from '../lsp/client.js';
-import { runCli, tempDir } from '../helpers.js';
+import { runCli, smallLlamaConfig, tempDir } from '../helpers.js';
 import { HOSTILE } from './corpus.js';
 
 /** The corpus written out beside the files its pipelines name (a data file, a Llama model directory). */
@@ -12,7 +12,7 @@ function workspace(): string {
   const dir = tempDir('ftc-hostile-');
   writeFileSync(join(dir, 'd.json'), JSON.stringify([{ q: 'x', a: 'y' }]));
   mkdirSync(join(dir, 'm'));
-  writeFileSync(join(dir, 'm', 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], max_position_embeddings: 2048 }));
+  writeFileSync(join(dir, 'm', 'config.json'), smallLlamaConfig(2048));
   for (const c of HOSTILE) writeFileSync(join(dir, c.file), c.text);
   return dir;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { estimateMemory, WASM_HEAP_BYTES, type ModelDims, type TrainingShape } from '../../src/model-spec/memory.js';
+import { estimateMemory, WASM_HEAP_BYTES, type TrainingShape } from '../../src/model-spec/memory.js';
 import { fullTrainableCount, trainedWeightNames } from '../../src/model-spec/train-modules.js';
 import type { LlamaConfig } from '../../src/model-spec/config.js';
 
@@ -10,9 +10,8 @@ const QWEN: LlamaConfig = {
   maxPositionEmbeddings: 32768, rmsNormEps: 1e-6, ropeTheta: 1e6, ropeScaling: null, tieWordEmbeddings: true, attentionBias: true,
   bosTokenId: undefined as unknown as number, eosTokenId: 151643, eosTokenIds: [151643], architecture: 'Qwen2ForCausalLM', modelType: 'qwen2',
 };
-const DIMS: ModelDims = { ...QWEN, qkvBias: true };
 const SHAPE: TrainingShape = { batchSize: 1, maxLength: 256, r: 0, targetModules: [], dropout: false, gradientCheckpointing: false, workers: 1 };
-const TARGET = { heapBytesPerWorker: WASM_HEAP_BYTES, weightBytes: 2, ramBytes: 64 * 2 ** 30 };
+const TARGET = { heapBytesPerWorker: WASM_HEAP_BYTES, residentDtype: 'bfloat16' as const, ramBytes: 64 * 2 ** 30 };
 
 test('full fine-tuning trains every parameter once (tied embeddings once): the published count', () => {
   assert.equal(fullTrainableCount(QWEN), 494_032_768);
@@ -24,16 +23,16 @@ test('full fine-tuning trains every parameter once (tied embeddings once): the p
 
 test('the memory plan counts full fine-tuning as float32 values + gradients + two AdamW moments of every trained parameter', () => {
   const n = fullTrainableCount(QWEN);
-  const full = estimateMemory(DIMS, { ...SHAPE, fullParams: n }, TARGET);
+  const full = estimateMemory(QWEN, { ...SHAPE, fullParams: n }, TARGET);
   assert.equal(full.adapter, n * 4 * 2, 'values and gradients');
   assert.equal(full.optimizer, n * 4 * 2, 'm and v');
   // 16 bytes a parameter: 7.4 GiB for a 0.5B model, which no wasm heap (4 GiB) holds.
   assert.ok(full.perWorker > 16 * n && !full.fitsHeap && full.maxWorkers === 0);
-  const frozen = estimateMemory(DIMS, SHAPE, TARGET);
+  const frozen = estimateMemory(QWEN, SHAPE, TARGET);
   assert.ok(full.weights < frozen.weights / 100, 'nothing is left frozen in its stored dtype but the vectors');
   // A subset trains fewer: the frozen rest stays in its stored dtype.
   const subset = fullTrainableCount(QWEN, ['q_proj']);
-  const part = estimateMemory(DIMS, { ...SHAPE, fullParams: subset }, TARGET);
+  const part = estimateMemory(QWEN, { ...SHAPE, fullParams: subset }, TARGET);
   assert.equal(part.optimizer, subset * 8);
   assert.equal(part.weights, frozen.weights - subset * 2, 'the trained subset leaves its 16-bit storage');
 });

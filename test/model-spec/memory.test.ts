@@ -1,28 +1,32 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { estimateMemory, parameterCount, WASM_HEAP_BYTES, workersThatFit, type ModelDims, type TrainingShape } from '../../src/model-spec/memory.js';
+import { parseLlamaConfig, type LlamaConfig } from '../../src/model-spec/config.js';
+import { activationBytes, estimateMemory, WASM_HEAP_BYTES, workersThatFit, type MemoryTarget, type TrainingShape } from '../../src/model-spec/memory.js';
+import { baseParameterGroups } from '../../src/model-spec/params.js';
 import { WASM_HEAP_MAX_BYTES } from '../../src/runtime/kernels/heap.js';
 import { resolveWorkers } from '../../src/runtime/train/parallel/pool.js';
 
-const QWEN_05B: ModelDims = {
-  hiddenSize: 896, intermediateSize: 4864, numHiddenLayers: 24, numAttentionHeads: 14, numKeyValueHeads: 2, headDim: 64,
-  vocabSize: 151936, tieWordEmbeddings: true, qkvBias: true,
-};
-const TINYLLAMA: ModelDims = {
-  hiddenSize: 2048, intermediateSize: 5632, numHiddenLayers: 22, numAttentionHeads: 32, numKeyValueHeads: 4, headDim: 64,
-  vocabSize: 32000, tieWordEmbeddings: false, qkvBias: false,
-};
-const REFERENCE: ModelDims = {
-  hiddenSize: 256, intermediateSize: 688, numHiddenLayers: 4, numAttentionHeads: 8, numKeyValueHeads: 8, headDim: 32,
-  vocabSize: 2048, tieWordEmbeddings: false, qkvBias: false,
-};
+/** config.json in the published shapes (the fields that fix the memory; the rest at their defaults). */
+const config = (json: Record<string, unknown>): LlamaConfig => parseLlamaConfig({ bos_token_id: 1, eos_token_id: 2, ...json }, 'config.json');
+const QWEN_05B = config({
+  architectures: ['Qwen2ForCausalLM'], hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24, num_attention_heads: 14,
+  num_key_value_heads: 2, vocab_size: 151936, tie_word_embeddings: true,
+});
+const TINYLLAMA = config({
+  architectures: ['LlamaForCausalLM'], hidden_size: 2048, intermediate_size: 5632, num_hidden_layers: 22, num_attention_heads: 32,
+  num_key_value_heads: 4, vocab_size: 32000,
+});
+const REFERENCE = config({
+  architectures: ['LlamaForCausalLM'], hidden_size: 256, intermediate_size: 688, num_hidden_layers: 4, num_attention_heads: 8,
+  num_key_value_heads: 8, vocab_size: 2048, max_position_embeddings: 4096,
+});
 const LORA: TrainingShape = { batchSize: 1, maxLength: 512, r: 8, targetModules: ['q_proj', 'v_proj'], dropout: true, gradientCheckpointing: false, workers: 1 };
-const WASM = { heapBytesPerWorker: WASM_HEAP_BYTES, weightBytes: 4, ramBytes: 16 * 2 ** 30 };
+const WASM: MemoryTarget = { heapBytesPerWorker: WASM_HEAP_BYTES, residentDtype: 'float32', ramBytes: 16 * 2 ** 30 };
 const GiB = 2 ** 30;
 
 describe('memory plan', () => {
   test('parameter counts are the published ones (Qwen2.5-0.5B 494,032,768; TinyLlama-1.1B 1,100,048,384)', () => {
-    const total = (m: ModelDims) => { const p = parameterCount(m); return p.matrices + p.vectors; };
+    const total = (m: LlamaConfig) => { const g = baseParameterGroups(m); return g.linears + g.embeddings + g.vectors; };
     assert.equal(total(QWEN_05B), 494_032_768);
     assert.equal(total(TINYLLAMA), 1_100_048_384);
   });
@@ -33,10 +37,14 @@ describe('memory plan', () => {
 
   test('weights count in their resident dtype: 16-bit halves them', () => {
     const f32 = estimateMemory(QWEN_05B, LORA, WASM);
-    const half = estimateMemory(QWEN_05B, LORA, { ...WASM, weightBytes: 2 });
-    const p = parameterCount(QWEN_05B);
-    assert.equal(f32.weights, p.matrices * 4 + p.vectors * 4);
-    assert.equal(half.weights, p.matrices * 2 + p.vectors * 4);
+    const half = estimateMemory(QWEN_05B, LORA, { ...WASM, residentDtype: 'bfloat16' });
+    // Qwen2.5-0.5B by hand: tied embeddings 151936·896; per layer q,o 896², k,v 896·128, MLP 3·896·4864;
+    // vectors: 2 norms + q/k/v biases (896 + 2·128) per layer, the final norm.
+    const embeddings = 151936 * 896;
+    const linears = 24 * (2 * 896 * 896 + 2 * 896 * 128 + 3 * 896 * 4864);
+    const vectors = 24 * (2 * 896 + 896 + 256) + 896;
+    assert.equal(f32.weights, (embeddings + linears + vectors) * 4);
+    assert.equal(half.weights, (embeddings + linears) * 2 + vectors * 4);
   });
 
   test('adapter and optimizer: r·(in+out) per targeted module and layer, values+gradients and two moments', () => {
@@ -46,12 +54,34 @@ describe('memory plan', () => {
     assert.equal(e.optimizer, 2 * 4 * params);
   });
 
-  test('activations grow linearly in max_length once attention is chunked, and checkpointing shrinks them', () => {
-    const at = (maxLength: number, gradientCheckpointing = false) => estimateMemory(REFERENCE, { ...LORA, maxLength, gradientCheckpointing }, WASM).activations;
-    const ratio = at(4096) / at(2048);
-    assert.ok(ratio > 1.9 && ratio < 2.1, `4096 vs 2048: ×${ratio}`);
+  test('activations: by hand for the reference model, linear in T with flash attention, superlinear with query chunks', () => {
+    // Per layer and token, float32 (decoderLayer's tape): 8·256 + 4·688 + 5·256 (q) + 5·256 (k, 8 kv heads)
+    // + q_proj/v_proj with dropout 2·(2·256 + 8) = 8400, plus flash's 8 statistics (one per head) = 8408.
+    const flash = (maxLength: number, gradientCheckpointing = false) => activationBytes(REFERENCE, { ...LORA, maxLength, gradientCheckpointing }, 1, 'flash');
+    assert.equal(flash(2048), 4 * 2048 * (4 * 8408 + 2 * 256), 'four layers and the final norm');
+    assert.equal(flash(2048, true), 4 * 2048 * (4 * 256 + 2 * 8408), "each layer's input, one layer recomputed with its gradients");
+    assert.equal(flash(4096) / flash(2048), 2);
+    const chunks = (maxLength: number) => activationBytes(REFERENCE, { ...LORA, maxLength }, 1, 'query-chunks');
+    const ratio = chunks(4096) / chunks(2048);
+    assert.ok(ratio > 2 && ratio < 4, `4096 vs 2048 with query chunks: ×${ratio} (measured heap ×2.35)`);
     const qwen = (gradientCheckpointing: boolean) => estimateMemory(QWEN_05B, { ...LORA, gradientCheckpointing }, WASM).activations;
     assert.ok(qwen(true) < qwen(false) / 4, "24 layers: one layer's activations plus every layer's input");
+  });
+
+  test('nf4: the layers\' linears at 4 bits plus a float32 absmax per 64 (8-bit with double quant), embeddings as resident', () => {
+    const embeddings = 2 * 32000 * 2048; // untied: embed_tokens and lm_head
+    const linears = 22 * (2 * 2048 * 2048 + 2 * 2048 * 256 + 3 * 2048 * 5632);
+    const vectors = 22 * 2 * 2048 + 2048;
+    const nf4 = estimateMemory(TINYLLAMA, { ...LORA, quantization: 'nf4' }, WASM).weights;
+    assert.equal(nf4, linears * (0.5 + 4 / 64) + embeddings * 4 + vectors * 4);
+    const dq = estimateMemory(TINYLLAMA, { ...LORA, quantization: 'nf4', doubleQuant: true }, WASM).weights;
+    assert.equal(dq, linears * (0.5 + 1 / 64 + 4 / (64 * 256)) + embeddings * 4 + vectors * 4);
+  });
+
+  test('TinyLlama with 16-bit resident weights fits at 512 with checkpointing and not at 2048', () => {
+    const bf16: MemoryTarget = { ...WASM, residentDtype: 'bfloat16' };
+    assert.equal(estimateMemory(TINYLLAMA, { ...LORA, gradientCheckpointing: true }, bf16).fitsHeap, true);
+    assert.equal(estimateMemory(TINYLLAMA, { ...LORA, gradientCheckpointing: true, maxLength: 2048 }, bf16).fitsHeap, false);
   });
 
   test('a pipeline past the heap does not fit; the shorter one does', () => {

@@ -15,10 +15,10 @@ import { toJson } from './values.js';
  * that causes it (the message names the file the fact comes from).
  */
 
-const label = (s: StageNode): string => `${s.kind} '${s.name}'`;
+export const label = (s: StageNode): string => `${s.kind} '${s.name}'`;
 
 /** A key's value as set, or the schema default (then reported at the stage name). */
-function setOrDefault(stage: StageNode, key: string, ctx: ValidationContext): { value: unknown; range: SourceRange; isDefault: boolean } {
+export function setOrDefault(stage: StageNode, key: string, ctx: ValidationContext): { value: unknown; range: SourceRange; isDefault: boolean } {
   const v = ctx.entry(stage, key)?.value;
   if (v) return { value: toJson(v), range: v.range, isDefault: false };
   return { value: ctx.keySchema(stage, key)?.default, range: stage.nameRange, isDefault: true };
@@ -31,7 +31,7 @@ export function modelConfigSupported(model: StageNode, ctx: ValidationContext): 
 }
 
 /** The model stage behind a trainer's or lora's `model` (through a lora stage when there is one). */
-function baseModel(stage: StageNode, ctx: ValidationContext): StageNode | undefined {
+export function baseModel(stage: StageNode, ctx: ValidationContext): StageNode | undefined {
   let s = ctx.target(stage, 'model');
   if (s?.kind === 'lora') s = ctx.target(s, 'model');
   return s?.kind === 'model' ? s : undefined;

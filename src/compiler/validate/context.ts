@@ -118,7 +118,7 @@ export function safeStat(path: string): Stats | undefined {
 }
 
 /** loadLlamaConfig of a model directory, memoized by config.json's size and mtime; never throws on a user's file. */
-function readModelSpec(dir: string): ModelSpecRead {
+export function readModelSpec(dir: string): ModelSpecRead {
   const file = join(dir, 'config.json');
   const st = safeStat(file);
   const stamp = st ? `${st.size}:${st.mtimeMs}` : 'missing';

@@ -4,6 +4,7 @@ import { customTemplateNeedsPrompts, duplicateKeys, knownKind, requiredKeys, unk
 import { duplicateStageNames, pipelineHeader, referenceCycles, references, unusedStages } from './checks-graph.js';
 import { paths } from './checks-files.js';
 import { chatTemplateFound, loraFitsModel, maxLengthWithinContext, modelConfigSupported, quantizationForTarget, tokenizerFitsModel, trainModulesNeedFullFinetuning } from './checks-model.js';
+import { trainerFitsMemory } from './checks-memory.js';
 import { checkValues } from './schema-values.js';
 import { outputsApartFromInputs, outputsDistinct } from './checks-outputs.js';
 import { plausibleValues } from './checks-plausible.js';
@@ -21,7 +22,7 @@ export const stageChecks: Readonly<Record<string, readonly Check<StageNode>[]>> 
   tokenizer: [vocabXorTrain],
   model: [modelConfigSupported],
   lora: [loraFitsModel, quantizationForTarget],
-  trainer: [maxLengthWithinContext, tokenizerFitsModel, trainModulesNeedFullFinetuning],
+  trainer: [maxLengthWithinContext, tokenizerFitsModel, trainModulesNeedFullFinetuning, trainerFitsMemory],
 };
 
 export const fileChecks: readonly Check<FileNode>[] = [pipelineHeader, duplicateStageNames, referenceCycles, unusedStages, outputsApartFromInputs, outputsDistinct];

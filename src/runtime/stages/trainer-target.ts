@@ -29,7 +29,7 @@ export interface TrainingTarget {
   /** The target's settings under the pipeline's own key names, for the report. */
   reportKeys: Record<string, unknown>;
   /** What the memory plan needs to know of the trained parameters. */
-  memoryShape: Pick<TrainingShape, 'r' | 'targetModules' | 'dropout' | 'fullParams'>;
+  memoryShape: Pick<TrainingShape, 'r' | 'targetModules' | 'dropout' | 'fullParams' | 'bias' | 'useDora' | 'modulesToSave' | 'quantization' | 'doubleQuant'>;
   /** Every data-parallel worker builds the same model from this. */
   workerSource: ModelSource;
   checkpointFiles: AdapterFiles;
@@ -68,7 +68,11 @@ export function trainingTarget(ctx: StageContext, p: TargetParams): TrainingTarg
     product: 'adapter',
     trainableParameters: lora.trainable_parameters,
     reportKeys: pipelineKeys(lora.settings),
-    memoryShape: { r: lora.settings.r, targetModules: [...lora.settings.targetModules], dropout: lora.settings.dropout > 0 },
+    memoryShape: {
+      r: lora.settings.r, targetModules: [...lora.settings.targetModules], dropout: lora.settings.dropout > 0,
+      bias: lora.settings.bias, useDora: lora.settings.useDora, modulesToSave: lora.settings.modulesToSave,
+      ...(lora.settings.quantization ? { quantization: 'nf4' as const, doubleQuant: lora.settings.quantization.doubleQuant } : {}),
+    },
     workerSource: { dir: modelDir, lora: lora.settings, quantizedBase },
     checkpointFiles: peftAdapterFiles(adapterConfig),
     ...(lora.compute_dtype ? { computeDtype: lora.compute_dtype } : {}),

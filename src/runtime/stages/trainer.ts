@@ -10,7 +10,7 @@ import { MetricsLog } from '../train/metrics.js';
 import { uniformLossWarning } from '../train/uniform-loss.js';
 import { resolveWorkers, WorkerPool } from '../train/parallel/pool.js';
 import { localEngine, type StepOptions } from '../train/step.js';
-import { modelDimsOf, WASM_HEAP_BYTES, workersThatFit } from '../../model-spec/memory.js';
+import { residentWeightDtype, WASM_HEAP_BYTES, workersThatFit } from '../../model-spec/memory.js';
 import { availableParallelism, totalmem } from 'node:os';
 import { lossCurveSvg } from '../train/plot.js';
 import { reportHtml } from '../train/report.js';
@@ -103,10 +103,10 @@ export const trainerStage: StageImpl = {
     // Data-parallel threads: --workers, else the pipeline header's `workers` (auto: every core on wasm/cpu).
     const stepOptions: StepOptions = { gradientCheckpointing: p.gradient_checkpointing === true };
     // `auto` never picks more threads than the memory plan fits (each holds a full copy of the model).
-    const fit = workersThatFit(modelDimsOf(model.config), {
+    const fit = workersThatFit(model.config, {
       batchSize: p.batch_size, maxLength: dataset.meta.max_length, ...target.memoryShape,
       gradientCheckpointing: stepOptions.gradientCheckpointing === true, workers: 1,
-    }, { heapBytesPerWorker: backend.name === 'wasm' ? WASM_HEAP_BYTES : undefined, weightBytes: 4, ramBytes: totalmem() }, availableParallelism());
+    }, { heapBytesPerWorker: backend.name === 'wasm' ? WASM_HEAP_BYTES : undefined, residentDtype: residentWeightDtype(), ramBytes: totalmem() }, availableParallelism());
     const threads = resolveWorkers(ctx.options.workers ?? (ctx.pipeline.settings.workers as number | 'auto' | undefined), backend.name, p.batch_size, fit);
     if (stepOptions.gradientCheckpointing) ctx.log.info('gradient checkpointing: each decoder layer is recomputed in the backward pass');
     let pool: WorkerPool | undefined;
