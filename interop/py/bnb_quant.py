@@ -10,12 +10,23 @@ Optional "checkpoints": [{"name", "quant_type", "double_quant"}]: a tiny random 
 <dir>/<name>/base, loaded on CPU with BitsAndBytesConfig(load_in_4bit=True, ...) and saved by transformers to
 <dir>/<name>/q4; every Linear4bit weight dequantized by bitsandbytes goes to <dir>/<name>/<weight>.dequant.
 """
+import copy
 import json
 import sys
 
 import numpy as np
 import torch
 import bitsandbytes.functional as F
+
+
+def dequantize_flat(packed, state):
+    """dequantize_4bit over the flattened weight, reshaped back: bitsandbytes' blocks run along the flattened
+    weight (its default backend and CUDA dequantize so), but on some CPUs its kernel for a 2-D shape indexes
+    absmax per row instead, wrong when in_features % 64 != 0 (seen on this project's CI machine)."""
+    flat = copy.copy(state)
+    flat.shape = torch.Size([state.shape.numel()])
+    return F.dequantize_4bit(packed, flat).reshape(state.shape)
+
 
 req = json.load(sys.stdin)
 root = req["dir"]
@@ -58,7 +69,7 @@ for case in req["cases"]:
         )
     # Dequantize to f32 whatever the input dtype, so the comparison is of the arithmetic, not of a bf16 rounding.
     state.dtype = torch.float32
-    write(name, "dequant", F.dequantize_4bit(packed, state))
+    write(name, "dequant", dequantize_flat(packed, state))
     out["cases"][name] = info
 
 
@@ -79,7 +90,7 @@ def save_4bit(ck):
     for name, module in model.named_modules():
         if isinstance(module, bnb.nn.Linear4bit):
             w = module.weight
-            F.dequantize_4bit(w.data, w.quant_state).float().numpy().tofile(f"{base}/{name}.weight.dequant")
+            dequantize_flat(w.data, w.quant_state).float().numpy().tofile(f"{base}/{name}.weight.dequant")
             weights.append(f"{name}.weight")
     return {"weights": weights}
 
