@@ -47,7 +47,8 @@ function fromWire(e: WireError): Error {
 /**
  * Input bytes per extra thread before `workers = auto` starts one: a worker first parses the
  * tokenizer.json itself (a 150K-entry vocabulary takes a few hundred ms), which a small input never
- * earns back. Measured with bench/data.ts; below it the stage stays on its own thread.
+ * earns back. A guess, not yet measured (bench/data.ts has only been run at 1 MB, where one thread wins);
+ * below it the stage stays on its own thread.
  */
 export const BYTES_PER_WORKER = 8 << 20;
 
