@@ -143,12 +143,14 @@ export function disposeModel(m: BuiltModel): void {
 export function checkWeights(config: LlamaConfig, weights: WeightMap, quantized: Map<string, Quantized4bit> = new Map()): void {
   const problems: string[] = [];
   for (const [name, shape] of expectedWeightShapes(config)) {
+    // A 4-bit weight's shape is its quantization state's, and it holds every value; a host tensor is counted.
     const q = quantized.get(name);
-    const w: Pick<HostTensor, 'shape' | 'data' | 'half'> | undefined = q ? { shape: q.shape, data: { length: q.shape.reduce((a, b) => a * b, 1) } as Float32Array } : weights.get(name);
-    if (!w) {
+    const w = weights.get(name);
+    const found = q ? { shape: q.shape, length: elements(q.shape) } : w && { shape: w.shape, length: hostLength(w) };
+    if (!found) {
       if (!isOptionalWeight(name, config)) problems.push(`missing ${name} (expected [${shape}])`);
-    } else if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i]) || hostLength(w) < shape.reduce((a, b) => a * b, 1)) {
-      problems.push(`${name}: expected [${shape}], found [${w.shape}]`);
+    } else if (found.shape.length !== shape.length || found.shape.some((d, i) => d !== shape[i]) || found.length < elements(shape)) {
+      problems.push(`${name}: expected [${shape}], found [${found.shape}]`);
     }
   }
   if (problems.length === 0) for (const [name, w] of weights) checkFinite(name, w);
@@ -180,6 +182,10 @@ function checkFinite(name: string, w: HostTensor): void {
 }
 
 /** Values a host tensor holds, without decoding a 16-bit one (its bits may carry one padding value). */
-function hostLength(w: Pick<HostTensor, 'shape' | 'data' | 'half'>): number {
-  return w.half ? Math.min(w.half.bits.length, w.shape.reduce((a, b) => a * b, 1)) : w.data.length;
+function hostLength(w: HostTensor): number {
+  return w.half ? Math.min(w.half.bits.length, elements(w.shape)) : w.data.length;
+}
+
+function elements(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
 }
