@@ -42,11 +42,17 @@ export interface LlamaConfig {
    * (never o_proj). Mistral: always false. `moduleHasBias` in modules.ts says exactly which exist.
    */
   attentionBias: boolean;
-  /** `bos_token_id` (1). */
-  bosTokenId: number;
-  /** `eos_token_id` (2); when config.json holds a list (Llama 3), the first of them. */
-  eosTokenId: number;
-  /** Every end-of-sequence id: `eos_token_id` as a list (generation stops on any of them). */
+  /**
+   * `bos_token_id` (Llama, Mistral: 1; Qwen2: none, as in transformers, where null is allowed). Absent, the
+   * tokenizer's own BOS is the only one there is.
+   */
+  bosTokenId?: number;
+  /** `eos_token_id` (Llama, Mistral: 2; Qwen2: none); when config.json holds a list (Llama 3), the first of them. */
+  eosTokenId?: number;
+  /**
+   * Every end-of-sequence id: `eos_token_id` as a list (generation stops on any of them); empty where config.json
+   * has none, and generation then stops on generation_config.json's or the tokenizer's EOS (model/stop-tokens.ts).
+   */
   eosTokenIds: number[];
   /** `pad_token_id` (absent: none). */
   padTokenId?: number;
@@ -159,12 +165,12 @@ export function parseLlamaConfig(json: unknown, file: string): LlamaConfig {
     ...parseRope(c, bad, unsupported),
     tieWordEmbeddings: bool('tie_word_embeddings', false),
     attentionBias,
-    bosTokenId: bos[0]!,
-    eosTokenId: eos[0]!,
     eosTokenIds: eos,
     architecture,
     modelType: typeof c.model_type === 'string' ? c.model_type : Object.keys(MODEL_TYPES).find((k) => MODEL_TYPES[k] === architecture)!,
   };
+  if (bos[0] !== undefined) config.bosTokenId = bos[0];
+  if (eos[0] !== undefined) config.eosTokenId = eos[0];
   if (pad !== undefined) config.padTokenId = pad;
   for (const [field, id] of [['bos_token_id', config.bosTokenId], ['pad_token_id', pad], ...eos.map((e) => ['eos_token_id', e] as const)] as const) {
     if (id !== undefined && id >= config.vocabSize) throw bad(field, `(${id}) is outside the vocabulary (vocab_size ${config.vocabSize})`);
@@ -230,8 +236,9 @@ function parseRope(
   return { ropeTheta: theta, ropeScaling: { type: 'linear', factor } };
 }
 
+/** A token id or a list of them; null or absent (allowed by transformers' config classes) is none. */
 function tokenIds(v: unknown, field: string, bad: (f: string, w: string) => FtcError): number[] {
-  if (v === undefined || v === null) throw bad(field, 'is required (this architecture has no default)');
+  if (v === undefined || v === null) return [];
   const list = Array.isArray(v) ? v : [v];
   if (list.length === 0 || !list.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0)) {
     throw bad(field, `must be a token id (a non-negative integer) or a list of them, found ${JSON.stringify(v)}`);
@@ -245,8 +252,8 @@ export function llamaConfigToJson(c: LlamaConfig): Record<string, unknown> {
     architectures: [c.architecture],
     attention_bias: c.attentionBias,
     attention_dropout: 0.0,
-    bos_token_id: c.bosTokenId,
-    eos_token_id: c.eosTokenIds.length > 1 ? c.eosTokenIds : c.eosTokenId,
+    bos_token_id: c.bosTokenId ?? null,
+    eos_token_id: c.eosTokenIds.length > 1 ? c.eosTokenIds : c.eosTokenId ?? null,
     head_dim: c.headDim,
     hidden_act: 'silu',
     hidden_size: c.hiddenSize,

@@ -74,6 +74,20 @@ describe('parseLlamaConfig', () => {
     rejects({ ...base, max_position_embeddings: 8192 }, 'E_MODEL_CONFIG_UNSUPPORTED', 'sliding_window'); // Mistral's default window is 4096
   });
 
+  it('accepts a Qwen2 config whose bos/eos ids are null or absent, as transformers does', () => {
+    for (const ids of [{ bos_token_id: null, eos_token_id: null }, {}]) {
+      const c = parseLlamaConfig({ architectures: ['Qwen2ForCausalLM'], hidden_size: 64, num_attention_heads: 4, ...ids }, FILE);
+      assert.equal(c.bosTokenId, undefined);
+      assert.equal(c.eosTokenId, undefined);
+      assert.deepEqual(c.eosTokenIds, []);
+      const json = llamaConfigToJson(c);
+      assert.equal(json.eos_token_id, null);
+      assert.deepEqual(parseLlamaConfig(json, FILE), c);
+    }
+    // Llama keeps transformers' LlamaConfig defaults.
+    assert.deepEqual(parseLlamaConfig({ ...TINYLLAMA, bos_token_id: undefined, eos_token_id: undefined }, FILE).eosTokenIds, [2]);
+  });
+
   it('keeps every eos id of a Llama 3 style list', () => {
     const c = parseLlamaConfig({ ...TINYLLAMA, eos_token_id: [2, 7] }, FILE);
     assert.equal(c.eosTokenId, 2);
@@ -97,7 +111,7 @@ describe('parseLlamaConfig', () => {
     rejects({ ...TINYLLAMA, tie_word_embeddings: 'yes' }, 'E_MODEL_CONFIG_INVALID', 'tie_word_embeddings');
     rejects({ ...TINYLLAMA, eos_token_id: 32000 }, 'E_MODEL_CONFIG_INVALID', 'eos_token_id');
     rejects({ ...TINYLLAMA, mlp_bias: true }, 'E_MODEL_CONFIG_UNSUPPORTED', 'mlp_bias');
-    rejects({ architectures: ['Qwen2ForCausalLM'], hidden_size: 64, num_attention_heads: 4 }, 'E_MODEL_CONFIG_INVALID', 'eos_token_id');
+    rejects({ ...TINYLLAMA, eos_token_id: [] }, 'E_MODEL_CONFIG_INVALID', 'eos_token_id');
     rejects({ ...TINYLLAMA, head_dim: 63 }, 'E_MODEL_CONFIG_INVALID', 'head_dim');
   });
 

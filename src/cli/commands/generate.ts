@@ -44,7 +44,7 @@ export function register(program: Command): void {
       // Loaded on use: tfjs takes a second to import, and most commands never need it.
       const { openModel } = await import('../../runtime/model/open.js');
       const { generate } = await import('../../runtime/model/generate.js');
-      const { model, tokenizer } = await openModel(args, true);
+      const { model, tokenizer, stopTokens } = await openModel(args, true);
       try {
         let prompt: number[];
         if (format) {
@@ -55,7 +55,7 @@ export function register(program: Command): void {
           prompt = await encodePrompt(tokenizer!, text, bos);
         } else prompt = (await tokenizer!.encode(o.prompt)).getIds();
         if (prompt.length === 0) throw new FtcError('E_USAGE', 'the prompt encodes to no tokens');
-        const ids = generate(model, prompt, { maxNewTokens: o.maxNewTokens, temperature: o.temperature, topP: o.topP, seed: o.seed });
+        const ids = generate(model, prompt, { maxNewTokens: o.maxNewTokens, temperature: o.temperature, topP: o.topP, seed: o.seed, eosTokenIds: stopTokens });
         process.stdout.write((await tokenizer!.decode(ids, true)) + '\n');
       } finally {
         model.dispose();

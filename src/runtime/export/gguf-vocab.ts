@@ -106,8 +106,8 @@ export function ggufVocab(modelDir: string, config: LlamaConfig): Map<string, Gg
   const tpl = templateSpecials(tok);
   const flag = (field: string, fallback: boolean | undefined): boolean | undefined => (typeof tokenCfg[field] === 'boolean' ? (tokenCfg[field] as boolean) : fallback);
   const tokenText = (field: string): string | undefined => { const id = idOf(field); return id === undefined ? undefined : tokens[id]; };
-  const bos = tokenText('bos_token') ?? tokens[config.bosTokenId];
-  const eos = tokenText('eos_token') ?? tokens[config.eosTokenId];
+  const bos = tokenText('bos_token') ?? (config.bosTokenId === undefined ? undefined : tokens[config.bosTokenId]);
+  const eos = tokenText('eos_token') ?? (config.eosTokenId === undefined ? undefined : tokens[config.eosTokenId]);
   const sep = tokenText('sep_token');
   const addBos = flag('add_bos_token', tpl.first !== undefined ? tpl.first === bos : false)!;
   const addEos = flag('add_eos_token', tpl.last !== undefined ? tpl.last === eos : false)!;
