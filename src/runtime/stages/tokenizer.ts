@@ -64,14 +64,8 @@ async function* examplesOf(file: string): AsyncGenerator<Example> {
 }
 
 async function obtainTokenizer(p: TokenizerParams, ctx: StageContext, trainFile: string): Promise<LoadedTokenizer> {
-  if ((p.vocab === undefined) === (p.train === undefined)) {
-    throw new FtcError(
-      'E_TOKENIZER_PARAMS',
-      `tokenizer \`${ctx.stage.name}\` needs exactly one of vocab (a tokenizer.json to load) or train { vocab_size = ... }`,
-      undefined,
-      'e.g. vocab = "models/tiny-llama/tokenizer.json"',
-    );
-  }
+  // `ftc check` refuses both (E0308) and neither (E0309) before any stage runs: this is an invariant, not a user error.
+  if ((p.vocab === undefined) === (p.train === undefined)) throw new Error(`tokenizer ${ctx.stage.name}: exactly one of vocab or train must be set (validation admitted the stage)`);
   if (p.vocab !== undefined) return loadTokenizerFile(resolve(ctx.pipeline.dir, p.vocab), p.vocab);
   const texts: string[] = [];
   for await (const e of examplesOf(trainFile)) texts.push(e.prompt + e.response);
