@@ -19,6 +19,8 @@ export function workspace(): { dir: string; tokenizerVocab: number; modelVocab: 
   write('data/records.json', JSON.stringify(Array.from({ length: 6 }, (_, i) => ({ instruction: `Say ${i}`, output: `hello ${i}` }))));
   write('data/chats.jsonl', [0, 1, 2, 3].map((i) => JSON.stringify({ messages: [{ role: 'user', content: `hi ${i}` }, { role: 'assistant', content: `hello ${i}` }] })).join('\n') + '\n');
   write('data/no_template_config.json', JSON.stringify({ bos_token: '<s>', eos_token: '</s>' }));
+  // A {% for %} never closed: Jinja refuses it when the template is parsed.
+  write('data/unclosed_template_config.json', JSON.stringify({ eos_token: '</s>', chat_template: '{% for m in messages %}{{ m.role }}: {{ m.content }}\n' }));
   const tiny = join(dir, 'models/tiny');
   mkdirSync(join(dir, 'models'), { recursive: true });
   const { config } = initModel(tiny, { layers: 1, hidden: 16, heads: 2, kvHeads: 1, ffn: 24, vocab: 260, maxPositions: 64, seed: 0, dtype: 'f32', corpus: ['hello world, hello model, say hi'] });

@@ -1,7 +1,7 @@
 import type { StageNode, ValueNode } from '../ast.js';
 import type { SourceRange } from '../diagnostics.js';
 import { isFtcError } from '../../errors.js';
-import { findChatTemplate } from '../../model-spec/chat-template.js';
+import { chatTemplateSyntaxError, findChatTemplate } from '../../model-spec/chat-template.js';
 import { isLinearModule, resolveTargetModules } from '../../model-spec/modules.js';
 import { rankError, rankTooLarge } from '../../model-spec/params.js';
 import { RUN_TARGETS, TARGET_QUANTIZATIONS, targetsFor } from '../../model-spec/quantization.js';
@@ -106,7 +106,7 @@ export function quantizationForTarget(lora: StageNode, ctx: ValidationContext): 
   }
 }
 
-/** E_PREPROCESS_PARAMS / E_CHAT_TEMPLATE: template = chat names a tokenizer_config.json that has a chat template. */
+/** E_PREPROCESS_PARAMS / E_CHAT_TEMPLATE: template = chat names a tokenizer_config.json that has a chat template, and it parses. */
 export function chatTemplateFound(pre: StageNode, ctx: ValidationContext): void {
   const template = ctx.entry(pre, 'template')?.value;
   if (!template || toJson(template) !== 'chat') return;
@@ -119,7 +119,8 @@ export function chatTemplateFound(pre: StageNode, ctx: ValidationContext): void 
   const abs = ctx.resolvePath(file.value);
   if (!safeStat(abs)?.isFile()) return; // reported by `paths`
   try {
-    findChatTemplate(abs, file.value);
+    const syntax = chatTemplateSyntaxError(findChatTemplate(abs, file.value));
+    if (syntax) throw syntax;
   } catch (e) {
     if (!isFtcError(e)) throw e;
     ctx.errorFrom(e, (file as ValueNode).range, label(pre));

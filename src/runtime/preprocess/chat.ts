@@ -1,6 +1,6 @@
 import { Template } from '@huggingface/jinja';
 import { FtcError, isFtcError } from '../../errors.js';
-import { findChatTemplate } from '../../model-spec/chat-template.js';
+import { findChatTemplate, unparsableChatTemplate } from '../../model-spec/chat-template.js';
 import { renderBounded } from './jinja-bounded.js';
 import type { DataRecord } from '../data/types.js';
 import type { RecordRef, Renderer } from './template.js';
@@ -22,7 +22,7 @@ function tokenText(v: unknown): string | undefined {
  * `ftc check` uses too) and the special tokens templates refer to.
  */
 export function loadChatTemplate(file: string, display: string): { template: Template; specials: Record<string, string> } {
-  const { source, config } = findChatTemplate(file, display);
+  const { source, config, shown } = findChatTemplate(file, display);
   const specials: Record<string, string> = {};
   for (const key of ['bos_token', 'eos_token', 'unk_token', 'pad_token']) {
     const text = tokenText(config[key]);
@@ -31,7 +31,7 @@ export function loadChatTemplate(file: string, display: string): { template: Tem
   try {
     return { template: new Template(source), specials };
   } catch (e) {
-    throw new FtcError('E_CHAT_TEMPLATE', `the chat_template of ${display} does not parse: ${(e as Error).message}`, { file: display });
+    throw unparsableChatTemplate(shown, e);
   }
 }
 
