@@ -50,6 +50,7 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = {
   E_MEMORY_PLAN: "The trainer's memory estimate is past the backend's limits (the wasm heap per worker, the machine's RAM).",
   W0101: 'No pipeline header: name and seed default.',
   W0150: 'A value the schema allows but that cannot train anything useful (lr above 1, a million epochs...), with the reason.',
+  W0151: 'A prompt template that ends in a space: the space merges with the response\'s first word, which is then masked with the prompt.',
   W0201: 'A stage no other stage uses.',
   W0301: "An absolute path inside the pipeline's checkout: a clone elsewhere would not find it.",
   W0303: 'A quantization only some targets can train: the others refuse the pipeline.',

@@ -133,6 +133,15 @@ test('tokenizer: vocab xor train', () => {
   assert.deepEqual(messages(PIPELINE.replace('  train =', '  vocab = "t.json"\n  train =')).map((m) => m.slice(0, 5)), ['E0308']);
 });
 
+test('a prompt template ending in a space or tab is W0151 at the prompt; one ending in a newline or colon is not', () => {
+  for (const ending of [' ', '\\t']) {
+    const d = check(PIPELINE.replace('prompt   = "{q}"', `prompt   = "Q: {q}\\nA:${ending}"`));
+    assert.deepEqual(d.map((x) => [x.severity, x.code, x.line, x.column]), [['warning', 'W0151', 9, 14]]);
+    assert.match(d[0]!.message, /never trained/);
+  }
+  for (const ending of ['\\n', ':']) assert.deepEqual(check(PIPELINE.replace('prompt   = "{q}"', `prompt   = "Q: {q}\\nA${ending}"`)), []);
+});
+
 test('validate never throws on odd hand-built ASTs', () => {
   const r: SourceRange = { line: 1, column: 1, endLine: 1, endColumn: 2 };
   const ast: FileNode = {

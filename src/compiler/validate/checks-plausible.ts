@@ -42,3 +42,16 @@ export function plausibleValues(stage: StageNode, ctx: ValidationContext): void 
     ctx.warning('W0150', e.value.range, `${stage.kind} '${stage.name}': ${e.key} = ${e.value.raw} is probably a mistake: ${bound.why}.`);
   }
 }
+
+/**
+ * W0151: a prompt template that ends in a space or tab. ftc encodes prompt + response as one text and masks by
+ * character offsets; byte-level BPE and SentencePiece both glue that space to the response's first word (" Paris",
+ * "▁Paris"), so the token straddles the boundary, goes with the prompt, and the first word is never trained. At
+ * generation the prompt then ends in a lone space token the model rarely saw. Stanford Alpaca's template ends at
+ * "### Response:" for this reason.
+ */
+export function promptEndsInSpace(stage: StageNode, ctx: ValidationContext): void {
+  const v = ctx.entry(stage, 'prompt')?.value;
+  if (v?.type !== 'string' || !/[ \t]$/.test(v.value)) return;
+  ctx.warning('W0151', v.range, `${stage.kind} '${stage.name}': the prompt ends in a space, which the tokenizer merges with the response's first word into one token that is masked with the prompt (that word is never trained); end the prompt at ":" or "\\n", and start the response with the space if one belongs there.`);
+}

@@ -7,7 +7,7 @@ import { chatTemplateFound, loraFitsModel, maxLengthWithinContext, modelConfigSu
 import { trainerFitsMemory } from './checks-memory.js';
 import { checkValues } from './schema-values.js';
 import { outputsApartFromInputs, outputsDistinct } from './checks-outputs.js';
-import { plausibleValues } from './checks-plausible.js';
+import { plausibleValues, promptEndsInSpace } from './checks-plausible.js';
 
 export type Check<N> = (node: N, ctx: ValidationContext) => void;
 
@@ -18,7 +18,7 @@ export type Check<N> = (node: N, ctx: ValidationContext) => void;
  */
 export const stageChecks: Readonly<Record<string, readonly Check<StageNode>[]>> = {
   '*': [knownKind, unknownKeys, duplicateKeys, requiredKeys, checkValues, references, paths, plausibleValues],
-  preprocess: [customTemplateNeedsPrompts, chatTemplateFound],
+  preprocess: [customTemplateNeedsPrompts, chatTemplateFound, promptEndsInSpace],
   tokenizer: [vocabXorTrain],
   model: [modelConfigSupported],
   lora: [loraFitsModel, quantizationForTarget],
