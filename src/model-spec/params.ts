@@ -1,8 +1,7 @@
 import { FtcError } from '../errors.js';
 import type { LlamaConfig } from './config.js';
 import { expectedWeightShapes, isOptionalWeight, LINEAR_MODULES, moduleDims, moduleHasBias } from './modules.js';
-
-const product = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+import { elementCount } from './shape.js';
 
 /** Parameters of the base model as stored: every tensor of `expectedWeightShapes`, lm_head once when tied. */
 export function baseParameterCount(c: LlamaConfig): number {
@@ -20,7 +19,7 @@ export function baseParameterGroups(c: LlamaConfig): { linears: number; embeddin
   for (const [name, shape] of expectedWeightShapes(c)) {
     if (isOptionalWeight(name, c)) continue;
     const group = shape.length === 1 ? 'vectors' : name.startsWith('model.layers.') ? 'linears' : 'embeddings';
-    g[group] += product(shape);
+    g[group] += elementCount(shape);
   }
   return g;
 }

@@ -1,5 +1,6 @@
 import type { LlamaConfig } from './config.js';
 import { expectedWeightShapes, LINEAR_MODULES } from './modules.js';
+import { elementCount } from './shape.js';
 
 /**
  * Full fine-tuning (a trainer whose model is a model stage) trains whole weights, chosen by module name as
@@ -40,5 +41,5 @@ export function trainedWeightNames(c: LlamaConfig, modules?: readonly string[]):
 /** Parameters full fine-tuning trains: the values of every weight `trainedWeightNames` lists. */
 export function fullTrainableCount(c: LlamaConfig, modules?: readonly string[]): number {
   const shapes = expectedWeightShapes(c);
-  return trainedWeightNames(c, modules).reduce((n, name) => n + shapes.get(name)!.reduce((a, b) => a * b, 1), 0);
+  return trainedWeightNames(c, modules).reduce((n, name) => n + elementCount(shapes.get(name)!), 0);
 }

@@ -1,6 +1,7 @@
 import { writeSync } from 'node:fs';
 import { writeFileAtomic } from '../atomic-file.js';
 import { encodeBf16, encodeF16 } from '../model/half.js';
+import { elementCount } from '../../model-spec/shape.js';
 
 /**
  * The GGUF v3 container (ggml's docs/gguf.md), little-endian throughout:
@@ -147,7 +148,7 @@ export function writeGguf(path: string, metadata: Map<string, GgufValue>, tensor
   let offset = 0;
   const offsets: number[] = [];
   for (const t of tensors) {
-    const count = t.shape.reduce((a, b) => a * b, 1);
+    const count = elementCount(t.shape);
     if (count !== t.data.length) throw new Error(`tensor ${t.name}: shape [${t.shape}] does not hold ${t.data.length} values`);
     head.string(t.name);
     head.u32(t.shape.length);

@@ -13,6 +13,7 @@ import { frozen4bit } from '../quant/frozen-4bit.js';
 import type { Quantized4bit } from '../quant/quantize4bit.js';
 import { modulePath, peftBiasKey, savedModuleKey } from './peft.js';
 import { Prng } from './prng.js';
+import { elementCount } from '../../model-spec/shape.js';
 
 /** The device-side model: frozen modules, the LoRA wrappers in it, and every trainable Variable by PEFT name. */
 export interface BuiltModel {
@@ -146,10 +147,10 @@ export function checkWeights(config: LlamaConfig, weights: WeightMap, quantized:
     // A 4-bit weight's shape is its quantization state's, and it holds every value; a host tensor is counted.
     const q = quantized.get(name);
     const w = weights.get(name);
-    const found = q ? { shape: q.shape, length: elements(q.shape) } : w && { shape: w.shape, length: hostLength(w) };
+    const found = q ? { shape: q.shape, length: elementCount(q.shape) } : w && { shape: w.shape, length: hostLength(w) };
     if (!found) {
       if (!isOptionalWeight(name, config)) problems.push(`missing ${name} (expected [${shape}])`);
-    } else if (found.shape.length !== shape.length || found.shape.some((d, i) => d !== shape[i]) || found.length < elements(shape)) {
+    } else if (found.shape.length !== shape.length || found.shape.some((d, i) => d !== shape[i]) || found.length < elementCount(shape)) {
       problems.push(`${name}: expected [${shape}], found [${found.shape}]`);
     }
   }
@@ -183,9 +184,5 @@ function checkFinite(name: string, w: HostTensor): void {
 
 /** Values a host tensor holds, without decoding a 16-bit one (its bits may carry one padding value). */
 function hostLength(w: HostTensor): number {
-  return w.half ? Math.min(w.half.bits.length, elements(w.shape)) : w.data.length;
-}
-
-function elements(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
+  return w.half ? Math.min(w.half.bits.length, elementCount(w.shape)) : w.data.length;
 }

@@ -5,6 +5,7 @@
  */
 
 import type { HalfValues, HostTensor } from './api.js';
+import { elementCount } from '../../model-spec/shape.js';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -98,7 +99,7 @@ export function halfHostTensor(shape: number[], half: HalfValues): HostTensor {
     half,
     get data(): Float32Array {
       if (!data) {
-        const count = shape.reduce((a, b) => a * b, 1);
+        const count = elementCount(shape);
         data = new Float32Array(count);
         const bytes = new Uint8Array(half.bits.buffer, half.bits.byteOffset, 2 * count);
         (half.format === 'f16' ? decodeF16Into : decodeBf16Into)(bytes, count, data, 0);

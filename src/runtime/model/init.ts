@@ -7,6 +7,7 @@ import { type LlamaConfig, llamaConfigToJson, parseLlamaConfig } from '../../mod
 import { writeSafetensors } from './safetensors.js';
 import { tokenizerConfigJson, specialTokensMapJson } from './tokenizer-files.js';
 import { expectedWeightShapes } from '../../model-spec/modules.js';
+import { elementCount } from '../../model-spec/shape.js';
 
 /**
  * `ftc init-model`: a small, randomly initialised Llama in Hugging Face layout, for when no hub is
@@ -60,7 +61,7 @@ export function initWeights(config: LlamaConfig, seed: number): Map<string, Host
   const out = new Map<string, HostTensor>();
   for (const [name, shape] of expectedWeightShapes(config)) {
     if (name === 'lm_head.weight' && config.tieWordEmbeddings) continue;
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    const data = new Float32Array(elementCount(shape));
     if (name.endsWith('norm.weight')) data.fill(1);
     else if (!name.endsWith('.bias')) fillNormal(data, INITIALIZER_RANGE, streamSeed(seed, name));
     out.set(name, { shape, data });

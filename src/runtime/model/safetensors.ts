@@ -5,6 +5,7 @@ import { FtcError } from '../../errors.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import type { HostTensor } from './api.js';
 import { decodeBf16Into, decodeF16Into, encodeBf16, encodeF16, halfHostTensor } from './half.js';
+import { elementCount } from '../../model-spec/shape.js';
 
 /**
  * The safetensors format (https://huggingface.co/docs/safetensors): an 8-byte little-endian
@@ -72,7 +73,7 @@ export function readSafetensors(path: string, opts: ReadOptions = {}): Map<strin
     let scratch: Uint8Array | undefined;
     for (const [name, t] of header.tensors) {
       if (opts.filter && !opts.filter(name)) continue;
-      const count = t.shape.reduce((a, b) => a * b, 1);
+      const count = elementCount(t.shape);
       if ((t.dtype === 'F16' || t.dtype === 'BF16') && opts.keepHalf?.(name)) {
         const bits = new Uint16Array(count + (count & 1)); // even: viewable as 32-bit words
         readFully(fd, new Uint8Array(bits.buffer, 0, 2 * count), t.begin, path);
@@ -118,7 +119,7 @@ export function writeSafetensors(
   let offset = 0;
   for (const name of names) {
     const t = tensors.get(name)!;
-    const count = t.shape.reduce((a, b) => a * b, 1);
+    const count = elementCount(t.shape);
     if (count !== t.data.length) throw new Error(`tensor ${name}: shape [${t.shape}] does not match ${t.data.length} values`);
     const bytes = count * DTYPE_BYTES[t.dtype]!;
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };

@@ -18,6 +18,7 @@ import { FtcError } from '../../errors.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { readSafetensorsHeader } from '../model/safetensors.js';
 import { NESTED_BLOCKSIZE, type QuantType, type Quantized4bit } from './quantize4bit.js';
+import { elementCount } from '../../model-spec/shape.js';
 
 /** A tensor's raw little-endian bytes, as safetensors stores them. */
 export interface RawTensor {
@@ -88,7 +89,7 @@ export function quantizedFromTensors(weight: string, tensors: Map<string, RawTen
     if (e instanceof FtcError) throw e;
     throw bad('its quant_state is not JSON');
   }
-  const n = Array.isArray(state.shape) ? state.shape.reduce((a, b) => a * b, 1) : NaN;
+  const n = Array.isArray(state.shape) ? elementCount(state.shape) : NaN;
   if ((state.quant_type !== 'nf4' && state.quant_type !== 'fp4') || !Number.isInteger(state.blocksize) || !Number.isInteger(n))
     throw bad('its quant_state lacks quant_type, blocksize or shape');
   const packed = get('', 'U8').bytes;

@@ -18,6 +18,7 @@ import { FtcError } from '../../errors.js';
 import { type Blockwise8, dequantizeBlockwise8, quantizeBlockwise8 } from './blockwise8.js';
 import { DYNAMIC_CODE, FP4_CODE, NF4_CODE } from './codebooks.js';
 import { torchMean } from './torch-mean.js';
+import { elementCount } from '../../model-spec/shape.js';
 
 export type QuantType = 'nf4' | 'fp4';
 
@@ -114,7 +115,7 @@ export function bf16ToF32(bits: Uint16Array): Float32Array {
 function checkArgs(n: number, shape: number[], blocksize: number): void {
   if (!(BLOCKSIZES_4BIT as readonly number[]).includes(blocksize))
     throw new FtcError('E_QUANT_BLOCKSIZE', `4-bit block size ${blocksize} is not one bitsandbytes supports`, undefined, `use one of ${BLOCKSIZES_4BIT.join(', ')} (64 is bitsandbytes' default)`);
-  if (shape.reduce((a, b) => a * b, 1) !== n) throw new Error(`quantize4bit: ${n} values do not fill shape [${shape.join(', ')}]`);
+  if (elementCount(shape) !== n) throw new Error(`quantize4bit: ${n} values do not fill shape [${shape.join(', ')}]`);
 }
 
 /** bitsandbytes.functional.quantize_4bit(w, blocksize, compress_statistics = doubleQuant, quant_type = type). */
@@ -173,7 +174,7 @@ export function blockAbsmax(q: Quantized4bit): Float32Array {
 
 /** bitsandbytes.functional.dequantize_4bit to f32: code[nibble] · absmax of the value's block. */
 export function dequantize4bit(q: Quantized4bit): Float32Array {
-  const n = q.shape.reduce((a, b) => a * b, 1);
+  const n = elementCount(q.shape);
   const absmax = blockAbsmax(q);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {

@@ -6,6 +6,7 @@ import { expectedWeightShapes, isOptionalWeight } from '../../model-spec/modules
 import { readSafetensorsHeader } from '../model/safetensors.js';
 import { locateWeights } from '../model/weights.js';
 import type { StageContext, StageImpl, StageSummary } from '../stage.js';
+import { elementCount } from '../../model-spec/shape.js';
 
 /** The model stage's artifact: a small manifest pointing at the model directory (the weights are never copied). */
 export const MODEL_MANIFEST = 'model.json';
@@ -74,7 +75,7 @@ function checkWeightHeaders(dir: string, config: LlamaConfig): number {
     } else if (found.join(',') !== expected.join(',')) {
       problems.push(`${name}: expected [${expected}], found [${found}]`);
     } else {
-      parameters += found.reduce((a, b) => a * b, 1);
+      parameters += elementCount(found);
     }
   }
   if (problems.length > 0) {
