@@ -3,6 +3,9 @@
 - `bnb`: transformers loads the base with BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=..., compute
   dtype float32) on CPU (bitsandbytes' Linear4bit), PeftModel.from_pretrained puts the adapter on top. If
   bitsandbytes' CPU path refuses, the error is returned instead of logits.
+  On a CPU with AVX512-BF16, Linear4bit's inference forward (eval, no grad) repacks the weight on first use and
+  multiplies at bfloat16 precision whatever the compute dtype (bnb_bf16_path: true). `bnb_f32` is the same model with that
+  path turned off before the first forward (Linear4bit.support_avx512bf16_for_cpu = False): the float32 path.
 - `dequant`: the float32 base with every decoder linear replaced by dequantize_4bit(quantize_4bit(W)) (blocks of
   64, compress_statistics = double quantization), then the adapter: dequantize-then-f32 in PyTorch.
 
@@ -30,10 +33,19 @@ out = {}
 try:
     q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=req["quant_type"],
                            bnb_4bit_use_double_quant=req["double_quant"], bnb_4bit_compute_dtype=torch.float32)
-    base = AutoModelForCausalLM.from_pretrained(req["model_dir"], quantization_config=q, device_map="cpu", dtype=torch.float32)
-    linear4 = sum(1 for m in base.modules() if type(m).__name__ == "Linear4bit")
-    out["bnb_linear4bit_modules"] = linear4
-    out["bnb"] = logits_of(PeftModel.from_pretrained(base, req["adapter_dir"]))
+    for key, bf16_path_allowed in (("bnb", True), ("bnb_f32", False)):
+        base = AutoModelForCausalLM.from_pretrained(req["model_dir"], quantization_config=q, device_map="cpu", dtype=torch.float32)
+        linear4 = [m for m in base.modules() if type(m).__name__ == "Linear4bit"]
+        out["bnb_linear4bit_modules"] = len(linear4)
+        # The attribute this bitsandbytes version reads; a version without it must fail here, not pass unnoticed.
+        if not all(hasattr(m, "support_avx512bf16_for_cpu") for m in linear4):
+            raise RuntimeError("Linear4bit has no support_avx512bf16_for_cpu: bitsandbytes changed its CPU path")
+        if bf16_path_allowed:
+            out["bnb_bf16_path"] = bool(linear4) and bool(linear4[0].support_avx512bf16_for_cpu)
+        else:
+            for m in linear4:
+                m.support_avx512bf16_for_cpu = False
+        out[key] = logits_of(PeftModel.from_pretrained(base, req["adapter_dir"]))
 except Exception as e:  # reported, not hidden: the test says what bitsandbytes' CPU path did
     out["bnb_error"] = f"{type(e).__name__}: {e}"
 
