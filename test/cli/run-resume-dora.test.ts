@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseMetrics } from '../../src/runtime/train/metrics.js';
 import { repoRoot, runCli, tempDir } from '../helpers.js';
+import { initTinyModel, tinyPipeline, writeRows } from '../tiny-project.js';
 
 /**
  * Exact resume of a DoRA + modules_to_save adapter through real processes: `ftc run` is SIGKILLed
@@ -16,52 +17,15 @@ const STEPS = 60;
 
 function project(): string {
   const dir = tempDir('ftc-resume-dora-');
-  const rows = Array.from({ length: 48 }, (_, i) => ({ instruction: `Add ${i % 7} and ${i % 5}`, input: '', output: `${(i % 7) + (i % 5)}` }));
-  writeFileSync(join(dir, 'data.json'), JSON.stringify(rows));
-  const init = runCli(['init-model', join(dir, 'model'), '--layers', '1', '--hidden', '32', '--heads', '2', '--kv-heads', '1', '--ffn', '64',
-    '--vocab', '300', '--max-positions', '64', '--corpus', join(dir, 'data.json')]);
-  assert.equal(init.status, 0, init.stderr);
-  writeFileSync(join(dir, 'p.ft'), `pipeline resume_dora {
-  seed = 3
-}
-data raw {
-  source = "data.json"
-}
-preprocess prompts {
-  input      = raw
-  prompt     = "{instruction} ="
-  response   = " {output}"
-  eval_split = 0.25
-}
-tokenizer tok {
-  input      = prompts
-  vocab      = "model/tokenizer.json"
-  max_length = 32
-}
-model base {
-  path = "model"
-}
-lora adapter {
-  model           = base
-  r               = 4
-  alpha           = 8
-  dropout         = 0.1
-  target_modules  = [q_proj, v_proj, down_proj]
-  use_dora        = true
-  modules_to_save = [lm_head]
-}
-trainer sft {
-  model      = adapter
-  data       = tok
-  batch_size = 4
-  max_steps  = ${STEPS}
-  lr         = 5e-3
-  log_every  = 1
-  eval_every = 10
-  save_every = 5
-  output     = "out"
-}
-`);
+  writeRows(dir, Array.from({ length: 48 }, (_, i) => ({ instruction: `Add ${i % 7} and ${i % 5}`, input: '', output: `${(i % 7) + (i % 5)}` })));
+  initTinyModel(dir);
+  writeFileSync(join(dir, 'p.ft'), tinyPipeline({
+    name: 'resume_dora',
+    seed: 3,
+    preprocess: { prompt: '"{instruction} ="', response: '" {output}"', eval_split: 0.25 },
+    lora: { dropout: 0.1, target_modules: '[q_proj, v_proj, down_proj]', use_dora: 'true', modules_to_save: '[lm_head]' },
+    trainer: { max_steps: STEPS, lr: '5e-3', log_every: 1, eval_every: 10, save_every: 5 },
+  }));
   return dir;
 }
 

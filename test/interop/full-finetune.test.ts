@@ -12,6 +12,7 @@ import { loadLlamaConfig } from '../../src/model-spec/config.js';
 import { readSafetensors, writeSafetensors } from '../../src/runtime/model/safetensors.js';
 import { writeFullModel } from '../../src/runtime/train/full-model.js';
 import { runCli, tempDir } from '../helpers.js';
+import { colourRows, initTinyModel, tinyPipeline, writeRows } from '../tiny-project.js';
 import { requirePython, runPython } from './env.js';
 import { assertLogitsClose, encodeTexts, ftcLogits } from './logits.js';
 
@@ -28,16 +29,6 @@ interface Loaded {
   generated_text: string;
 }
 
-function writeData(dir: string): void {
-  const colours: Record<string, string> = { apple: 'red', banana: 'yellow', grass: 'green', sky: 'blue', snow: 'white', coal: 'black', plum: 'purple' };
-  const keys = Object.keys(colours);
-  const rows = Array.from({ length: 40 }, (_, i) => {
-    const k = keys[(i * 5 + 3) % keys.length]!;
-    return { instruction: `What color is the ${k}?`, input: '', output: `The ${k} is ${colours[k]}.` };
-  });
-  writeFileSync(join(dir, 'data.json'), JSON.stringify(rows));
-}
-
 /** Makes `model` tied: tie_word_embeddings true and no lm_head.weight, as transformers saves a tied model. */
 function tie(model: string): void {
   const cfgFile = join(model, 'config.json');
@@ -52,39 +43,10 @@ function tie(model: string): void {
 function fineTune(root: string, name: string, tied: boolean): { out: string; base: string } {
   const dir = join(root, name);
   mkdirSync(dir);
-  writeData(dir);
-  const init = runCli(['init-model', join(dir, 'model'), '--layers', '2', '--hidden', '32', '--heads', '4', '--kv-heads', '2', '--ffn', '48', '--vocab', '300',
-    '--max-positions', '64', '--dtype', 'f32', '--corpus', join(dir, 'data.json')]);
-  assert.equal(init.status, 0, init.stderr);
+  writeRows(dir, colourRows(40));
+  initTinyModel(dir, { layers: 2, heads: 4, kvHeads: 2, ffn: 48, dtype: 'f32' });
   if (tied) tie(join(dir, 'model'));
-  writeFileSync(join(dir, 'p.ft'), `pipeline p {
-  seed = 3
-}
-data raw {
-  source = "data.json"
-}
-preprocess prompts {
-  input    = raw
-  prompt   = "{instruction}"
-  response = "{output}"
-}
-tokenizer tok {
-  input      = prompts
-  vocab      = "model/tokenizer.json"
-  max_length = 32
-}
-model base {
-  path = "model"
-}
-trainer sft {
-  model      = base
-  data       = tok
-  batch_size = 4
-  max_steps  = 8
-  lr         = 1e-2
-  output     = "out"
-}
-`);
+  writeFileSync(join(dir, 'p.ft'), tinyPipeline({ name: 'p', seed: 3, lora: false, trainer: { max_steps: 8, lr: '1e-2' } }));
   const r = runCli(['run', 'p.ft', '--backend', 'cpu', '--workers', '1'], { cwd: dir });
   assert.equal(r.status, 0, r.stderr);
   return { out: join(dir, 'out'), base: join(dir, 'model') };

@@ -15,6 +15,7 @@ import { LINEAR_MODULES } from '../../src/model-spec/modules.js';
 import { trainedWeightNames } from '../../src/model-spec/train-modules.js';
 import { hfDecays } from '../../src/runtime/train/optimizer.js';
 import { runCli, tempDir } from '../helpers.js';
+import { initTinyModel, tinyPipeline, writeRows } from '../tiny-project.js';
 import { CORPUS, makeTinyModel } from '../runtime/export/fixture.js';
 import { requirePython, runPython } from './env.js';
 import { ftcAdapter, makeTinyQwen2 } from './fixtures.js';
@@ -35,44 +36,9 @@ interface CaseResult {
 /** The tiny pipeline `ftc run` trains for two steps, run from its own directory (model path relative to it). */
 function trainWithFtc(dir: string): string {
   const rows = CORPUS.flatMap((text, i) => [{ instruction: text.split('?')[0]!, input: '', output: `answer ${i}` }]);
-  writeFileSync(join(dir, 'data.json'), JSON.stringify([...rows, ...rows, ...rows]));
-  const init = runCli(['init-model', 'model', '--layers', '1', '--hidden', '32', '--heads', '2', '--kv-heads', '1', '--ffn', '48',
-    '--vocab', '300', '--max-positions', '64', '--corpus', 'data.json'], { cwd: dir });
-  assert.equal(init.status, 0, init.stderr);
-  writeFileSync(join(dir, 'p.ft'), `pipeline tiny {
-  seed = 1
-}
-data raw {
-  source = "data.json"
-}
-preprocess prompts {
-  input    = raw
-  prompt   = "{instruction}"
-  response = "{output}"
-}
-tokenizer tok {
-  input      = prompts
-  vocab      = "model/tokenizer.json"
-  max_length = 32
-}
-model base {
-  path = "model"
-}
-lora adapter {
-  model          = base
-  r              = 4
-  alpha          = 8
-  target_modules = [q_proj, v_proj]
-}
-trainer sft {
-  model      = adapter
-  data       = tok
-  batch_size = 4
-  max_steps  = 2
-  lr         = 5e-2
-  output     = "out"
-}
-`);
+  writeRows(dir, [...rows, ...rows, ...rows]);
+  initTinyModel(dir, { ffn: 48 });
+  writeFileSync(join(dir, 'p.ft'), tinyPipeline({ trainer: { max_steps: 2, lr: '5e-2' } }));
   const r = runCli(['run', 'p.ft', '--backend', 'cpu'], { cwd: dir, env: { FTC_CACHE_DIR: join(dir, 'cache') } });
   assert.equal(r.status, 0, r.stderr);
   return join(dir, 'out');

@@ -4,49 +4,14 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { gguf } from '@huggingface/gguf';
 import { runCli, tempDir } from '../../helpers.js';
+import { initTinyModel, tinyPipeline, writeRows } from '../../tiny-project.js';
 
 /** `ftc run` with export stages after a (short) training run: peft, merged and gguf, cached on the second run. */
 test('export stages write the adapter, merged weights and a GGUF file, and are cached like any stage', async () => {
   const dir = tempDir('ftc-export-stage-');
-  const rows = Array.from({ length: 24 }, (_, i) => ({ instruction: `What is ${i} plus one?`, input: '', output: `${i} plus one is ${i + 1}.` }));
-  writeFileSync(join(dir, 'data.json'), JSON.stringify(rows));
-  const init = runCli(['init-model', join(dir, 'model'), '--layers', '1', '--hidden', '32', '--heads', '2', '--kv-heads', '1', '--ffn', '64',
-    '--vocab', '300', '--max-positions', '64', '--corpus', join(dir, 'data.json')]);
-  assert.equal(init.status, 0, init.stderr);
-  writeFileSync(join(dir, 'p.ft'), `pipeline tiny {
-  seed = 1
-}
-data raw {
-  source = "data.json"
-}
-preprocess prompts {
-  input    = raw
-  prompt   = "{instruction}"
-  response = "{output}"
-}
-tokenizer tok {
-  input      = prompts
-  vocab      = "model/tokenizer.json"
-  max_length = 32
-}
-model base {
-  path = "model"
-}
-lora adapter {
-  model          = base
-  r              = 4
-  alpha          = 8
-  target_modules = [q_proj, v_proj]
-}
-trainer sft {
-  model      = adapter
-  data       = tok
-  batch_size = 4
-  max_steps  = 3
-  lr         = 1e-2
-  output     = "out"
-}
-export adapter_only {
+  writeRows(dir, Array.from({ length: 24 }, (_, i) => ({ instruction: `What is ${i} plus one?`, input: '', output: `${i} plus one is ${i + 1}.` })));
+  initTinyModel(dir);
+  writeFileSync(join(dir, 'p.ft'), tinyPipeline({ trainer: { max_steps: 3, lr: '1e-2' }, tail: `export adapter_only {
   model  = sft
   format = peft
   output = "exported/peft"
@@ -63,7 +28,7 @@ export for_llama {
   dtype  = q8_0
   output = "exported/tiny.gguf"
 }
-`);
+` }));
   const first = runCli(['run', join(dir, 'p.ft'), '--backend', 'cpu']);
   assert.equal(first.status, 0, first.stderr);
 

@@ -12,64 +12,26 @@ import { readSafetensors, readSafetensorsHeader } from '../../../src/runtime/mod
 import { OUTPUT_MARK } from '../../../src/runtime/output-mark.js';
 import { parseMetrics } from '../../../src/runtime/train/metrics.js';
 import { repoRoot, runCli, tempDir } from '../../helpers.js';
+import { colourRows, initTinyModel, type Keys, tinyPipeline, writeRows } from '../../tiny-project.js';
 
-function writeData(dir: string): void {
-  const colours: Record<string, string> = { apple: 'red', banana: 'yellow', grass: 'green', sky: 'blue', snow: 'white', coal: 'black', plum: 'purple' };
-  const keys = Object.keys(colours);
-  const rows = Array.from({ length: 40 }, (_, i) => {
-    const k = keys[(i * 5 + 3) % keys.length]!;
-    return { instruction: `What color is the ${k}?`, input: '', output: `The ${k} is ${colours[k]}.` };
-  });
-  writeFileSync(join(dir, 'data.json'), JSON.stringify(rows));
-}
-
-/** A tiny model (untied embeddings) and a full fine-tuning pipeline over it; `trainer` adds trainer keys. */
-function setup(trainer = '', tail = ''): string {
+/** A tiny model (untied embeddings, 2 layers) and a full fine-tuning pipeline over it; `trainer` adds trainer keys. */
+function setup(trainer: Keys = {}, tail = ''): string {
   const dir = tempDir('ftc-fullft-');
-  writeData(dir);
-  const r = runCli(['init-model', join(dir, 'model'), '--layers', '2', '--hidden', '32', '--heads', '2', '--kv-heads', '1', '--ffn', '64',
-    '--vocab', '300', '--max-positions', '64', '--corpus', join(dir, 'data.json')]);
-  assert.equal(r.status, 0, r.stderr);
-  writeFileSync(join(dir, 'p.ft'), `pipeline tiny {
-  seed = 1
-}
-data raw {
-  source = "data.json"
-}
-preprocess prompts {
-  input      = raw
-  prompt     = "{instruction}"
-  response   = "{output}"
-  eval_split = 0.2
-}
-tokenizer tok {
-  input      = prompts
-  vocab      = "model/tokenizer.json"
-  max_length = 32
-}
-model base {
-  path = "model"
-}
-trainer sft {
-  model        = base
-  data         = tok
-  batch_size   = 4
-  max_steps    = 10
-  lr           = 1e-3
-  weight_decay = 0.01
-  log_every    = 1
-  save_every   = 4
-  output       = "out"
-  ${trainer}
-}
-${tail}`);
+  writeRows(dir, colourRows(40));
+  initTinyModel(dir, { layers: 2 });
+  writeFileSync(join(dir, 'p.ft'), tinyPipeline({
+    preprocess: { eval_split: 0.2 },
+    lora: false,
+    trainer: { max_steps: 10, lr: '1e-3', weight_decay: 0.01, log_every: 1, save_every: 4, ...trainer },
+    tail,
+  }));
   return dir;
 }
 
 const losses = (out: string) => parseMetrics(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).filter((m) => m.loss !== undefined).map((m) => [m.step, m.loss]);
 
 test('full fine-tuning writes an HF model directory (config.json, float32 model.safetensors with every weight, tokenizer files), marked as ftc\'s, that generate and export read as a model', () => {
-  const dir = setup('', 'export gguf {\n  model  = sft\n  format = gguf\n  dtype  = f16\n  output = "tuned.gguf"\n}\n');
+  const dir = setup({}, 'export gguf {\n  model  = sft\n  format = gguf\n  dtype  = f16\n  output = "tuned.gguf"\n}\n');
   const r = runCli(['run', 'p.ft', '--backend', 'cpu', '--workers', '1'], { cwd: dir });
   assert.equal(r.status, 0, r.stderr);
   const out = join(dir, 'out');
@@ -108,7 +70,7 @@ test('full fine-tuning writes an HF model directory (config.json, float32 model.
 });
 
 test('train_modules: the named modules train, every other weight of the output is bit-identical to the base', () => {
-  const dir = setup('train_modules = [q_proj, down_proj, norm]');
+  const dir = setup({ train_modules: '[q_proj, down_proj, norm]' });
   const r = runCli(['run', 'p.ft', '--backend', 'cpu', '--workers', '2'], { cwd: dir });
   assert.equal(r.status, 0, r.stderr);
   const tuned = readSafetensors(join(dir, 'out', 'model.safetensors'));

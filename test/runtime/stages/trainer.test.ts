@@ -5,70 +5,27 @@ import { join } from 'node:path';
 import { readSafetensorsHeader } from '../../../src/runtime/model/safetensors.js';
 import { parseMetrics } from '../../../src/runtime/train/metrics.js';
 import { runCli, tempDir } from '../../helpers.js';
+import { colourRows, initTinyModel, type Keys, tinyPipeline, writeRows } from '../../tiny-project.js';
 
-/** A small learnable dataset: the colour of a few things, asked and answered the same way. */
-function writeData(dir: string): void {
-  const colours: Record<string, string> = { apple: 'red', banana: 'yellow', grass: 'green', sky: 'blue', snow: 'white', coal: 'black', plum: 'purple' };
-  const keys = Object.keys(colours);
-  const rows = Array.from({ length: 40 }, (_, i) => {
-    const k = keys[(i * 5 + 3) % keys.length]!;
-    return { instruction: `What color is the ${k}?`, input: '', output: `The ${k} is ${colours[k]}.` };
+/** The colour of a few things, asked and answered the same way, on models that may differ from their tokenizer. */
+function pipeline(opts: { tokenizer: string; model: string; trainer?: Keys }): string {
+  return tinyPipeline({
+    preprocess: { eval_split: 0.2 },
+    tokenizer: { vocab: `"${opts.tokenizer}/tokenizer.json"` },
+    model: { path: `"${opts.model}"` },
+    trainer: { max_steps: 12, lr: '1e-2', log_every: 2, save_every: 5, precision: 'fp16', ...opts.trainer },
   });
-  writeFileSync(join(dir, 'data.json'), JSON.stringify(rows));
 }
 
-function initModel(dir: string, name: string, vocab: number): void {
-  const r = runCli(['init-model', join(dir, name), '--layers', '1', '--hidden', '32', '--heads', '2', '--kv-heads', '1', '--ffn', '64',
-    '--vocab', String(vocab), '--max-positions', '64', '--corpus', join(dir, 'data.json')]);
-  assert.equal(r.status, 0, r.stderr);
-}
-
-function pipeline(opts: { tokenizer: string; model: string; trainer?: string }): string {
-  return `pipeline tiny {
-  seed = 1
-}
-data raw {
-  source = "data.json"
-}
-preprocess prompts {
-  input      = raw
-  prompt     = "{instruction}"
-  response   = "{output}"
-  eval_split = 0.2
-}
-tokenizer tok {
-  input      = prompts
-  vocab      = "${opts.tokenizer}/tokenizer.json"
-  max_length = 32
-}
-model base {
-  path = "${opts.model}"
-}
-lora adapter {
-  model          = base
-  r              = 4
-  alpha          = 8
-  target_modules = [q_proj, v_proj]
-}
-trainer sft {
-  model      = adapter
-  data       = tok
-  batch_size = 4
-  max_steps  = 12
-  lr         = 1e-2
-  log_every  = 2
-  save_every = 5
-  precision  = fp16
-  output     = "out"
-  ${opts.trainer ?? ''}
-}
-`;
+function project(): string {
+  const dir = tempDir();
+  writeRows(dir, colourRows(40));
+  return dir;
 }
 
 test('the tiny pipeline runs end to end: eval loss falls, the adapter is in PEFT format, metrics, plot and report are written', () => {
-  const dir = tempDir();
-  writeData(dir);
-  initModel(dir, 'model', 300);
+  const dir = project();
+  initTinyModel(dir);
   writeFileSync(join(dir, 'p.ft'), pipeline({ tokenizer: 'model', model: 'model' }));
   const r = runCli(['run', join(dir, 'p.ft'), '--backend', 'cpu']);
   assert.equal(r.status, 0, r.stderr);
@@ -101,10 +58,9 @@ test('the tiny pipeline runs end to end: eval loss falls, the adapter is in PEFT
 });
 
 test('a tokenizer whose vocabulary does not fit the model is a clear error', () => {
-  const dir = tempDir();
-  writeData(dir);
-  initModel(dir, 'big', 320);
-  initModel(dir, 'small', 290);
+  const dir = project();
+  initTinyModel(dir, { vocab: 320 }, 'big');
+  initTinyModel(dir, { vocab: 290 }, 'small');
   writeFileSync(join(dir, 'p.ft'), pipeline({ tokenizer: 'big', model: 'small' }));
   const r = runCli(['run', join(dir, 'p.ft'), '--backend', 'cpu']);
   assert.equal(r.status, 1, r.stdout);
@@ -115,20 +71,20 @@ test('a tokenizer whose vocabulary does not fit the model is a clear error', () 
 });
 
 test('gradient_checkpointing = true reaches the trainer (1 thread and the worker pool) and trains the same losses', () => {
-  const dir = tempDir();
-  writeData(dir);
-  initModel(dir, 'model', 300);
-  const lossesWith = (extra: string, workers: string): number[] => {
-    writeFileSync(join(dir, 'p.ft'), pipeline({ tokenizer: 'model', model: 'model', trainer: extra }).replace('output     = "out"', `output     = "out-${workers}-${extra ? 'ckpt' : 'plain'}"`));
+  const dir = project();
+  initTinyModel(dir);
+  const lossesWith = (checkpointing: boolean, workers: string): number[] => {
+    const out = `out-${workers}-${checkpointing ? 'ckpt' : 'plain'}`;
+    writeFileSync(join(dir, 'p.ft'), pipeline({ tokenizer: 'model', model: 'model', trainer: { gradient_checkpointing: checkpointing ? 'true' : undefined, output: `"${out}"` } }));
     const r = runCli(['run', join(dir, 'p.ft'), '--backend', 'cpu', '--workers', workers, '--no-cache']);
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(/gradient checkpointing: each decoder layer is recomputed/.test(r.stderr), extra !== '', r.stderr);
-    const metrics = parseMetrics(readFileSync(join(dir, `out-${workers}-${extra ? 'ckpt' : 'plain'}`, 'metrics.jsonl'), 'utf8'));
+    assert.equal(/gradient checkpointing: each decoder layer is recomputed/.test(r.stderr), checkpointing, r.stderr);
+    const metrics = parseMetrics(readFileSync(join(dir, out, 'metrics.jsonl'), 'utf8'));
     return metrics.filter((m) => m.loss !== undefined).map((m) => m.loss!);
   };
   for (const workers of ['1', '2']) {
-    const plain = lossesWith('', workers);
-    const ckpt = lossesWith('gradient_checkpointing = true', workers);
+    const plain = lossesWith(false, workers);
+    const ckpt = lossesWith(true, workers);
     assert.equal(ckpt.length, plain.length);
     // Recomputation runs the same ops on the same inputs: equal to float tolerance.
     for (let i = 0; i < plain.length; i++) assert.ok(Math.abs(ckpt[i]! - plain[i]!) < 1e-5, `workers ${workers}, log ${i}: ${ckpt[i]} vs ${plain[i]}`);

@@ -7,7 +7,8 @@ import { planPipeline } from '../../../src/compiler/plan.js';
 import { ArtifactCache } from '../../../src/runtime/cache.js';
 import { execute } from '../../../src/runtime/executor.js';
 import { parseMetrics } from '../../../src/runtime/train/metrics.js';
-import { runCli, tempDir } from '../../helpers.js';
+import { tempDir } from '../../helpers.js';
+import { colourRows, initTinyModel, type Keys, tinyPipeline, writeRows } from '../../tiny-project.js';
 import { createRequire } from 'node:module';
 import { readTokenDataset } from '../../../src/runtime/tokenize/dataset.js';
 import { generate } from '../../../src/runtime/model/generate.js';
@@ -24,64 +25,22 @@ const quietLog = { info: () => {}, warn: () => {}, progress: () => ({ update: ()
  * A short real run of the trainer stage, in this process so that the executor's own clock around
  * the stage is the wall time the report's timings are held to.
  */
-export function writeTinyProject(dir: string, trainer = ''): string {
-  const colours: Record<string, string> = { apple: 'red', banana: 'yellow', grass: 'green', sky: 'blue', snow: 'white', coal: 'black' };
-  const keys = Object.keys(colours);
-  const rows = Array.from({ length: 40 }, (_, i) => {
-    const k = keys[(i * 5 + 3) % keys.length]!;
-    return { instruction: `What color is the ${k}?`, input: '', output: `The ${k} is ${colours[k]}.` };
-  });
-  writeFileSync(join(dir, 'data.json'), JSON.stringify(rows));
-  const r = runCli(['init-model', join(dir, 'model'), '--layers', '1', '--hidden', '32', '--heads', '2', '--kv-heads', '1', '--ffn', '64',
-    '--vocab', '300', '--max-positions', '64', '--corpus', join(dir, 'data.json')]);
-  assert.equal(r.status, 0, r.stderr);
-  writeFileSync(join(dir, 'p.ft'), `pipeline tiny {
-  seed = 1
-}
-data raw {
-  source = "data.json"
-}
-preprocess prompts {
-  input      = raw
-  prompt     = "Q: {instruction}\\nA: "
-  response   = "{output}"
-  eval_split = 0.25
-}
-tokenizer tok {
-  input      = prompts
-  vocab      = "model/tokenizer.json"
-  max_length = 64
-}
-model base {
-  path = "model"
-}
-lora adapter {
-  model          = base
-  r              = 4
-  alpha          = 8
-  target_modules = [q_proj, v_proj]
-  use_rslora     = true
-}
-trainer sft {
-  model      = adapter
-  data       = tok
-  batch_size = 4
-  max_steps  = 6
-  lr         = 1e-2
-  log_every  = 2
-  eval_every = 3
-  save_every = 3
-  precision  = fp16
-  output     = "out"
-  ${trainer}
-}
-`);
+export function writeTinyProject(dir: string, trainer: Keys = {}): string {
+  writeRows(dir, colourRows(40));
+  initTinyModel(dir);
+  // The answer's space starts the response: a prompt ending in one would mask the answer's first word (W0151).
+  writeFileSync(join(dir, 'p.ft'), tinyPipeline({
+    preprocess: { prompt: '"Q: {instruction}\\nA:"', response: '" {output}"', eval_split: 0.25 },
+    tokenizer: { max_length: 64 },
+    lora: { use_rslora: 'true' },
+    trainer: { max_steps: 6, lr: '1e-2', log_every: 2, eval_every: 3, save_every: 3, precision: 'fp16', ...trainer },
+  }));
   return join(dir, 'p.ft');
 }
 
 test('report of a real run: what ran, pipeline key names, each evaluation, and timings that sum to the stage wall time', async () => {
   const dir = tempDir();
-  const file = writeTinyProject(dir, 'eval_on_start = true\n  eval_max_examples = 7\n  eval_generate = 2\n  eval_max_new_tokens = 8');
+  const file = writeTinyProject(dir, { eval_on_start: 'true', eval_max_examples: 7, eval_generate: 2, eval_max_new_tokens: 8 });
   const { ir, diagnostics } = compileFile(file);
   assert.ok(ir, JSON.stringify(diagnostics));
   // Loaded first: the executor imports a stage's file (tfjs, seconds) inside its clock, before the stage's own starts.
@@ -132,7 +91,7 @@ test('report of a real run: what ran, pipeline key names, each evaluation, and t
 
 test('eval_generate: held-out prompts without their answers, answered greedily by the base model before training and the tuned adapter after', async () => {
   const dir = tempDir();
-  const file = writeTinyProject(dir, 'eval_generate = 3\n  eval_max_new_tokens = 6');
+  const file = writeTinyProject(dir, { eval_generate: 3, eval_max_new_tokens: 6 });
   const { ir, diagnostics } = compileFile(file);
   assert.ok(ir, JSON.stringify(diagnostics));
   const result = await execute(await planPipeline(ir), ir, {
@@ -151,9 +110,9 @@ test('eval_generate: held-out prompts without their answers, answered greedily b
   // What transformers' tokenizer(text) puts before a text: the prefix of every training example too.
   const prefix = meta.added_specials!.prefix;
   for (const [i, row] of rows.entries()) {
-    assert.match(row.prompt, /^Q: What color is the \w+\?\nA: $/);
+    assert.match(row.prompt, /^Q: What color is the \w+\?\nA:$/);
     assert.deepEqual([row.prompt, row.reference], [evalRows[i].prompt, evalRows[i].response]);
-    assert.match(row.reference, /^The \w+ is \w+\.$/);
+    assert.match(row.reference, /^ The \w+ is \w+\.$/);
     // The ids generation started from are the prompt alone: the prefix (BOS), then the prompt text, which decodes without the answer.
     const ids = (await tokenizer.encode(row.prompt, null, { addSpecialTokens: false })).getIds();
     assert.deepEqual(prompts[i]!.prompt_ids, [...prefix, ...ids]);
