@@ -10,16 +10,13 @@
  * Products of fewer than GEMV_ROWS rows (decoding: one token) read W directly, with no packing.
  */
 import type { KernelConfig, TensorInfo } from '../tf.js';
-import { allocScratch, K_BLOCK, packBlockCols, rowBlockFor, TILE_BYTES } from './batch-matmul.js';
+import { allocScratch, GEMV_ROWS, K_BLOCK, packBlockCols, rowBlockFor, TILE_BYTES } from './batch-matmul.js';
 import { kernelsFor, type MatmulExports, type WasmBackendLike } from './wasm-module.js';
 
 export const HALF_FORWARD = 'FtcHalfForward';
 export const HALF_BACKWARD = 'FtcHalfBackward';
 export const HALF_ROWS = 'FtcHalfRows';
 export const HALF_DENSE = 'FtcHalfDense';
-
-/** Below this many rows a product streams W's 16-bit rows (gemv) instead of packing them for the 4-row tiles. */
-const GEMV_ROWS = 4;
 
 /** What every kernel is told about the weight. */
 export interface HalfAttrs {

@@ -21,6 +21,10 @@ export interface MatmulExports {
   packB(b: number, K: number, N: number, ldb: number, transposed: number, dst: number): void;
   matmul(a: number, sAi: number, sAk: number, packed: number, c: number,
     M: number, N: number, ldc: number, K: number, rowBlock: number, kBlock: number, tile: number): void;
+  /** y [N] = x [K] · Wᵀ, W [N, K] row-major. */
+  gemvT32(x: number, w: number, y: number, K: number, N: number): void;
+  /** y [N] = x [K] · B, B [K, N] with row length ldb. */
+  gemvN32(x: number, b: number, y: number, K: number, N: number, ldb: number): void;
   // kernels/half.ts: W [N, K] of 16-bit values; f16 is 1 for IEEE half, 0 for bfloat16.
   pack16(b: number, K: number, N: number, ldb: number, transposed: number, f16: number, dst: number): void;
   gemv16(x: number, w: number, y: number, K: number, N: number, f16: number): void;
