@@ -130,12 +130,41 @@ function sum4(v: v128): f32 {
 }
 
 /**
- * y[n] = Σ_k x[k]·W[n,k] for one row x [K] (f32) and W [N, K] (16-bit): the forward product of one token,
- * four rows of W at a time so each vector of x is loaded once for four dot products.
+ * The even-indexed four of eight 16-bit values v (as i32 lanes: value 2j in the low half of lane j), as f32x4.
+ * With the odd ones below, this widens eight values in two or three operations per four, against four for
+ * extend + shift: the bf16 of the high half is already an f32 once the low half is masked off.
  */
-export function gemv16(x: usize, w: usize, y: usize, K: i32, N: i32, f16: bool): void {
+// @ts-ignore: decorator
+@inline
+function even(v: v128, f16: bool): v128 {
+  if (!f16) return i32x4.shl(v, 16);
+  const magnitude = f32x4.mul(i32x4.shl(v128.and(v, i32x4.splat(0x7fff)), 13), f32x4.splat(reinterpret<f32>(REBIAS_BITS)));
+  return v128.or(magnitude, i32x4.shl(v128.and(v, i32x4.splat(0x8000)), 16));
+}
+
+/** The odd-indexed four (value 2j + 1 in the high half of lane j), as f32x4. */
+// @ts-ignore: decorator
+@inline
+function odd(v: v128, f16: bool): v128 {
+  if (!f16) return v128.and(v, i32x4.splat(0xffff0000));
+  const magnitude = f32x4.mul(i32x4.shr_u(v128.and(v, i32x4.splat(0x7fff0000)), 3), f32x4.splat(reinterpret<f32>(REBIAS_BITS)));
+  return v128.or(magnitude, v128.and(v, i32x4.splat(0x80000000)));
+}
+
+/**
+ * y[n] = Σ_k x[k]·W[n,k] for one row x [K] (f32) and W [N, K] (16-bit): the forward product of one token.
+ * x is first split, per group of eight, into its even and odd elements at `xs` (K floats of scratch), so each
+ * loaded vector of W widens by `even`/`odd` without reordering; four rows of W at a time share each x load.
+ */
+export function gemv16(x: usize, w: usize, y: usize, K: i32, N: i32, f16: bool, xs: usize): void {
   const row: usize = <usize>K << 1;
   const K8 = K & ~7;
+  for (let k: i32 = 0; k < K8; k += 8) {
+    const a = v128.load(x + (<usize>k << 2));
+    const b = v128.load(x + (<usize>k << 2), 16);
+    v128.store(xs + (<usize>k << 2), v128.shuffle<f32>(a, b, 0, 2, 4, 6));
+    v128.store(xs + (<usize>k << 2), v128.shuffle<f32>(a, b, 1, 3, 5, 7), 16);
+  }
   let n: i32 = 0;
   for (; n + 4 <= N; n += 4) {
     const w0 = w + <usize>n * row;
@@ -144,17 +173,17 @@ export function gemv16(x: usize, w: usize, y: usize, K: i32, N: i32, f16: bool):
     const w3 = w2 + row;
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
     for (let k: i32 = 0; k < K8; k += 8) {
-      const xl = v128.load(x + (<usize>k << 2));
-      const xh = v128.load(x + (<usize>k << 2), 16);
+      const xe = v128.load(xs + (<usize>k << 2));
+      const xo = v128.load(xs + (<usize>k << 2), 16);
       const o: usize = <usize>k << 1;
       let v = v128.load(w0 + o);
-      a0 = f32x4.add(a0, f32x4.add(f32x4.mul(xl, lo(v, f16)), f32x4.mul(xh, hi(v, f16))));
+      a0 = f32x4.add(a0, f32x4.add(f32x4.mul(xe, even(v, f16)), f32x4.mul(xo, odd(v, f16))));
       v = v128.load(w1 + o);
-      a1 = f32x4.add(a1, f32x4.add(f32x4.mul(xl, lo(v, f16)), f32x4.mul(xh, hi(v, f16))));
+      a1 = f32x4.add(a1, f32x4.add(f32x4.mul(xe, even(v, f16)), f32x4.mul(xo, odd(v, f16))));
       v = v128.load(w2 + o);
-      a2 = f32x4.add(a2, f32x4.add(f32x4.mul(xl, lo(v, f16)), f32x4.mul(xh, hi(v, f16))));
+      a2 = f32x4.add(a2, f32x4.add(f32x4.mul(xe, even(v, f16)), f32x4.mul(xo, odd(v, f16))));
       v = v128.load(w3 + o);
-      a3 = f32x4.add(a3, f32x4.add(f32x4.mul(xl, lo(v, f16)), f32x4.mul(xh, hi(v, f16))));
+      a3 = f32x4.add(a3, f32x4.add(f32x4.mul(xe, even(v, f16)), f32x4.mul(xo, odd(v, f16))));
     }
     let s0 = sum4(a0), s1 = sum4(a1), s2 = sum4(a2), s3 = sum4(a3);
     for (let k: i32 = K8; k < K; k++) {
@@ -175,7 +204,7 @@ export function gemv16(x: usize, w: usize, y: usize, K: i32, N: i32, f16: bool):
     let a = f32x4.splat(0);
     for (let k: i32 = 0; k < K8; k += 8) {
       const v = v128.load(wn + (<usize>k << 1));
-      a = f32x4.add(a, f32x4.add(f32x4.mul(v128.load(x + (<usize>k << 2)), lo(v, f16)), f32x4.mul(v128.load(x + (<usize>k << 2), 16), hi(v, f16))));
+      a = f32x4.add(a, f32x4.add(f32x4.mul(v128.load(xs + (<usize>k << 2)), even(v, f16)), f32x4.mul(v128.load(xs + (<usize>k << 2), 16), odd(v, f16))));
     }
     let s = sum4(a);
     for (let k: i32 = K8; k < K; k++) s += load<f32>(x + (<usize>k << 2)) * widen1(wn + (<usize>k << 1), f16);

@@ -51,7 +51,13 @@ const forward = kernel(HALF_FORWARD, (k, b, { x, w }, { outFeatures: N, inFeatur
   if (M * N === 0) return out;
   const [xp, wp, yp] = [ptr(b, x), ptr(b, w), ptr(b, out)];
   if (M < GEMV_ROWS || K === 0) {
-    for (let i = 0; i < M; i++) k.gemv16(xp + i * K * 4, wp, yp + i * N * 4, K, N, f16);
+    // K floats of scratch: gemv16 splits x into its even and odd elements there.
+    const xs = allocScratch(b, K * 4 + 16, out);
+    try {
+      for (let i = 0; i < M; i++) k.gemv16(xp + i * K * 4, wp, yp + i * N * 4, K, N, f16, xs);
+    } finally {
+      b.wasm._free(xs);
+    }
     return out;
   }
   // op(B) = Wᵀ: W's rows are its columns (transposed storage, row length K).

@@ -27,7 +27,7 @@ export interface MatmulExports {
   gemvN32(x: number, b: number, y: number, K: number, N: number, ldb: number): void;
   // kernels/half.ts: W [N, K] of 16-bit values; f16 is 1 for IEEE half, 0 for bfloat16.
   pack16(b: number, K: number, N: number, ldb: number, transposed: number, f16: number, dst: number): void;
-  gemv16(x: number, w: number, y: number, K: number, N: number, f16: number): void;
+  gemv16(x: number, w: number, y: number, K: number, N: number, f16: number, xs: number): void;
   gemvT16(dy: number, w: number, dx: number, N: number, K: number, f16: number): void;
   widen16(src: number, count: number, f16: number, dst: number): void;
 }
