@@ -304,3 +304,4 @@ export function gemvN32(x: usize, b: usize, y: usize, K: i32, N: i32, ldb: i32):
 
 export * from './half';
 export * from './nf4';
+export * from './decode';
