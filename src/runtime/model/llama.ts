@@ -2,6 +2,7 @@ import * as tf from '../tf.js';
 import { attention, attentionMask } from './attention.js';
 import type { LlamaConfig } from '../../model-spec/config.js';
 import type { LinearModule } from '../../model-spec/modules.js';
+import type { FrozenWeight } from './frozen-weight.js';
 import type { FrozenLinear } from './matmul.js';
 import type { LoraLinear } from './lora.js';
 import { embedTokens } from './embedding.js';
@@ -32,7 +33,7 @@ export interface DecoderLayer {
 
 export interface LlamaModules {
   config: LlamaConfig;
-  embed: tf.Tensor2D; // [V, E] embed_tokens
+  embed: tf.Tensor2D | FrozenWeight; // [V, E] embed_tokens: a tensor when trained, else in its stored format
   layers: DecoderLayer[];
   norm: tf.Tensor1D; // [E] final norm
   lmHead: FrozenLinear; // [E] → [V]; shares embed's tensor when the embeddings are tied
