@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- generate [--json] [--tokens N] [--repeats N] [--warmup N] [--only NAME] [--threads 1,2] [--dir DIR]`
+ * `npm run bench -- generate [--json] [--tokens N] [--repeats N] [--warmup N] [--profile] [--only NAME] [--threads 1,2] [--dir DIR]`
  *
  * Greedy generation, ftc against llama.cpp on the same weights, in one run. Per model: a checkpoint is
  * written to a temporary directory (the reference model exactly as `ftc init-model` writes it with its
@@ -18,7 +18,8 @@
  * code: one), then --repeats runs (default 2) of which the fastest counts: other engineers' processes slow some down. The ratio is llama.cpp's tokens/s over ftc's (1 thread
  * against 1 thread). Both sides' greedy tokens must agree on the reference model (printed): a check that
  * they run the same model, not a benchmark figure. The machine is shared: the load average is printed at
- * each row's start and end.
+ * each row's start and end. --profile adds one untimed ftc run with every kernel timed (bench/kernel-profile.ts):
+ * kernel calls and milliseconds per decoded token, by kernel.
  */
 import { mkdtempSync, rmSync, copyFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -31,6 +32,8 @@ import { loadWeights } from '../src/runtime/model/weights.js';
 import type { Benchmark } from './main.js';
 import { QWEN, writeCheckpoint } from './memory.js';
 import { type Llama, openLlamaContext, openLlamaCpp } from '../test/llama-cpp.js';
+import { type KernelStat, profileKernels } from './kernel-profile.js';
+import type { LlamaCausalLM } from '../src/runtime/model/causal-lm.js';
 
 const PROMPT = 'Below is an instruction that describes a task. Write a response that appropriately completes the request. Give three tips for staying healthy.';
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
@@ -47,7 +50,7 @@ interface Row {
   prompt_tokens: number;
   new_tokens: number;
   gguf_mib: number;
-  ftc: Side & { backend: string; threads: 1; load_s: number; first_decode_tokens_per_s: number };
+  ftc: Side & { backend: string; threads: 1; load_s: number; first_decode_tokens_per_s: number; profile?: KernelStat[] };
   llama_cpp: Array<Side & { threads: number }>;
   /** llama.cpp tokens/s over ftc's, both on one thread. */
   ratio_prompt: number;
@@ -74,7 +77,7 @@ function repoRoot(): string {
 }
 
 /** ftc's side: load as `ftc generate` does, then time generate() token by token (its onToken is the clock). */
-async function runFtc(dir: string, prompt: number[], n: number, repeats: number, warmup: number): Promise<Row['ftc']> {
+async function runFtc(dir: string, prompt: number[], n: number, repeats: number, warmup: number, profile: boolean): Promise<Row['ftc']> {
   const { loadCausalLM } = await import('../src/runtime/model/causal-lm.js');
   const { generate } = await import('../src/runtime/model/generate.js');
   const t0 = performance.now();
@@ -102,10 +105,26 @@ async function runFtc(dir: string, prompt: number[], n: number, repeats: number,
     return {
       backend: await backendName(), threads: 1, load_s: round(loadS, 1), tokens: runs[0]!.tokens, ...rates(runs, prompt.length, n),
       first_decode_tokens_per_s: round((n - 1) / (first.restMs / 1000), 2),
+      ...(profile ? { profile: await decodeProfile(model, prompt, n) } : {}),
     };
   } finally {
     model.dispose();
   }
+}
+
+/** One more (untimed) run with every kernel wrapped in a timer: calls and ms per decoded token, by kernel. */
+async function decodeProfile(model: LlamaCausalLM, prompt: number[], n: number): Promise<KernelStat[]> {
+  const { generate } = await import('../src/runtime/model/generate.js');
+  const profiler = profileKernels(await backendName());
+  let started = false;
+  let stats: KernelStat[];
+  try {
+    // The counts restart at the first new token: what follows is decoding only.
+    generate(model, prompt, { maxNewTokens: n, eosTokenIds: [], onToken: () => { if (!started) profiler.reset(); started = true; } });
+  } finally {
+    stats = profiler.stop();
+  }
+  return stats.map((s) => ({ kernel: s.kernel, calls: round(s.calls / (n - 1), 1), ms: round(s.ms / (n - 1), 3) }));
 }
 
 /**
@@ -161,7 +180,7 @@ async function runLlama(llama: Llama, gguf: string, prompt: number[], n: number,
   }
 }
 
-async function measure(name: string, root: string, reference: string, o: { n: number; threads: number[]; repeats: number; warmup: number }, llama: Llama): Promise<Row> {
+async function measure(name: string, root: string, reference: string, o: { n: number; threads: number[]; repeats: number; warmup: number; profile: boolean }, llama: Llama): Promise<Row> {
   const load_average_start = loadavg().map((x) => round(x, 2));
   const dir = join(root, name);
   if (name !== 'reference') writeModel(name, dir, reference);
@@ -172,7 +191,7 @@ async function measure(name: string, root: string, reference: string, o: { n: nu
   const file = join(dir, 'tokenizer.json');
   const prompt = (await loadTokenizerFile(file, file).tokenizer.encode(PROMPT)).getIds();
   try {
-    const ftc = await runFtc(dir, prompt, o.n, o.repeats, o.warmup);
+    const ftc = await runFtc(dir, prompt, o.n, o.repeats, o.warmup, o.profile);
     const llamaRows = [];
     for (const t of o.threads) llamaRows.push(await runLlama(llama, gguf, prompt, o.n, t, o.repeats));
     const one = llamaRows.find((r) => r.threads === 1) ?? llamaRows[0]!;
@@ -215,7 +234,7 @@ export const benchmark: Benchmark = {
       writeModel('reference', reference, reference);
       for (const name of ['reference', 'Qwen2.5-0.5B'].filter((x) => !only || x.startsWith(only))) {
         if (!json) process.stderr.write(`  ${name}: writing, exporting, generating ${n} tokens...\n`);
-        const row = await measure(name, root, reference, { n, threads, repeats, warmup }, llama);
+        const row = await measure(name, root, reference, { n, threads, repeats, warmup, profile: argv.includes('--profile') }, llama);
         rows.push(row);
         if (!json) process.stdout.write(formatRow(row));
       }
@@ -233,6 +252,11 @@ function formatRow(r: Row): string {
   out += side(`ftc (${r.ftc.backend}, 1 thread)`, r.ftc);
   out += `    ${''.padEnd(26)} (its first run, before V8 has optimised the per-token path: decode ${r.ftc.first_decode_tokens_per_s} tokens/s)\n`;
   for (const l of r.llama_cpp) out += side(`llama.cpp (${l.threads} thread${l.threads === 1 ? '' : 's'})`, l);
+  if (r.ftc.profile) {
+    const inside = r.ftc.profile.reduce((a, k) => a + k.ms, 0);
+    out += `    ftc kernels per decoded token: ${round(r.ftc.profile.reduce((a, k) => a + k.calls, 0), 0)} calls, ${round(inside, 2)} ms inside them (wall):\n`;
+    for (const k of r.ftc.profile.slice(0, 12)) out += `      ${k.kernel.padEnd(24)} ${String(k.calls).padStart(7)} calls ${String(k.ms).padStart(9)} ms\n`;
+  }
   out += `    llama.cpp / ftc, 1 thread each: prompt ×${r.ratio_prompt}, decode ×${r.ratio_decode}; greedy tokens ${r.tokens_agree ? 'agree' : `differ from position ${r.first_difference}`}\n`;
   return out;
 }
