@@ -166,7 +166,8 @@ function layerParams(layer: DecoderLayer): tf.Variable[] {
 }
 
 function applyLinear(m: Linear, x: tf.Tensor2D, ctx: Ctx, moduleIndex: number): tf.Tensor2D {
-  return 'aT' in m ? m.apply(x, ctx.training, ctx.seeds.map((s) => deriveSeed(s, moduleIndex))) : m.apply(x);
+  if ('aT' in m) return m.apply(x, ctx.training, ctx.seeds.map((s) => deriveSeed(s, moduleIndex)));
+  return ctx.fused ? m.infer(x) : m.apply(x); // the fused (cached, no-autodiff) path skips the custom gradient
 }
 
 /** RMSNorm: x / √(mean(x²) + ε) · weight, over the last axis. */
