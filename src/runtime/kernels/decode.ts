@@ -4,6 +4,8 @@
  *   FtcSwiGLU     gate, up [N, F] → silu(gate)·up
  *   FtcRope       x [B, T, heads, D], cos, sin [1, T, 1, D] → rotated x
  *   FtcAttention  q [B, T, H, D], k, v [B, S, KV, D] → causal softmax(q·kᵀ/√D)·v [B, T, H, D]
+ *   FtcAppend     past [B, S, KV, D], next [B, T, KV, D] → [B, S + T, KV, D] (the KV cache's concat on axis 1,
+ *                 two block copies per batch row; tfjs's wasm concat on an inner axis shapes and copies in JS)
  * A one-token step of a small model is dominated by tfjs's cost per op, not by arithmetic (the reference model
  * ran ~60 ops per layer per token, most under 10 µs of work); these replace about 30 of them.
  *
@@ -19,6 +21,7 @@ export const RMS_NORM = 'FtcRmsNorm';
 export const SWIGLU = 'FtcSwiGLU';
 export const ROPE = 'FtcRope';
 export const ATTENTION = 'FtcAttention';
+export const APPEND = 'FtcAppend';
 
 /** The exports of kernels/decode.ts; pointers are byte offsets into the backend's memory. */
 export interface DecodeExports {
@@ -80,8 +83,24 @@ const attentionKernel = kernel(ATTENTION, (k, b, { q, k: keys, v }) => {
   return out;
 });
 
+const appendKernel = kernel(APPEND, (_k, b, { past, next }) => {
+  const [B, S, ...rest] = past.shape;
+  const T = next.shape[1]!;
+  const row = rest.reduce((a, c) => a * c, 1) * 4; // bytes per position
+  const out = b.makeOutput([B!, S! + T, ...rest], 'float32');
+  // Read after the output's allocation, which may have grown (and so replaced) the heap's buffer.
+  const heap = new Uint8Array(b.wasm.HEAPF32.buffer);
+  const [pp, np, op] = [ptr(b, past), ptr(b, next), ptr(b, out)];
+  for (let i = 0; i < B!; i++) {
+    const dst = op + i * (S! + T) * row;
+    heap.copyWithin(dst, pp + i * S! * row, pp + (i + 1) * S! * row);
+    heap.copyWithin(dst + S! * row, np + i * T * row, np + (i + 1) * T * row);
+  }
+  return out;
+});
+
 /** The kernels installWasmKernels registers on the wasm backend. */
-export const DECODE_KERNELS: KernelConfig[] = [rmsNormKernel, swigluKernel, ropeKernel, attentionKernel];
+export const DECODE_KERNELS: KernelConfig[] = [rmsNormKernel, swigluKernel, ropeKernel, attentionKernel, appendKernel];
 
 /** True when the fused kernels serve the active backend (wasm with ftc's kernels installed). */
 export function decodeKernelsAvailable(): boolean {
@@ -106,4 +125,9 @@ export function fusedRope(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D): t
 /** Causal attention of q [B, T, H, D] over k, v [B, S, KV, D] (the T newest positions last): [B, T, H, D]. */
 export function cachedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
   return tf.engine().runKernel(ATTENTION, { q, k, v }, {}) as tf.Tensor4D;
+}
+
+/** past [B, S, KV, D] followed by next [B, T, KV, D] along the positions: [B, S + T, KV, D]. */
+export function appendPositions(past: tf.Tensor4D, next: tf.Tensor4D): tf.Tensor4D {
+  return tf.engine().runKernel(APPEND, { past, next }, {}) as tf.Tensor4D;
 }

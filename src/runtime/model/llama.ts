@@ -6,7 +6,7 @@ import type { FrozenWeight } from './frozen-weight.js';
 import type { FrozenLinear } from './matmul.js';
 import type { LoraLinear } from './lora.js';
 import { embedTokens } from './embedding.js';
-import { cachedAttention, decodeKernelsAvailable, fusedRmsNorm, fusedRope, fusedSwiGLU } from '../kernels/decode.js';
+import { appendPositions, cachedAttention, decodeKernelsAvailable, fusedRmsNorm, fusedRope, fusedSwiGLU } from '../kernels/decode.js';
 import { deriveSeed } from './prng.js';
 import { checkpoint } from './recompute.js';
 
@@ -135,8 +135,8 @@ function decoderLayer(
   let k = rotate(tf.reshape(lin('k_proj', hAttn, 1), [b, t, kv, d])); // [B, T, KV, D]
   let v = tf.reshape(lin('v_proj', hAttn, 2), [b, t, kv, d]) as tf.Tensor4D; // [B, T, KV, D]
   if (past) {
-    k = tf.concat([past.k, k], 1); // [B, S, KV, D]
-    v = tf.concat([past.v, v], 1); // [B, S, KV, D]
+    k = fused ? appendPositions(past.k, k) : tf.concat([past.k, k], 1); // [B, S, KV, D]
+    v = fused ? appendPositions(past.v, v) : tf.concat([past.v, v], 1); // [B, S, KV, D]
   }
   const heads = fused ? cachedAttention(q, k, v) : attention(q, k, v, mask); // [B, T, H, D]
   const merged = tf.reshape(heads, [b * t, h * d]) as tf.Tensor2D; // [N, H·D]

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as tf from '../../../src/runtime/tf.js';
 import '@tensorflow/tfjs-backend-wasm';
 import { installWasmKernels, uninstallWasmKernels } from '../../../src/runtime/kernels/index.js';
-import { cachedAttention, decodeKernelsAvailable, fusedRmsNorm, fusedRope, fusedSwiGLU } from '../../../src/runtime/kernels/decode.js';
+import { appendPositions, cachedAttention, decodeKernelsAvailable, fusedRmsNorm, fusedRope, fusedSwiGLU } from '../../../src/runtime/kernels/decode.js';
 import { createCausalLM } from '../../../src/runtime/model/causal-lm.js';
 import type { LayerCache } from '../../../src/runtime/model/llama.js';
 import { randomWeights, tinyConfig } from '../model/fixtures.js';
@@ -113,6 +113,27 @@ describe('fused decode kernels (wasm)', () => {
       }
       const got = tf.tidy(() => data(cachedAttention(tf.tensor4d(q, [B, T, H, D]), tf.tensor4d(k, [B, S, KV, D]), tf.tensor4d(v, [B, S, KV, D]))));
       assertClose(got, want, 2e-5, 'attention');
+    });
+  }
+
+  for (const [B, S, T] of [[1, 5, 1], [2, 3, 4], [3, 1, 2]]) {
+    it(`append B=${B} S=${S} T=${T}: the positions of next follow those of past, per batch row`, () => {
+      const [KV, D] = [2, 3];
+      const past = seeded([B, S, KV, D], S).data;
+      const next = seeded([B, T, KV, D], T + 9).data;
+      const row = KV * D;
+      const want = new Float64Array(B * (S + T) * row);
+      for (let b = 0; b < B; b++) {
+        for (let s = 0; s < S + T; s++) {
+          for (let j = 0; j < row; j++) want[(b * (S + T) + s) * row + j] = s < S ? past[(b * S + s) * row + j]! : next[(b * T + s - S) * row + j]!;
+        }
+      }
+      const got = tf.tidy(() => {
+        const y = appendPositions(tf.tensor4d(past, [B, S, KV, D]), tf.tensor4d(next, [B, T, KV, D]));
+        assert.deepEqual(y.shape, [B, S + T, KV, D]);
+        return data(y);
+      });
+      assertClose(got, want, 0, 'append');
     });
   }
 
