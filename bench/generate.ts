@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- generate [--json] [--tokens N] [--repeats N] [--only NAME] [--threads 1,2] [--dir DIR]`
+ * `npm run bench -- generate [--json] [--tokens N] [--repeats N] [--warmup N] [--profile] [--only NAME] [--threads 1,2] [--dir DIR]`
  *
  * Greedy generation, ftc against llama.cpp on the same weights, in one run. Per model: a checkpoint is
  * written to a temporary directory (the reference model exactly as `ftc init-model` writes it with its
@@ -7,16 +7,19 @@
  * model's tokenizer files: the GGUF's rows past that vocabulary become unused [PAD] tokens), exported to an
  * f32 GGUF by ftc's exporter (src/runtime/export/gguf.ts), and then:
  *   - ftc: the model directory loaded as `ftc generate` loads it, `generate()` greedy from the prompt's ids
- *     (the end-of-sequence id disabled, so both sides emit N tokens). Weights and arithmetic are f32 (the
- *     bf16 shards widen exactly), on the wasm backend, which runs one thread.
+ *     (the end-of-sequence id disabled, so both sides emit N tokens). Arithmetic is f32; the bf16 shards'
+ *     linear weights stay 16-bit and are widened (exactly) inside ftc's kernels, the embeddings are widened
+ *     at load; on the wasm backend, which runs one thread.
  *   - llama.cpp: node-llama-cpp 3.21.1's prebuilt CPU binary on that GGUF (f32 weights, f32 KV cache, the
  *     same precision), the same prompt ids, greedy (temperature 0), with 1 and 2 threads.
  * Prompt tokens/s is the prompt's length over the time to the first new token (the prompt pass and one
- * pick); decode tokens/s is the other N − 1 tokens over their time. Each side runs a warm-up, then
- * --repeats runs (default 2) of which the fastest counts: other engineers' processes slow some down. The ratio is llama.cpp's tokens/s over ftc's (1 thread
+ * pick); decode tokens/s is the other N − 1 tokens over their time. Each side runs a warm-up (ftc: --warmup
+ * whole runs, default 3, for V8's optimising tier; its first run's decode rate is printed too; llama.cpp, native
+ * code: one), then --repeats runs (default 2) of which the fastest counts: other engineers' processes slow some down. The ratio is llama.cpp's tokens/s over ftc's (1 thread
  * against 1 thread). Both sides' greedy tokens must agree on the reference model (printed): a check that
  * they run the same model, not a benchmark figure. The machine is shared: the load average is printed at
- * each row's start and end.
+ * each row's start and end. --profile adds one untimed ftc run with every kernel timed (bench/kernel-profile.ts):
+ * kernel calls and milliseconds per decoded token, by kernel.
  */
 import { mkdtempSync, rmSync, copyFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -28,6 +31,9 @@ import { INIT_MODEL_DEFAULTS, initModel, readCorpusTexts } from '../src/runtime/
 import { loadWeights } from '../src/runtime/model/weights.js';
 import type { Benchmark } from './main.js';
 import { QWEN, writeCheckpoint } from './memory.js';
+import { type Llama, openLlamaContext, openLlamaCpp } from '../test/llama-cpp.js';
+import { type KernelStat, profileKernels } from './kernel-profile.js';
+import type { LlamaCausalLM } from '../src/runtime/model/causal-lm.js';
 
 const PROMPT = 'Below is an instruction that describes a task. Write a response that appropriately completes the request. Give three tips for staying healthy.';
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
@@ -44,7 +50,7 @@ interface Row {
   prompt_tokens: number;
   new_tokens: number;
   gguf_mib: number;
-  ftc: Side & { backend: string; threads: 1; load_s: number };
+  ftc: Side & { backend: string; threads: 1; load_s: number; first_decode_tokens_per_s: number; profile?: KernelStat[] };
   llama_cpp: Array<Side & { threads: number }>;
   /** llama.cpp tokens/s over ftc's, both on one thread. */
   ratio_prompt: number;
@@ -71,7 +77,7 @@ function repoRoot(): string {
 }
 
 /** ftc's side: load as `ftc generate` does, then time generate() token by token (its onToken is the clock). */
-async function runFtc(dir: string, prompt: number[], n: number, repeats: number): Promise<Row['ftc']> {
+async function runFtc(dir: string, prompt: number[], n: number, repeats: number, warmup: number, profile: boolean): Promise<Row['ftc']> {
   const { loadCausalLM } = await import('../src/runtime/model/causal-lm.js');
   const { generate } = await import('../src/runtime/model/generate.js');
   const t0 = performance.now();
@@ -90,13 +96,35 @@ async function runFtc(dir: string, prompt: number[], n: number, repeats: number)
       const tokens = generate(model, prompt, { maxNewTokens: n, eosTokenIds: [], onToken });
       return { firstMs: first - start, restMs: performance.now() - first, restCpuMs: cpuMs(process.cpuUsage(cpu)), tokens };
     };
-    // Warm-up on a short prompt: kernel set-up, first allocations, V8's optimising tier.
-    generate(model, prompt.slice(0, 4), { maxNewTokens: 4, eosTokenIds: [] });
+    // Warm-up: kernel set-up, first allocations and V8's optimising tier, which takes several whole runs to
+    // replace the baseline code of the per-token path (a small model's first run decodes ~4× slower than its
+    // later ones). The first run's decode rate is kept: it is what a one-off `ftc generate` sees.
+    const warm = Array.from({ length: warmup }, once);
     const runs = Array.from({ length: repeats }, once);
-    return { backend: await backendName(), threads: 1, load_s: round(loadS, 1), tokens: runs[0]!.tokens, ...rates(runs, prompt.length, n) };
+    const first = warm[0] ?? runs[0]!;
+    return {
+      backend: await backendName(), threads: 1, load_s: round(loadS, 1), tokens: runs[0]!.tokens, ...rates(runs, prompt.length, n),
+      first_decode_tokens_per_s: round((n - 1) / (first.restMs / 1000), 2),
+      ...(profile ? { profile: await decodeProfile(model, prompt, n) } : {}),
+    };
   } finally {
     model.dispose();
   }
+}
+
+/** One more (untimed) run with every kernel wrapped in a timer: calls and ms per decoded token, by kernel. */
+async function decodeProfile(model: LlamaCausalLM, prompt: number[], n: number): Promise<KernelStat[]> {
+  const { generate } = await import('../src/runtime/model/generate.js');
+  const profiler = profileKernels(await backendName());
+  let started = false;
+  let stats: KernelStat[];
+  try {
+    // The counts restart at the first new token: what follows is decoding only.
+    generate(model, prompt, { maxNewTokens: n, eosTokenIds: [], onToken: () => { if (!started) profiler.reset(); started = true; } });
+  } finally {
+    stats = profiler.stop();
+  }
+  return stats.map((s) => ({ kernel: s.kernel, calls: round(s.calls / (n - 1), 1), ms: round(s.ms / (n - 1), 3) }));
 }
 
 /**
@@ -120,40 +148,15 @@ async function backendName(): Promise<string> {
   return tf.getBackend();
 }
 
-/** The slice of node-llama-cpp's API used here, typed locally as test/runtime/export/llama-cpp.test.ts does. */
-interface LlamaSequence {
-  controlledEvaluate(input: unknown[]): Promise<({ next: { token?: number | null } } | undefined)[]>;
-  clearHistory(): Promise<void>;
-}
-interface LlamaModel {
-  createContext(o: Record<string, unknown>): Promise<{ getSequence(): LlamaSequence; dispose(): Promise<void> }>;
-  dispose(): Promise<void>;
-}
-interface Llama {
-  loadModel(o: { modelPath: string }): Promise<LlamaModel>;
-  dispose(): Promise<void>;
-}
-interface NodeLlamaCpp {
-  getLlama(o: Record<string, unknown>): Promise<Llama>;
-  LlamaLogLevel: { error: string };
-}
-const NODE_LLAMA_CPP = 'node-llama-cpp';
-
 async function openLlama(): Promise<Llama> {
-  const lib = (await import(NODE_LLAMA_CPP)) as NodeLlamaCpp;
-  // maxThreads 0: a context's `threads` is then the number it runs on, not a hint capped by the pool.
-  return lib.getLlama({ gpu: false, build: 'never', skipDownload: true, usePrebuiltBinaries: true, progressLogs: false, logLevel: lib.LlamaLogLevel.error, maxThreads: 0 });
+  const opened = await openLlamaCpp();
+  if ('reason' in opened) throw new Error(opened.reason);
+  return opened.llama;
 }
 
 /** llama.cpp's side: the prompt in one batch, then one token per call, greedy. */
 async function runLlama(llama: Llama, gguf: string, prompt: number[], n: number, threads: number, repeats: number): Promise<Side & { threads: number }> {
-  const model = await llama.loadModel({ modelPath: gguf });
-  const size = prompt.length + n + 8;
-  const context = await model.createContext({
-    contextSize: size, batchSize: size, threads, flashAttention: false,
-    // f32 KV cache, as ftc keeps it (llama.cpp's default f16 cache would round every key and value).
-    experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32',
-  });
+  const { model, context } = await openLlamaContext(llama, gguf, { contextSize: prompt.length + n + 8, threads });
   try {
     const seq = context.getSequence();
     const pick = [{ generateNext: { token: true, options: { temperature: 0 } } }];
@@ -177,7 +180,7 @@ async function runLlama(llama: Llama, gguf: string, prompt: number[], n: number,
   }
 }
 
-async function measure(name: string, root: string, reference: string, o: { n: number; threads: number[]; repeats: number }, llama: Llama): Promise<Row> {
+async function measure(name: string, root: string, reference: string, o: { n: number; threads: number[]; repeats: number; warmup: number; profile: boolean }, llama: Llama): Promise<Row> {
   const load_average_start = loadavg().map((x) => round(x, 2));
   const dir = join(root, name);
   if (name !== 'reference') writeModel(name, dir, reference);
@@ -188,7 +191,7 @@ async function measure(name: string, root: string, reference: string, o: { n: nu
   const file = join(dir, 'tokenizer.json');
   const prompt = (await loadTokenizerFile(file, file).tokenizer.encode(PROMPT)).getIds();
   try {
-    const ftc = await runFtc(dir, prompt, o.n, o.repeats);
+    const ftc = await runFtc(dir, prompt, o.n, o.repeats, o.warmup, o.profile);
     const llamaRows = [];
     for (const t of o.threads) llamaRows.push(await runLlama(llama, gguf, prompt, o.n, t, o.repeats));
     const one = llamaRows.find((r) => r.threads === 1) ?? llamaRows[0]!;
@@ -220,6 +223,7 @@ export const benchmark: Benchmark = {
     const only = opt('only');
     const threads = (opt('threads') ?? '1,2').split(',').map(Number);
     const repeats = Number(opt('repeats') ?? 2);
+    const warmup = Number(opt('warmup') ?? 3);
     const root = opt('dir') ?? mkdtempSync(join(tmpdir(), 'ftc-bench-generate-'));
     const { initBackend } = await import('../src/runtime/backend.js');
     await initBackend('wasm');
@@ -230,7 +234,7 @@ export const benchmark: Benchmark = {
       writeModel('reference', reference, reference);
       for (const name of ['reference', 'Qwen2.5-0.5B'].filter((x) => !only || x.startsWith(only))) {
         if (!json) process.stderr.write(`  ${name}: writing, exporting, generating ${n} tokens...\n`);
-        const row = await measure(name, root, reference, { n, threads, repeats }, llama);
+        const row = await measure(name, root, reference, { n, threads, repeats, warmup, profile: argv.includes('--profile') }, llama);
         rows.push(row);
         if (!json) process.stdout.write(formatRow(row));
       }
@@ -246,7 +250,13 @@ function formatRow(r: Row): string {
   const side = (label: string, s: Side) => `    ${label.padEnd(26)} prompt ${String(s.prompt_tokens_per_s).padStart(8)} tokens/s, decode ${String(s.decode_tokens_per_s).padStart(8)} tokens/s (CPU ${s.decode_cpu_ms_per_token} ms/token)\n`;
   let out = `${r.model}: f32 GGUF ${r.gguf_mib} MiB, prompt ${r.prompt_tokens} tokens, ${r.new_tokens} new (greedy); load average ${r.load_average_start.join(' ')} at start, ${r.load_average_end.join(' ')} at end\n`;
   out += side(`ftc (${r.ftc.backend}, 1 thread)`, r.ftc);
+  out += `    ${''.padEnd(26)} (its first run, before V8 has optimised the per-token path: decode ${r.ftc.first_decode_tokens_per_s} tokens/s)\n`;
   for (const l of r.llama_cpp) out += side(`llama.cpp (${l.threads} thread${l.threads === 1 ? '' : 's'})`, l);
+  if (r.ftc.profile) {
+    const inside = r.ftc.profile.reduce((a, k) => a + k.ms, 0);
+    out += `    ftc kernels per decoded token: ${round(r.ftc.profile.reduce((a, k) => a + k.calls, 0), 0)} calls, ${round(inside, 2)} ms inside them (wall):\n`;
+    for (const k of r.ftc.profile.slice(0, 12)) out += `      ${k.kernel.padEnd(24)} ${String(k.calls).padStart(7)} calls ${String(k.ms).padStart(9)} ms\n`;
+  }
   out += `    llama.cpp / ftc, 1 thread each: prompt ×${r.ratio_prompt}, decode ×${r.ratio_decode}; greedy tokens ${r.tokens_agree ? 'agree' : `differ from position ${r.first_difference}`}\n`;
   return out;
 }

@@ -1,12 +1,18 @@
 /**
- * `npm run bench -- kernels [--json]`: GFLOP/s of the wasm backend's built-in BatchMatMul against the
- * SIMD kernels of src/runtime/kernels, on the shapes the Llama step uses (single thread, float32).
- * Each case is timed for at least `--ms=N` milliseconds of CPU time (default 600) after one warm-up call.
+ * `npm run bench -- kernels [--json] [--part=builtin,linear] [--shapes=KxN,...] [--weights=f32,bf16,nf4] [--m=512]`:
+ *   builtin  GFLOP/s of the wasm backend's built-in BatchMatMul against the SIMD kernels of src/runtime/kernels,
+ *            on the shapes the reference Llama step uses (single thread, float32);
+ *   linear   GFLOP/s of a frozen linear's forward, backward and GEMV products at real model shapes, for f32,
+ *            bf16 and nf4 weights (kernels-linear.ts).
+ * Each case is timed for at least `--ms=N` milliseconds of CPU time (default 600) after one warm-up call. The
+ * load average is printed before and after: on a shared machine the figures mean little without it.
  */
 import * as tf from '../src/runtime/tf.js';
 import '@tensorflow/tfjs-backend-wasm';
 import type { Benchmark } from './main.js';
+import { loadavg } from 'node:os';
 import { installWasmKernels, uninstallWasmKernels } from '../src/runtime/kernels/index.js';
+import { benchLinear, formatLinearRow, type LinearRow, parseShapes, WEIGHT_KINDS, type WeightKind } from './kernels-linear.js';
 
 interface Case {
   name: string;
@@ -63,32 +69,59 @@ function measure(c: Case, a: tf.Tensor, b: tf.Tensor, ms: number): number {
 
 export const benchmark: Benchmark = {
   name: 'kernels',
-  description: 'wasm BatchMatMul: built-in against the SIMD kernels, GFLOP/s (one thread)',
+  description: 'wasm matmul kernels: built-in against the SIMD kernels, and frozen-linear products (f32, bf16, nf4) at model shapes, GFLOP/s (one thread)',
   async run({ json, argv }) {
-    const msArg = argv.find((x) => x.startsWith('--ms='));
-    const ms = msArg ? Number(msArg.slice(5)) : 600;
+    const arg = (name: string) => argv.find((x) => x.startsWith(`--${name}=`))?.slice(name.length + 3);
+    const ms = Number(arg('ms') ?? 600);
+    const parts = (arg('part') ?? 'builtin,linear').split(',');
     if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to initialise');
-    const rows: Array<{ case: string; builtin: number; simd: number; speedup: number }> = [];
-    for (const c of CASES) {
-      const a = tf.randomNormal(c.a, 0, 1, 'float32', 1);
-      const b = tf.randomNormal(c.b, 0, 1, 'float32', 2);
-      uninstallWasmKernels();
-      const builtin = measure(c, a, b, ms);
+    const loadStart = load();
+    if (!json) process.stdout.write(`load average at start ${loadStart}\n`);
+    const builtinRows = parts.includes('builtin') ? compareBuiltin(ms, json) : [];
+    let linearRows: LinearRow[] = [];
+    if (parts.includes('linear')) {
       const installed = installWasmKernels();
       if (!installed.installed) throw new Error(`kernels not installed: ${installed.reason}`);
-      const simd = measure(c, a, b, ms);
-      tf.dispose([a, b]);
-      rows.push({ case: c.name, builtin, simd, speedup: simd / builtin });
-      if (!json) process.stderr.write(`  ${c.name}: done\n`);
+      const weights = (arg('weights')?.split(',') ?? WEIGHT_KINDS) as WeightKind[];
+      for (const w of weights) if (!WEIGHT_KINDS.includes(w)) throw new Error(`--weights: '${w}' is not one of ${WEIGHT_KINDS.join(', ')}`);
+      if (!json) process.stdout.write(`frozen linear W [N, K]: forward x[M,K]·Wᵀ, backward dy[M,N]·W, gemv x[1,K]·Wᵀ\n`);
+      linearRows = benchLinear({ shapes: parseShapes(arg('shapes')), weights, M: Number(arg('m') ?? 512), ms }, (r) => {
+        if (!json) process.stdout.write(`${formatLinearRow(r)}  load ${loadavg()[0]!.toFixed(2)}\n`);
+      });
     }
+    const loadEnd = load();
     if (json) {
-      process.stdout.write(JSON.stringify({ benchmark: 'kernels', unit: 'GFLOP/s per CPU-second', rows }) + '\n');
+      process.stdout.write(JSON.stringify({ benchmark: 'kernels', unit: 'GFLOP/s per CPU-second', load_start: loadStart, load_end: loadEnd, rows: builtinRows, linear: linearRows }) + '\n');
       return;
     }
-    const width = Math.max(...rows.map((r) => r.case.length));
-    process.stdout.write(`${'case'.padEnd(width)}  built-in     simd  speed-up\n`);
-    for (const r of rows) {
-      process.stdout.write(`${r.case.padEnd(width)}  ${r.builtin.toFixed(2).padStart(8)} ${r.simd.toFixed(2).padStart(8)}  ${r.speedup.toFixed(1).padStart(7)}x\n`);
-    }
+    process.stdout.write(`load average at end ${loadEnd}\n`);
   },
 };
+
+function load(): string {
+  return loadavg().map((x) => x.toFixed(2)).join(' ');
+}
+
+/** The built-in kernel against ours on CASES; prints the table unless `json`. */
+function compareBuiltin(ms: number, json: boolean): Array<{ case: string; builtin: number; simd: number; speedup: number }> {
+  const rows: Array<{ case: string; builtin: number; simd: number; speedup: number }> = [];
+  for (const c of CASES) {
+    const a = tf.randomNormal(c.a, 0, 1, 'float32', 1);
+    const b = tf.randomNormal(c.b, 0, 1, 'float32', 2);
+    uninstallWasmKernels();
+    const builtin = measure(c, a, b, ms);
+    const installed = installWasmKernels();
+    if (!installed.installed) throw new Error(`kernels not installed: ${installed.reason}`);
+    const simd = measure(c, a, b, ms);
+    tf.dispose([a, b]);
+    rows.push({ case: c.name, builtin, simd, speedup: simd / builtin });
+    if (!json) process.stderr.write(`  ${c.name}: done\n`);
+  }
+  if (json) return rows;
+  const width = Math.max(...rows.map((r) => r.case.length));
+  process.stdout.write(`${'case'.padEnd(width)}  built-in     simd  speed-up\n`);
+  for (const r of rows) {
+    process.stdout.write(`${r.case.padEnd(width)}  ${r.builtin.toFixed(2).padStart(8)} ${r.simd.toFixed(2).padStart(8)}  ${r.speedup.toFixed(1).padStart(7)}x\n`);
+  }
+  return rows;
+}

@@ -52,7 +52,7 @@ import { attentionBatched, attentionPerHead, setAttentionImpl } from '../src/run
 import type { WeightMap } from '../src/runtime/model/api.js';
 import { createCausalLM, loadCausalLM, type LlamaCausalLM } from '../src/runtime/model/causal-lm.js';
 import { encodeBf16, halfHostTensor } from '../src/runtime/model/half.js';
-import { isFrozenLinearWeight } from '../src/runtime/model/weights.js';
+import { isFrozenMatrix } from '../src/runtime/model/weights.js';
 import type { LlamaConfig } from '../src/model-spec/config.js';
 import { initModelConfig, initWeights } from '../src/runtime/model/init.js';
 import type { Example, ExampleSource } from '../src/runtime/train/batches.js';
@@ -183,11 +183,11 @@ function randomExamples(count: number, seed: number, seq: number): ExampleSource
   return { count, example: (i) => examples[i]! };
 }
 
-/** The frozen linear weights rounded to bfloat16 and kept 16-bit (HostTensor.half), as a BF16 checkpoint loads. */
+/** The frozen linear weights and embeddings rounded to bfloat16 and kept 16-bit (HostTensor.half), as a BF16 checkpoint loads. */
 function asBf16(weights: WeightMap): WeightMap {
   const out: WeightMap = new Map();
   for (const [name, t] of weights) {
-    if (!isFrozenLinearWeight(name)) {
+    if (!isFrozenMatrix(name)) {
       out.set(name, t);
       continue;
     }

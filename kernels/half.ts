@@ -3,7 +3,7 @@
 // Kernel layout: W [N, K] row-major as Hugging Face stores it (row n = output n), 2 bytes per value, one
 // copy. Every product reads that copy:
 //   forward  y = x·Wᵀ   M ≥ GEMV rows: pack16(transposed) widens a block of W's rows into matmul.ts's f32
-//                        column panels (bounded scratch), then matmul's 4×8 tiles; M small: gemv16, dot
+//                        column panels (bounded scratch), then matmul's 4×8 tiles; M small: gemvBf16/F16, dot
 //                        products along W's rows straight from the 16-bit values.
 //   backward dx = dy·W  pack16(untransposed) widens a block of W's columns the same way; M small: gemvT16,
 //                        axpys of W's rows into dx.
@@ -66,11 +66,22 @@ export function widen16(src: usize, count: i32, f16: bool, dst: usize): void {
 }
 
 /**
+ * (Exported once per format, packBf16 / packF16, for the reason gemvBf16 gives.)
  * Packs N columns of op(B) [K, N] from 16-bit storage into matmul.ts's panels (ceil(N/8) panels of K×8
  * f32, k-major, zero-padded). Stored untransposed, op(B)[k,n] is at b + 2·(k·ldb + n); transposed (W's rows
  * are op(B)'s columns, the forward product) at b + 2·(n·ldb + k).
  */
-export function pack16(b: usize, K: i32, N: i32, ldb: i32, transposed: bool, f16: bool, dst: usize): void {
+export function packBf16(b: usize, K: i32, N: i32, ldb: i32, transposed: bool, dst: usize): void {
+  pack16(b, K, N, ldb, transposed, false, dst);
+}
+
+export function packF16(b: usize, K: i32, N: i32, ldb: i32, transposed: bool, dst: usize): void {
+  pack16(b, K, N, ldb, transposed, true, dst);
+}
+
+// @ts-ignore: decorator
+@inline
+function pack16(b: usize, K: i32, N: i32, ldb: i32, transposed: bool, f16: bool, dst: usize): void {
   const row: usize = <usize>ldb << 1;
   for (let n0: i32 = 0; n0 < N; n0 += NR) {
     const cols = min(NR, N - n0);
@@ -130,33 +141,92 @@ function sum4(v: v128): f32 {
 }
 
 /**
- * y[n] = Σ_k x[k]·W[n,k] for one row x [K] (f32) and W [N, K] (16-bit): the forward product of one token,
- * four rows of W at a time so each vector of x is loaded once for four dot products.
+ * The even-indexed four of eight 16-bit values v (as i32 lanes: value 2j in the low half of lane j), as f32x4.
+ * With the odd ones below, this widens eight values in two or three operations per four, against four for
+ * extend + shift: the bf16 of the high half is already an f32 once the low half is masked off.
  */
-export function gemv16(x: usize, w: usize, y: usize, K: i32, N: i32, f16: bool): void {
+// @ts-ignore: decorator
+@inline
+function even(v: v128, f16: bool): v128 {
+  if (!f16) return i32x4.shl(v, 16);
+  const magnitude = f32x4.mul(i32x4.shl(v128.and(v, i32x4.splat(0x7fff)), 13), f32x4.splat(reinterpret<f32>(REBIAS_BITS)));
+  return v128.or(magnitude, i32x4.shl(v128.and(v, i32x4.splat(0x8000)), 16));
+}
+
+/** The odd-indexed four (value 2j + 1 in the high half of lane j), as f32x4; `high` is i32x4.splat(0xffff0000). */
+// @ts-ignore: decorator
+@inline
+function odd(v: v128, f16: bool, high: v128): v128 {
+  if (!f16) return v128.and(v, high);
+  const magnitude = f32x4.mul(i32x4.shr_u(v128.and(v, i32x4.splat(0x7fff0000)), 3), f32x4.splat(reinterpret<f32>(REBIAS_BITS)));
+  return v128.or(magnitude, v128.and(v, i32x4.splat(0x80000000)));
+}
+
+/**
+ * y[n] = Σ_k x[k]·W[n,k] for one row x [K] (f32) and W [N, K] (16-bit): the forward product of one token.
+ * x is first split, per group of eight, into its even and odd elements at `xs` (K floats of scratch), so each
+ * loaded vector of W widens by `even`/`odd` without reordering; four rows of W at a time share each x load.
+ *
+ * One export per format, chosen by the caller: with the format a runtime flag, Binaryen folds the two widenings
+ * into one loop that computes both and selects (the bf16 product then ran at about half the speed in L2).
+ */
+export function gemvBf16(x: usize, w: usize, y: usize, K: i32, N: i32, xs: usize): void {
+  splitEvenOdd(x, K, xs);
+  gemvRows(x, w, y, K, N, xs, false);
+}
+
+export function gemvF16(x: usize, w: usize, y: usize, K: i32, N: i32, xs: usize): void {
+  splitEvenOdd(x, K, xs);
+  gemvRows(x, w, y, K, N, xs, true);
+}
+
+/** xs, per group of 8 floats of x: the 4 even-indexed ones, then the 4 odd-indexed ones (the tail is not written). */
+// @ts-ignore: decorator
+@inline
+function splitEvenOdd(x: usize, K: i32, xs: usize): void {
+  const K8 = K & ~7;
+  for (let k: i32 = 0; k < K8; k += 8) {
+    const a = v128.load(x + (<usize>k << 2));
+    const b = v128.load(x + (<usize>k << 2), 16);
+    v128.store(xs + (<usize>k << 2), v128.shuffle<f32>(a, b, 0, 2, 4, 6));
+    v128.store(xs + (<usize>k << 2), v128.shuffle<f32>(a, b, 1, 3, 5, 7), 16);
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function gemvRows(x: usize, w: usize, y: usize, K: i32, N: i32, xs: usize, f16: bool): void {
   const row: usize = <usize>K << 1;
   const K8 = K & ~7;
+  // Made once, outside the loops: V8 rebuilt a v128.const in the loop on every use.
+  const high = i32x4.splat(0xffff0000);
   let n: i32 = 0;
   for (; n + 4 <= N; n += 4) {
     const w0 = w + <usize>n * row;
     const w1 = w0 + row;
     const w2 = w1 + row;
     const w3 = w2 + row;
+    // Even and odd lanes accumulate apart: no add joins them inside the loop.
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
     for (let k: i32 = 0; k < K8; k += 8) {
-      const xl = v128.load(x + (<usize>k << 2));
-      const xh = v128.load(x + (<usize>k << 2), 16);
+      const xe = v128.load(xs + (<usize>k << 2));
+      const xo = v128.load(xs + (<usize>k << 2), 16);
       const o: usize = <usize>k << 1;
       let v = v128.load(w0 + o);
-      a0 = f32x4.add(a0, f32x4.add(f32x4.mul(xl, lo(v, f16)), f32x4.mul(xh, hi(v, f16))));
+      a0 = f32x4.add(a0, f32x4.mul(xe, even(v, f16)));
+      b0 = f32x4.add(b0, f32x4.mul(xo, odd(v, f16, high)));
       v = v128.load(w1 + o);
-      a1 = f32x4.add(a1, f32x4.add(f32x4.mul(xl, lo(v, f16)), f32x4.mul(xh, hi(v, f16))));
+      a1 = f32x4.add(a1, f32x4.mul(xe, even(v, f16)));
+      b1 = f32x4.add(b1, f32x4.mul(xo, odd(v, f16, high)));
       v = v128.load(w2 + o);
-      a2 = f32x4.add(a2, f32x4.add(f32x4.mul(xl, lo(v, f16)), f32x4.mul(xh, hi(v, f16))));
+      a2 = f32x4.add(a2, f32x4.mul(xe, even(v, f16)));
+      b2 = f32x4.add(b2, f32x4.mul(xo, odd(v, f16, high)));
       v = v128.load(w3 + o);
-      a3 = f32x4.add(a3, f32x4.add(f32x4.mul(xl, lo(v, f16)), f32x4.mul(xh, hi(v, f16))));
+      a3 = f32x4.add(a3, f32x4.mul(xe, even(v, f16)));
+      b3 = f32x4.add(b3, f32x4.mul(xo, odd(v, f16, high)));
     }
-    let s0 = sum4(a0), s1 = sum4(a1), s2 = sum4(a2), s3 = sum4(a3);
+    let s0 = sum4(f32x4.add(a0, b0)), s1 = sum4(f32x4.add(a1, b1)), s2 = sum4(f32x4.add(a2, b2)), s3 = sum4(f32x4.add(a3, b3));
     for (let k: i32 = K8; k < K; k++) {
       const xk = load<f32>(x + (<usize>k << 2));
       const o: usize = <usize>k << 1;
@@ -175,7 +245,7 @@ export function gemv16(x: usize, w: usize, y: usize, K: i32, N: i32, f16: bool):
     let a = f32x4.splat(0);
     for (let k: i32 = 0; k < K8; k += 8) {
       const v = v128.load(wn + (<usize>k << 1));
-      a = f32x4.add(a, f32x4.add(f32x4.mul(v128.load(x + (<usize>k << 2)), lo(v, f16)), f32x4.mul(v128.load(x + (<usize>k << 2), 16), hi(v, f16))));
+      a = f32x4.add(a, f32x4.add(f32x4.mul(v128.load(xs + (<usize>k << 2)), even(v, f16)), f32x4.mul(v128.load(xs + (<usize>k << 2), 16), odd(v, f16, high))));
     }
     let s = sum4(a);
     for (let k: i32 = K8; k < K; k++) s += load<f32>(x + (<usize>k << 2)) * widen1(wn + (<usize>k << 1), f16);
@@ -187,7 +257,17 @@ export function gemv16(x: usize, w: usize, y: usize, K: i32, N: i32, f16: bool):
  * dx[k] = Σ_n dy[n]·W[n,k] for one row dy [N] (f32) and W [N, K] (16-bit): the backward product of one
  * row, as axpys of W's rows into dx (zeroed first), four rows per pass over dx.
  */
-export function gemvT16(dy: usize, w: usize, dx: usize, N: i32, K: i32, f16: bool): void {
+export function gemvTBf16(dy: usize, w: usize, dx: usize, N: i32, K: i32): void {
+  gemvT16(dy, w, dx, N, K, false);
+}
+
+export function gemvTF16(dy: usize, w: usize, dx: usize, N: i32, K: i32): void {
+  gemvT16(dy, w, dx, N, K, true);
+}
+
+// @ts-ignore: decorator
+@inline
+function gemvT16(dy: usize, w: usize, dx: usize, N: i32, K: i32, f16: bool): void {
   const row: usize = <usize>K << 1;
   const K8 = K & ~7;
   memory.fill(dx, 0, <usize>K << 2);

@@ -182,5 +182,126 @@ export function matmul(a: usize, sAi: usize, sAk: usize, packed: usize, c: usize
   }
 }
 
+/** Σ of the four lanes. */
+// @ts-ignore: decorator
+@inline
+function hsum4(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+/**
+ * y[n] = Σ_k x[k]·W[n,k] for one row x [K] and W [N, K] stored row-major (op(B) = Wᵀ, the forward product of a
+ * linear at decode time): dot products straight along W's rows, four rows at a time so each vector of x is
+ * loaded once for four of them. Packing W for the 4×8 tiles would copy all of it to serve one row.
+ */
+export function gemvT32(x: usize, w: usize, y: usize, K: i32, N: i32): void {
+  const row: usize = <usize>K << 2;
+  const K8 = K & ~7;
+  let n: i32 = 0;
+  for (; n + 4 <= N; n += 4) {
+    const w0 = w + <usize>n * row;
+    const w1 = w0 + row;
+    const w2 = w1 + row;
+    const w3 = w2 + row;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+    for (let k: i32 = 0; k < K8; k += 8) {
+      const o: usize = <usize>k << 2;
+      const xl = v128.load(x + o);
+      const xh = v128.load(x + o, 16);
+      a0 = f32x4.add(a0, f32x4.mul(xl, v128.load(w0 + o)));
+      b0 = f32x4.add(b0, f32x4.mul(xh, v128.load(w0 + o, 16)));
+      a1 = f32x4.add(a1, f32x4.mul(xl, v128.load(w1 + o)));
+      b1 = f32x4.add(b1, f32x4.mul(xh, v128.load(w1 + o, 16)));
+      a2 = f32x4.add(a2, f32x4.mul(xl, v128.load(w2 + o)));
+      b2 = f32x4.add(b2, f32x4.mul(xh, v128.load(w2 + o, 16)));
+      a3 = f32x4.add(a3, f32x4.mul(xl, v128.load(w3 + o)));
+      b3 = f32x4.add(b3, f32x4.mul(xh, v128.load(w3 + o, 16)));
+    }
+    let s0 = hsum4(f32x4.add(a0, b0)), s1 = hsum4(f32x4.add(a1, b1)), s2 = hsum4(f32x4.add(a2, b2)), s3 = hsum4(f32x4.add(a3, b3));
+    for (let k: i32 = K8; k < K; k++) {
+      const xk = load<f32>(x + (<usize>k << 2));
+      const o: usize = <usize>k << 2;
+      s0 += xk * load<f32>(w0 + o);
+      s1 += xk * load<f32>(w1 + o);
+      s2 += xk * load<f32>(w2 + o);
+      s3 += xk * load<f32>(w3 + o);
+    }
+    store<f32>(y + (<usize>n << 2), s0);
+    store<f32>(y + (<usize>n << 2), s1, 4);
+    store<f32>(y + (<usize>n << 2), s2, 8);
+    store<f32>(y + (<usize>n << 2), s3, 12);
+  }
+  for (; n < N; n++) {
+    const wn = w + <usize>n * row;
+    let a = f32x4.splat(0);
+    for (let k: i32 = 0; k < K8; k += 8) {
+      const o: usize = <usize>k << 2;
+      a = f32x4.add(a, f32x4.add(f32x4.mul(v128.load(x + o), v128.load(wn + o)), f32x4.mul(v128.load(x + o, 16), v128.load(wn + o, 16))));
+    }
+    let s = hsum4(a);
+    for (let k: i32 = K8; k < K; k++) s += load<f32>(x + (<usize>k << 2)) * load<f32>(wn + (<usize>k << 2));
+    store<f32>(y + (<usize>n << 2), s);
+  }
+}
+
+/** Columns of y kept in registers-and-L1 per pass over B in gemvN32: 1024 floats (4 KiB). */
+const GEMV_COLS: i32 = 1024;
+
+/**
+ * y[n] = Σ_k x[k]·B[k,n] for one row x [K] and B [K, N] stored row-major with row length ldb (op(B) = B): axpys
+ * of B's rows into y, four rows per pass, over blocks of GEMV_COLS columns so the block of y stays in L1.
+ */
+export function gemvN32(x: usize, b: usize, y: usize, K: i32, N: i32, ldb: i32): void {
+  const row: usize = <usize>ldb << 2;
+  for (let n0: i32 = 0; n0 < N; n0 += GEMV_COLS) {
+    const cols = min(GEMV_COLS, N - n0);
+    const C8 = cols & ~7;
+    const out = y + (<usize>n0 << 2);
+    memory.fill(out, 0, <usize>cols << 2);
+    let k: i32 = 0;
+    for (; k + 4 <= K; k += 4) {
+      const r0 = b + <usize>k * row + (<usize>n0 << 2);
+      const r1 = r0 + row;
+      const r2 = r1 + row;
+      const r3 = r2 + row;
+      const d0 = load<f32>(x + (<usize>k << 2));
+      const d1 = load<f32>(x + (<usize>k << 2), 4);
+      const d2 = load<f32>(x + (<usize>k << 2), 8);
+      const d3 = load<f32>(x + (<usize>k << 2), 12);
+      const s0 = f32x4.splat(d0), s1 = f32x4.splat(d1), s2 = f32x4.splat(d2), s3 = f32x4.splat(d3);
+      for (let j: i32 = 0; j < C8; j += 8) {
+        const o: usize = <usize>j << 2;
+        const p = out + o;
+        let l = v128.load(p);
+        l = f32x4.add(l, f32x4.add(f32x4.add(f32x4.mul(s0, v128.load(r0 + o)), f32x4.mul(s1, v128.load(r1 + o))), f32x4.add(f32x4.mul(s2, v128.load(r2 + o)), f32x4.mul(s3, v128.load(r3 + o)))));
+        v128.store(p, l);
+        let h = v128.load(p, 16);
+        h = f32x4.add(h, f32x4.add(f32x4.add(f32x4.mul(s0, v128.load(r0 + o, 16)), f32x4.mul(s1, v128.load(r1 + o, 16))), f32x4.add(f32x4.mul(s2, v128.load(r2 + o, 16)), f32x4.mul(s3, v128.load(r3 + o, 16)))));
+        v128.store(p, h, 16);
+      }
+      for (let j: i32 = C8; j < cols; j++) {
+        const o: usize = <usize>j << 2;
+        store<f32>(out + o, load<f32>(out + o) + d0 * load<f32>(r0 + o) + d1 * load<f32>(r1 + o) + d2 * load<f32>(r2 + o) + d3 * load<f32>(r3 + o));
+      }
+    }
+    for (; k < K; k++) {
+      const r = b + <usize>k * row + (<usize>n0 << 2);
+      const d = load<f32>(x + (<usize>k << 2));
+      const s = f32x4.splat(d);
+      for (let j: i32 = 0; j < C8; j += 8) {
+        const o: usize = <usize>j << 2;
+        v128.store(out + o, f32x4.add(v128.load(out + o), f32x4.mul(s, v128.load(r + o))));
+        v128.store(out + o, f32x4.add(v128.load(out + o, 16), f32x4.mul(s, v128.load(r + o, 16))), 16);
+      }
+      for (let j: i32 = C8; j < cols; j++) {
+        const o: usize = <usize>j << 2;
+        store<f32>(out + o, load<f32>(out + o) + d * load<f32>(r + o));
+      }
+    }
+  }
+}
+
 export * from './half';
 export * from './nf4';
+export * from './decode';

@@ -17,6 +17,8 @@ export const K_BLOCK = 256;
 export const PACK_BYTES = 16 * 2 ** 20;
 /** Scratch for the partial last column panel (8 floats), after the packed panels. */
 export const TILE_BYTES = 32;
+/** Below this many rows of op(A) a product reads B in place (GEMV) instead of packing it for the 4-row tiles. */
+export const GEMV_ROWS = 4;
 
 export interface MatmulShape {
   M: number;
@@ -105,6 +107,20 @@ export function wasmBatchMatMul(backend: WasmBackendLike, a: TensorInfo, b: Tens
   // op(A)[i,k] at a + i*sAi + k*sAk: transposeA only swaps the strides.
   const sAi = transposeA ? 4 : K * 4;
   const sAk = transposeA ? M * 4 : 4;
+  if (M < GEMV_ROWS && (M === 1 || !transposeA)) {
+    // A row of op(A) is contiguous here (sAk = 4): dot products along B's rows, or axpys of them, read B once
+    // in place. Packing B for the 4×8 tiles would copy all of it (every weight, at every decoded token).
+    for (let t = 0; t < batches; t++) {
+      const bPtr = bBase + bBatch[t] * K * N * 4;
+      for (let i = 0; i < M; i++) {
+        const x = aBase + aBatch[t] * M * K * 4 + i * sAi;
+        const y = cBase + (t * M + i) * N * 4;
+        if (transposeB) kernels.gemvT32(x, bPtr, y, K, N);
+        else kernels.gemvN32(x, bPtr, y, K, N, N);
+      }
+    }
+    return out;
+  }
   const rowBlock = rowBlockFor(K);
   // B is packed a block of columns at a time, so scratch is bounded whatever B's size (packing the whole
   // [896, 151936] lm_head took 544 MB per call); a B that fits is packed whole, once per distinct batch.

@@ -10,16 +10,13 @@
  * Products of fewer than GEMV_ROWS rows (decoding: one token) read W directly, with no packing.
  */
 import type { KernelConfig, TensorInfo } from '../tf.js';
-import { allocScratch, K_BLOCK, packBlockCols, rowBlockFor, TILE_BYTES } from './batch-matmul.js';
+import { allocScratch, GEMV_ROWS, K_BLOCK, packBlockCols, rowBlockFor, TILE_BYTES } from './batch-matmul.js';
 import { kernelsFor, type MatmulExports, type WasmBackendLike } from './wasm-module.js';
 
 export const HALF_FORWARD = 'FtcHalfForward';
 export const HALF_BACKWARD = 'FtcHalfBackward';
 export const HALF_ROWS = 'FtcHalfRows';
 export const HALF_DENSE = 'FtcHalfDense';
-
-/** Below this many rows a product streams W's 16-bit rows (gemv) instead of packing them for the 4-row tiles. */
-const GEMV_ROWS = 4;
 
 /** What every kernel is told about the weight. */
 export interface HalfAttrs {
@@ -54,12 +51,19 @@ const forward = kernel(HALF_FORWARD, (k, b, { x, w }, { outFeatures: N, inFeatur
   if (M * N === 0) return out;
   const [xp, wp, yp] = [ptr(b, x), ptr(b, w), ptr(b, out)];
   if (M < GEMV_ROWS || K === 0) {
-    for (let i = 0; i < M; i++) k.gemv16(xp + i * K * 4, wp, yp + i * N * 4, K, N, f16);
+    // K floats of scratch: the GEMV splits x into its even and odd elements there.
+    const xs = allocScratch(b, K * 4 + 16, out);
+    const gemv = f16 ? k.gemvF16 : k.gemvBf16;
+    try {
+      for (let i = 0; i < M; i++) gemv(xp + i * K * 4, wp, yp + i * N * 4, K, N, xs);
+    } finally {
+      b.wasm._free(xs);
+    }
     return out;
   }
   // op(B) = Wᵀ: W's rows are its columns (transposed storage, row length K).
   blocked(b, out, K, N, (cols, n0, scratch, tile) => {
-    k.pack16(wp + n0 * K * 2, K, cols, K, 1, f16, scratch);
+    (f16 ? k.packF16 : k.packBf16)(wp + n0 * K * 2, K, cols, K, 1, scratch);
     k.matmul(xp, K * 4, 4, scratch, yp + n0 * 4, M, cols, N, K, rowBlockFor(K), K_BLOCK, tile);
   });
   return out;
@@ -71,12 +75,13 @@ const backward = kernel(HALF_BACKWARD, (k, b, { dy, w }, { outFeatures: N, inFea
   if (M * K === 0) return out;
   const [dp, wp, xp] = [ptr(b, dy), ptr(b, w), ptr(b, out)];
   if (M < GEMV_ROWS || N === 0) {
-    for (let i = 0; i < M; i++) k.gemvT16(dp + i * N * 4, wp, xp + i * K * 4, N, K, f16);
+    const gemvT = f16 ? k.gemvTF16 : k.gemvTBf16;
+    for (let i = 0; i < M; i++) gemvT(dp + i * N * 4, wp, xp + i * K * 4, N, K);
     return out;
   }
   // op(B) = W [N, K] as stored: N deep, K wide, row length K.
   blocked(b, out, N, K, (cols, k0, scratch, tile) => {
-    k.pack16(wp + k0 * 2, N, cols, K, 0, f16, scratch);
+    (f16 ? k.packF16 : k.packBf16)(wp + k0 * 2, N, cols, K, 0, scratch);
     k.matmul(dp, N * 4, 4, scratch, xp + k0 * 4, M, cols, K, N, rowBlockFor(N), K_BLOCK, tile);
   });
   return out;

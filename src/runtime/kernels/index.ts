@@ -14,6 +14,7 @@ import * as tf from '../tf.js';
 import type { KernelConfig, KernelFunc, TensorInfo } from '../tf.js';
 import { wasmBatchMatMul } from './batch-matmul.js';
 import { ELEMENTWISE } from './elementwise.js';
+import { DECODE_KERNELS } from './decode.js';
 import { HALF_KERNELS } from './half-matmul.js';
 import { guardWasmHeap } from './heap.js';
 import { backendMemory, compileKernels, kernelsFor, type WasmBackendLike } from './wasm-module.js';
@@ -62,8 +63,8 @@ export function installWasmKernels(): InstallResult {
   } catch (e) {
     return { installed: false, reason: (e as Error).message };
   }
-  // New kernels, not replacements: the products with 16-bit frozen weights (half-matmul.ts).
-  for (const config of HALF_KERNELS) tf.registerKernel(config);
+  // New kernels, not replacements: the products with 16-bit frozen weights (half-matmul.ts), the fused decode ones.
+  for (const config of [...HALF_KERNELS, ...DECODE_KERNELS]) tf.registerKernel(config);
   for (const [name, ours] of Object.entries(TAKEN)) {
     const builtin = tf.getKernel(name, 'wasm');
     if (!builtin) continue;
@@ -82,7 +83,7 @@ export function uninstallWasmKernels(): void {
     tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: builtin.kernelFunc });
   }
   builtins.clear();
-  for (const { kernelName } of HALF_KERNELS) if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
+  for (const { kernelName } of [...HALF_KERNELS, ...DECODE_KERNELS]) if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
 }
 
 /**

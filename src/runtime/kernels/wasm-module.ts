@@ -21,10 +21,18 @@ export interface MatmulExports {
   packB(b: number, K: number, N: number, ldb: number, transposed: number, dst: number): void;
   matmul(a: number, sAi: number, sAk: number, packed: number, c: number,
     M: number, N: number, ldc: number, K: number, rowBlock: number, kBlock: number, tile: number): void;
-  // kernels/half.ts: W [N, K] of 16-bit values; f16 is 1 for IEEE half, 0 for bfloat16.
-  pack16(b: number, K: number, N: number, ldb: number, transposed: number, f16: number, dst: number): void;
-  gemv16(x: number, w: number, y: number, K: number, N: number, f16: number): void;
-  gemvT16(dy: number, w: number, dx: number, N: number, K: number, f16: number): void;
+  /** y [N] = x [K] · Wᵀ, W [N, K] row-major. */
+  gemvT32(x: number, w: number, y: number, K: number, N: number): void;
+  /** y [N] = x [K] · B, B [K, N] with row length ldb. */
+  gemvN32(x: number, b: number, y: number, K: number, N: number, ldb: number): void;
+  // kernels/half.ts: W [N, K] of 16-bit values, one export per format (bf16, f16): with the format a runtime flag, Binaryen merged both widenings into one loop.
+  packBf16(b: number, K: number, N: number, ldb: number, transposed: number, dst: number): void;
+  packF16(b: number, K: number, N: number, ldb: number, transposed: number, dst: number): void;
+  /** y [N] = x [K] · Wᵀ for W [N, K] of bf16 / f16 values; xs is K floats of scratch. */
+  gemvBf16(x: number, w: number, y: number, K: number, N: number, xs: number): void;
+  gemvF16(x: number, w: number, y: number, K: number, N: number, xs: number): void;
+  gemvTBf16(dy: number, w: number, dx: number, N: number, K: number): void;
+  gemvTF16(dy: number, w: number, dx: number, N: number, K: number): void;
   widen16(src: number, count: number, f16: number, dst: number): void;
 }
 

@@ -7,7 +7,7 @@ import type { LlamaConfig } from '../../model-spec/config.js';
 import { expectedWeightShapes, isOptionalWeight, LINEAR_MODULES as LINEAR_NAMES, resolveTargetModules } from '../../model-spec/modules.js';
 import { type DecoderLayer, type Linear, type LinearName, type LlamaModules } from './llama.js';
 import { kaimingUniformA, LoraLinear, TrainedLinear, variableOf } from './lora.js';
-import { F32Weight, uploadFrozenWeight, type FrozenWeight } from './frozen-weight.js';
+import { F32Weight, halfKernelsAvailable, uploadFrozenWeight, type FrozenWeight } from './frozen-weight.js';
 import { FrozenLinear } from './matmul.js';
 import { frozen4bit } from '../quant/frozen-4bit.js';
 import type { Quantized4bit } from '../quant/quantize4bit.js';
@@ -53,6 +53,13 @@ function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | und
     const t = tf.tensor(w.data, w.shape, 'float32');
     if (releaseHost) weights.delete(name);
     return t;
+  };
+  /** A frozen embedding table: 16-bit like a linear weight; in float32, transposed for the head only when tied. */
+  const uploadFrozenEmbedding = (name: string, tied: boolean): FrozenWeight => {
+    const host = weights.get(name)!;
+    const w = host.half && halfKernelsAvailable() ? uploadFrozenWeight(host) : new F32Weight(tf.tensor2d(host.data, host.shape as [number, number]), { transposedCopy: tied });
+    if (releaseHost) weights.delete(name);
+    return w;
   };
   /** A frozen linear weight, 16-bit where the backend's kernels take it (frozen-weight.ts). */
   const uploadFrozen = (name: string): FrozenWeight => {
@@ -112,10 +119,13 @@ function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | und
     params.set(savedModuleKey(module), v);
     return v;
   };
-  const embed = trained('embed_tokens', upload('model.embed_tokens.weight') as tf.Tensor2D); // [V, E]
-  // [V, E]; tied: disposing the head leaves embed_tokens alone.
+  // [V, E]. Frozen, it is a FrozenWeight in its stored format (bf16 stays 16-bit on wasm: half the memory, and
+  // the tied LM head's one-token product reads half the bytes); tied, the head is the same object, freed once.
+  const embed = toSave.includes('embed_tokens')
+    ? trained('embed_tokens', upload('model.embed_tokens.weight') as tf.Tensor2D)
+    : uploadFrozenEmbedding('model.embed_tokens.weight', tied);
   const lmHead = tied
-    ? new FrozenLinear(new F32Weight(embed, { owned: false }))
+    ? new FrozenLinear(embed as FrozenWeight)
     : toSave.includes('lm_head')
       ? new TrainedLinear(trained('lm_head', upload('lm_head.weight') as tf.Tensor2D) as tf.Variable<tf.Rank.R2>)
       : new FrozenLinear(uploadFrozen('lm_head.weight'));
@@ -136,7 +146,10 @@ export function disposeModel(m: BuiltModel): void {
     }
   }
   modules.lmHead.dispose();
-  tf.dispose([modules.embed, modules.norm]);
+  // A tied head's weight is the embedding itself, which the head's dispose already freed.
+  if (modules.embed instanceof tf.Tensor) modules.embed.dispose();
+  else if (modules.lmHead.weight !== modules.embed) modules.embed.dispose();
+  modules.norm.dispose();
 }
 
 

@@ -1,4 +1,5 @@
 import * as tf from '../tf.js';
+import type { FrozenWeight } from './frozen-weight.js';
 
 /**
  * The embedding lookup: rows of E [V, width] for ids [N] → [N, width].
@@ -8,7 +9,9 @@ import * as tf from '../tf.js';
  * computes it with UnsortedSegmentSum, which the wasm backend does not have. scatterND sums the rows of dy
  * that share an index, on every backend (ids repeat: a token occurs more than once in a batch), in one pass.
  */
-export function embedTokens(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+export function embedTokens(table: tf.Tensor2D | FrozenWeight, ids: tf.Tensor1D): tf.Tensor2D {
+  // A frozen table in its stored format (16-bit on wasm) reads its rows through its own kernel.
+  if (!(table instanceof tf.Tensor)) return table.rows(ids.dtype === 'int32' ? ids : tf.cast(ids, 'int32'));
   if (!(table instanceof tf.Variable) || !table.trainable) return tf.gather(table, ids);
   return trainedLookup(table, ids);
 }

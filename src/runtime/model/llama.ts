@@ -2,9 +2,11 @@ import * as tf from '../tf.js';
 import { attention, attentionMask } from './attention.js';
 import type { LlamaConfig } from '../../model-spec/config.js';
 import type { LinearModule } from '../../model-spec/modules.js';
+import type { FrozenWeight } from './frozen-weight.js';
 import type { FrozenLinear } from './matmul.js';
 import type { LoraLinear } from './lora.js';
 import { embedTokens } from './embedding.js';
+import { appendPositions, cachedAttention, decodeKernelsAvailable, fusedRmsNorm, fusedRope, fusedSwiGLU } from '../kernels/decode.js';
 import { deriveSeed } from './prng.js';
 import { checkpoint } from './recompute.js';
 
@@ -31,7 +33,7 @@ export interface DecoderLayer {
 
 export interface LlamaModules {
   config: LlamaConfig;
-  embed: tf.Tensor2D; // [V, E] embed_tokens
+  embed: tf.Tensor2D | FrozenWeight; // [V, E] embed_tokens: a tensor when trained, else in its stored format
   layers: DecoderLayer[];
   norm: tf.Tensor1D; // [E] final norm
   lmHead: FrozenLinear; // [E] → [V]; shares embed's tensor when the embeddings are tied
@@ -66,8 +68,10 @@ export function decode(m: LlamaModules, ids: tf.Tensor2D, opts: DecodeOptions = 
   const rowSeeds = opts.training ? exampleSeeds(opts.dropoutSeed, b) : [];
   // Checkpointing only pays where there is a backward pass, and a cache would need the activations it drops.
   const recompute = (opts.gradientCheckpointing ?? false) && (opts.training ?? false) && !opts.keepCache && !opts.past;
+  // The cached path (generate, score) never differentiates: there the fused inference kernels replace op chains.
+  const fused = (opts.keepCache ?? false) && !(opts.training ?? false) && decodeKernelsAvailable();
   m.layers.forEach((layer, i) => {
-    const ctx = { training: opts.training ?? false, seeds: rowSeeds.map((s) => deriveSeed(s, i)) };
+    const ctx = { training: opts.training ?? false, seeds: rowSeeds.map((s) => deriveSeed(s, i)), fused };
     if (recompute) {
       const context: tf.Tensor[] = [rope.cos, rope.sin, rope.swap, ...(mask ? [mask] : [])];
       x = checkpoint((input, [cos, sin, swap, causal]) =>
@@ -80,7 +84,7 @@ export function decode(m: LlamaModules, ids: tf.Tensor2D, opts: DecodeOptions = 
     if (opts.keepCache) cache.push(out.cache);
   });
   tf.dispose([rope.cos, rope.sin, rope.swap, ...(mask ? [mask] : [])]);
-  const hidden = rmsNorm(x, m.norm, m.config.rmsNormEps); // [N, E]
+  const hidden = fused ? fusedRmsNorm(x, m.norm, m.config.rmsNormEps) : rmsNorm(x, m.norm, m.config.rmsNormEps); // [N, E]
   return opts.keepCache ? { hidden, cache } : { hidden };
 }
 
@@ -93,6 +97,8 @@ interface Ctx {
   training: boolean;
   /** One dropout seed per batch row (example), for this layer. */
   seeds: number[];
+  /** Inference without autodiff on wasm: the fused kernels of kernels/decode.ts. */
+  fused?: boolean;
 }
 
 /** Per-example dropout seeds: given as a list, or derived from one step seed by row index. */
@@ -119,23 +125,28 @@ function decoderLayer(
   const { numAttentionHeads: h, numKeyValueHeads: kv, headDim: d } = c;
   const lin = (name: LinearName, input: tf.Tensor2D, k: number): tf.Tensor2D => applyLinear(layer.linear[name], input, ctx, k);
 
+  const fused = ctx.fused ?? false;
+  const norm = (input: tf.Tensor2D, w: tf.Tensor1D) => (fused ? fusedRmsNorm(input, w, c.rmsNormEps) : rmsNorm(input, w, c.rmsNormEps));
+  const rotate = (input: tf.Tensor4D) => (fused ? fusedRope(input, rope.cos, rope.sin) : applyRope(input, rope));
+
   // Self-attention.
-  const hAttn = rmsNorm(x, layer.inputNorm, c.rmsNormEps); // [N, E]
-  const q = applyRope(tf.reshape(lin('q_proj', hAttn, 0), [b, t, h, d]), rope); // [B, T, H, D]
-  let k = applyRope(tf.reshape(lin('k_proj', hAttn, 1), [b, t, kv, d]), rope); // [B, T, KV, D]
+  const hAttn = norm(x, layer.inputNorm); // [N, E]
+  const q = rotate(tf.reshape(lin('q_proj', hAttn, 0), [b, t, h, d])); // [B, T, H, D]
+  let k = rotate(tf.reshape(lin('k_proj', hAttn, 1), [b, t, kv, d])); // [B, T, KV, D]
   let v = tf.reshape(lin('v_proj', hAttn, 2), [b, t, kv, d]) as tf.Tensor4D; // [B, T, KV, D]
   if (past) {
-    k = tf.concat([past.k, k], 1); // [B, S, KV, D]
-    v = tf.concat([past.v, v], 1); // [B, S, KV, D]
+    k = fused ? appendPositions(past.k, k) : tf.concat([past.k, k], 1); // [B, S, KV, D]
+    v = fused ? appendPositions(past.v, v) : tf.concat([past.v, v], 1); // [B, S, KV, D]
   }
-  const heads = attention(q, k, v, mask); // [B, T, H, D]
+  const heads = fused ? cachedAttention(q, k, v) : attention(q, k, v, mask); // [B, T, H, D]
   const merged = tf.reshape(heads, [b * t, h * d]) as tf.Tensor2D; // [N, H·D]
   x = tf.add(x, lin('o_proj', merged, 3)); // [N, E]
 
   // SwiGLU MLP: down(silu(gate(x)) ⊙ up(x)).
-  const hMlp = rmsNorm(x, layer.postNorm, c.rmsNormEps); // [N, E]
+  const hMlp = norm(x, layer.postNorm); // [N, E]
   const gate = lin('gate_proj', hMlp, 4); // [N, F]
-  const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), lin('up_proj', hMlp, 5)); // [N, F]
+  const up = lin('up_proj', hMlp, 5); // [N, F]
+  const act = fused ? fusedSwiGLU(gate, up) : tf.mul(tf.mul(gate, tf.sigmoid(gate)), up); // [N, F]
   x = tf.add(x, lin('down_proj', act as tf.Tensor2D, 6)); // [N, E]
   return { x, cache: { k, v } };
 }
@@ -155,7 +166,8 @@ function layerParams(layer: DecoderLayer): tf.Variable[] {
 }
 
 function applyLinear(m: Linear, x: tf.Tensor2D, ctx: Ctx, moduleIndex: number): tf.Tensor2D {
-  return 'aT' in m ? m.apply(x, ctx.training, ctx.seeds.map((s) => deriveSeed(s, moduleIndex))) : m.apply(x);
+  if ('aT' in m) return m.apply(x, ctx.training, ctx.seeds.map((s) => deriveSeed(s, moduleIndex)));
+  return ctx.fused ? m.infer(x) : m.apply(x); // the fused (cached, no-autodiff) path skips the custom gradient
 }
 
 /** RMSNorm: x / √(mean(x²) + ε) · weight, over the last axis. */

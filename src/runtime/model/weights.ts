@@ -26,8 +26,8 @@ export function locateWeights(dir: string): Map<string, string> {
  * Loads a model directory's weights (single file or sharded), after checking from the headers alone that
  * every tensor `config` requires is present with the right shape. Tensors the model does not use
  * (rotary inv_freq buffers and the like) are never read, nor those `skip` names (a QLoRA base holds them 4-bit).
- * With `keepHalf`, F16/BF16 linear weights (the projections and lm_head) stay 16-bit on the host for the model
- * build to upload as they are (or widen one at a time); embeddings and norms are always float32.
+ * With `keepHalf`, F16/BF16 frozen matrices (the projections, lm_head and embed_tokens) stay 16-bit on the host
+ * for the model build to upload as they are (or widen one at a time); norms and biases are always float32.
  */
 export function loadWeights(dir: string, config: LlamaConfig, opts: { keepHalf?: boolean; skip?: (name: string) => boolean } = {}): WeightMap {
   const where = locateWeights(dir);
@@ -74,7 +74,7 @@ export function loadWeights(dir: string, config: LlamaConfig, opts: { keepHalf?:
   const weights: WeightMap = new Map();
   for (const [file, names] of byShard) {
     const wanted = new Set(names.filter((n) => !opts.skip?.(n)));
-    const keepHalf = opts.keepHalf ? isFrozenLinearWeight : undefined;
+    const keepHalf = opts.keepHalf ? isFrozenMatrix : undefined;
     for (const [name, t] of readSafetensors(file, { filter: (n) => wanted.has(n), keepHalf })) weights.set(name, t);
   }
   return weights;
@@ -83,4 +83,9 @@ export function loadWeights(dir: string, config: LlamaConfig, opts: { keepHalf?:
 /** A weight FrozenLinear holds: a decoder projection or lm_head (never embeddings, norms or biases). */
 export function isFrozenLinearWeight(name: string): boolean {
   return name === 'lm_head.weight' || (/^model\.layers\.\d+\./.test(name) && name.endsWith('_proj.weight'));
+}
+
+/** A matrix the model may keep in its stored 16-bit format: a frozen linear weight, or the embedding table (a FrozenWeight too, build.ts). */
+export function isFrozenMatrix(name: string): boolean {
+  return isFrozenLinearWeight(name) || name === 'model.embed_tokens.weight';
 }

@@ -15,54 +15,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli, tempDir } from '../../helpers.js';
 import { CORPUS, makeRandomAdapter, makeTinyModel } from './fixture.js';
+import { type Llama, openLlamaContext, openLlamaCpp } from '../../llama-cpp.js';
 
 const PROMPT = 'The three primary colors are';
 const SCORED = 'Describe the structure of an atom. Eat well and sleep well.';
 const NEW_TOKENS = 16;
 
-/**
- * The slice of node-llama-cpp's API used here, typed locally: the package is not a declared dependency
- * (its prebuilt CUDA/Vulkan binaries add about 1.7 min to `npm ci`), so this file must compile without it.
- * Install it with `npm install --no-save node-llama-cpp@3.21.1` to run the comparison.
- */
-interface LlamaModel {
-  tokenize(text: string): number[];
-  detokenize(tokens: number[]): string;
-  createContext(o: Record<string, unknown>): Promise<LlamaContext>;
-  dispose(): Promise<void>;
-}
-interface LlamaContext {
-  getSequence(): { controlledEvaluate(input: unknown[]): Promise<({ next: { token?: number | null; probabilities?: Map<number, number> } } | undefined)[]> };
-  dispose(): Promise<void>;
-}
-interface Llama {
-  loadModel(o: { modelPath: string }): Promise<LlamaModel>;
-  dispose(): Promise<void>;
-}
-interface NodeLlamaCpp {
-  getLlama(o: Record<string, unknown>): Promise<Llama>;
-  LlamaLogLevel: { error: string };
-}
-/** A variable specifier keeps tsc from resolving the optional package. */
-const NODE_LLAMA_CPP = 'node-llama-cpp';
-
-let lib: NodeLlamaCpp | undefined;
 let llama: Llama | undefined;
 let skipReason: string | undefined;
-
-async function loadLlama(): Promise<void> {
-  try {
-    lib = (await import(NODE_LLAMA_CPP)) as NodeLlamaCpp;
-  } catch (e) {
-    skipReason = `node-llama-cpp is not installed (npm install --no-save node-llama-cpp@3.21.1 to run this comparison): ${(e as Error).message.split('\n')[0]}`;
-    return;
-  }
-  try {
-    llama = await lib.getLlama({ gpu: false, build: 'never', skipDownload: true, usePrebuiltBinaries: true, progressLogs: false, logLevel: lib.LlamaLogLevel.error });
-  } catch (e) {
-    skipReason = `node-llama-cpp has no prebuilt llama.cpp binary that loads here (and may not build or download one): ${(e as Error).message}`;
-  }
-}
 
 describe('exported GGUF in llama.cpp', () => {
   const root = tempDir('ftc-llamacpp-');
@@ -70,7 +30,9 @@ describe('exported GGUF in llama.cpp', () => {
   const adapter = join(root, 'adapter');
 
   before(async () => {
-    await loadLlama();
+    const opened = await openLlamaCpp();
+    if ('llama' in opened) llama = opened.llama;
+    else skipReason = opened.reason;
     if (skipReason) {
       // Under CI a missing llama.cpp is a failure, never a pass by skipping.
       if (process.env.CI === 'true') throw new Error(`llama.cpp comparison cannot run under CI=true: ${skipReason}`);
@@ -107,15 +69,7 @@ describe('exported GGUF in llama.cpp', () => {
     return out;
   }
 
-  async function open(path: string) {
-    const model = await llama!.loadModel({ modelPath: path });
-    const context = await model.createContext({
-      contextSize: 128, batchSize: 128, flashAttention: false,
-      // f32 KV cache: llama.cpp's default f16 cache would round every key and value.
-      experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32',
-    });
-    return { model, context };
-  }
+  const open = (path: string) => openLlamaContext(llama!, path, { contextSize: 128 });
 
   /** llama.cpp's log p(ids[i+1] | ids[..i]) for every position, from its full next-token distributions. */
   async function llamaLogprobs(path: string, ids: number[]): Promise<number[]> {

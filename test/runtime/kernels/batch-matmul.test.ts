@@ -133,6 +133,29 @@ describe('wasm BatchMatMul kernel', () => {
     assertClose(runMatMul(a3, b3, false, false).data, naiveMatMul(a3, b3, false, false), 'blocked, batched B');
   });
 
+  it('fewer than 4 rows read B in place (GEMV): odd K, N past the 1024-column block of the axpy path, batches', () => {
+    for (const M of [1, 2, 3]) {
+      for (const [K, N] of [[1, 1], [9, 1030], [131, 2053], [8, 7]]) {
+        for (const tB of [false, true]) {
+          for (const tA of M === 1 ? [false, true] : [false]) {
+            const [as, bs] = shapesFor([], [], M, K, N, tA, tB);
+            const a = seeded(as, M + K);
+            const b = seeded(bs, N + 3);
+            assertClose(runMatMul(a, b, tA, tB).data, naiveMatMul(a, b, tA, tB), `gemv M=${M} K=${K} N=${N} tA=${tA} tB=${tB}`);
+          }
+        }
+      }
+    }
+    // Decoding attention: one query per head against a head's keys ([H,1,d]·[H,S,d]ᵀ) and values, and a B shared by batches.
+    const q = seeded([14, 1, 64], 31);
+    const k = seeded([14, 37, 64], 32);
+    assertClose(runMatMul(q, k, false, true).data, naiveMatMul(q, k, false, true), 'q·kᵀ, one query');
+    const p = seeded([14, 1, 37], 33);
+    assertClose(runMatMul(p, k, false, false).data, naiveMatMul(p, k, false, false), 'p·v, one query');
+    const w = seeded([64, 9], 34);
+    assertClose(runMatMul(q, w, false, false).data, naiveMatMul(q, w, false, false), 'shared B, one row per batch');
+  });
+
   it('empty inner dimension gives zeros and empty outer dimensions give empty results', () => {
     const zeros = runMatMul({ shape: [3, 0], data: new Float32Array(0) }, { shape: [0, 2], data: new Float32Array(0) }, false, false);
     assert.deepEqual(zeros.shape, [3, 2]);

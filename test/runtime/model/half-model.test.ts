@@ -8,7 +8,7 @@ import { initBackend } from '../../../src/runtime/backend.js';
 import { wasmKernelsInstalled } from '../../../src/runtime/kernels/index.js';
 import { createCausalLM, type LlamaCausalLM } from '../../../src/runtime/model/causal-lm.js';
 import { writeSafetensors } from '../../../src/runtime/model/safetensors.js';
-import { isFrozenLinearWeight, loadWeights } from '../../../src/runtime/model/weights.js';
+import { isFrozenMatrix, loadWeights } from '../../../src/runtime/model/weights.js';
 import * as tf from '../../../src/runtime/tf.js';
 import { lcg, randomTensor, randomWeights, tinyConfig } from './fixtures.js';
 
@@ -17,7 +17,7 @@ import { lcg, randomTensor, randomWeights, tinyConfig } from './fixtures.js';
  * (ftc's half kernels) and widened to float32 on the host (the generic path). Both hold exactly the decoded
  * values, so logits and LoRA gradients may differ only by float32 summation order.
  */
-const config = tinyConfig({
+const untiedConfig = tinyConfig({
   hiddenSize: 24, numAttentionHeads: 4, numKeyValueHeads: 2, intermediateSize: 36, vocabSize: 37, attentionBias: true,
   architecture: 'Qwen2ForCausalLM', modelType: 'qwen2',
 });
@@ -42,7 +42,7 @@ function assertNear(actual: ArrayLike<number>, expected: ArrayLike<number>, rel:
 }
 
 /** Builds a model and reports the backend bytes it holds. */
-function build(weights: WeightMap, lora: LoraSettings): { model: LlamaCausalLM; bytes: number } {
+function buildWith(config: typeof untiedConfig, weights: WeightMap, lora: LoraSettings): { model: LlamaCausalLM; bytes: number } {
   const before = tf.memory().numBytes;
   const model = createCausalLM(config, weights, lora);
   return { model, bytes: tf.memory().numBytes - before };
@@ -68,8 +68,12 @@ function lossGrads(model: LlamaCausalLM): { loss: number; grads: Map<string, Flo
   }) as unknown as { loss: number; grads: Map<string, Float32Array> };
 }
 
-for (const dtype of ['BF16', 'F16'] as const) {
-  describe(`a ${dtype} checkpoint on wasm: 16-bit frozen weights against the float32 path`, () => {
+const tiedConfig = { ...untiedConfig, tieWordEmbeddings: true };
+
+for (const [dtype, config] of [['BF16', untiedConfig], ['F16', untiedConfig], ['BF16', tiedConfig]] as const) {
+  const tied = config.tieWordEmbeddings;
+  const build = (weights: WeightMap, lora: LoraSettings) => buildWith(config, weights, lora);
+  describe(`a ${dtype} checkpoint on wasm${tied ? ', embeddings tied to the LM head' : ''}: 16-bit frozen weights against the float32 path`, () => {
     let dir: string;
     before(async () => {
       await initBackend('wasm');
@@ -79,11 +83,13 @@ for (const dtype of ['BF16', 'F16'] as const) {
     });
     after(() => rmSync(dir, { recursive: true, force: true }));
 
-    test('keepHalf keeps exactly the linear weights 16-bit; the model holds them at half their float32 bytes', () => {
+    test('keepHalf keeps exactly the linear weights and the embeddings 16-bit; the model holds them at half their float32 bytes', () => {
       const half = loadWeights(dir, config, { keepHalf: true });
-      for (const [name, t] of half) assert.equal(t.half !== undefined, isFrozenLinearWeight(name), name);
-      assert.ok(half.has('lm_head.weight') && half.get('lm_head.weight')!.half, 'the untied lm_head is 16-bit too');
-      const saved = [...half].filter(([name]) => isFrozenLinearWeight(name)).reduce((s, [, t]) => {
+      for (const [name, t] of half) assert.equal(t.half !== undefined, isFrozenMatrix(name), name);
+      assert.ok(half.get('model.embed_tokens.weight')!.half, 'the embeddings are 16-bit');
+      if (!tied) assert.ok(half.has('lm_head.weight') && half.get('lm_head.weight')!.half, 'the untied lm_head is 16-bit too');
+      // The float32 path holds a tied head in the embedding's own tensor: no second copy on either side.
+      const saved = [...half].filter(([name]) => isFrozenMatrix(name)).reduce((s, [, t]) => {
         const n = t.shape.reduce((a, b) => a * b, 1);
         return s + 4 * n - 4 * Math.ceil(n / 2);
       }, 0);
