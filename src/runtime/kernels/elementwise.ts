@@ -10,6 +10,7 @@
  */
 import * as tf from '../tf.js';
 import type { KernelConfig, KernelFunc, TensorInfo } from '../tf.js';
+import { elementCount } from '../../model-spec/shape.js';
 
 interface HeapBackend {
   makeOutput(shape: number[], dtype: string): TensorInfo;
@@ -17,13 +18,11 @@ interface HeapBackend {
   readSync(dataId: object): ArrayLike<number>;
 }
 
-const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
-
 /** True when `v` is a vector over the last axis of `x` (shape [E] or [1, ..., 1, E]) and `x` is bigger. */
 function trailingVector(x: TensorInfo, v: TensorInfo): boolean {
   const e = x.shape[x.shape.length - 1];
   return x.shape.length >= 2 && v.shape.length >= 1 && v.shape.length <= x.shape.length &&
-    v.shape[v.shape.length - 1] === e && size(v.shape) === e && e > 0;
+    v.shape[v.shape.length - 1] === e && elementCount(v.shape) === e && e > 0;
 }
 
 /** Multiply with the [..., E] × [E] case done as rows times one vector. */
@@ -64,8 +63,8 @@ export function gatherKernel(builtin: KernelConfig): KernelFunc {
       let valid = true;
       for (let i = 0; i < idx.length; i++) if (!(idx[i]! >= 0 && idx[i]! < dim)) valid = false;
       if (valid) {
-        const outer = size(x.shape.slice(0, axis));
-        const inner = size(x.shape.slice(axis + 1));
+        const outer = elementCount(x.shape.slice(0, axis));
+        const inner = elementCount(x.shape.slice(axis + 1));
         const out = backend.makeOutput([...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)], x.dtype);
         // Allocating may have grown the heap, detaching views taken before: take them all again.
         const ids = backend.typedArrayFromHeap(indices) as Int32Array;
