@@ -54,6 +54,11 @@ export interface LlamaConfig {
   architecture: LlamaArchitecture;
   /** `model_type`, e.g. llama, mistral, qwen2. */
   modelType: string;
+  /**
+   * `dtype` (transformers 5) or `torch_dtype`: the dtype the checkpoint stores its weights in, when config.json
+   * names one ftc reads (absent, or "auto": unknown). The memory plan takes the resident dtype from it.
+   */
+  storedDtype?: 'float32' | 'float16' | 'bfloat16';
 }
 
 export type LlamaArchitecture = 'LlamaForCausalLM' | 'MistralForCausalLM' | 'Qwen2ForCausalLM';
@@ -166,6 +171,8 @@ export function parseLlamaConfig(json: unknown, file: string): LlamaConfig {
     modelType: typeof c.model_type === 'string' ? c.model_type : Object.keys(MODEL_TYPES).find((k) => MODEL_TYPES[k] === architecture)!,
   };
   if (pad !== undefined) config.padTokenId = pad;
+  const dtype = c.dtype ?? c.torch_dtype;
+  if (dtype === 'float32' || dtype === 'float16' || dtype === 'bfloat16') config.storedDtype = dtype;
   for (const [field, id] of [['bos_token_id', config.bosTokenId], ['pad_token_id', pad], ...eos.map((e) => ['eos_token_id', e] as const)] as const) {
     if (id !== undefined && id >= config.vocabSize) throw bad(field, `(${id}) is outside the vocabulary (vocab_size ${config.vocabSize})`);
   }

@@ -64,12 +64,21 @@ export interface MemoryTarget {
   attention?: AttentionScheme;
 }
 
+/** The backends the plan tells apart: wasm (ftc's kernels installed, as backend.ts does), the native ones, cpu. */
+export type PlanBackend = 'wasm' | 'tensorflow' | 'tensorflow-gpu' | 'cpu';
+
 /**
- * The dtype the runtime holds a checkpoint's frozen weights in: float32 on every backend today, because
- * safetensors.ts widens F16/BF16 on load. When 16-bit weights stay 16-bit, this returns `stored` for them.
+ * The dtype the runtime holds a checkpoint's frozen linear weights in (the layers' projections and an untied
+ * lm_head: weights.ts isFrozenLinearWeight). On wasm, where ftc's kernels multiply 16-bit words, loadCausalLM keeps
+ * F16/BF16 linears as stored (keepHalf) and uploadFrozenWeight holds them so (frozen-weight.ts HalfWeight); the
+ * native and cpu backends get float32 (uploadFrozenWeight widens them). Full fine-tuning reads every weight widened
+ * (its trained ones are float32 Variables). Embeddings, norms, biases and a tied lm_head (embed_tokens itself) are
+ * float32 everywhere: `weightBytes` counts them so whatever this returns.
+ * `stored`: config.json's dtype / torch_dtype (LlamaConfig.storedDtype); unknown is planned as float32, the larger.
  */
-export function residentWeightDtype(_stored?: WeightDtype): WeightDtype {
-  return 'float32';
+export function residentWeightDtype(stored: WeightDtype | undefined, backend: PlanBackend, opts: { full?: boolean } = {}): WeightDtype {
+  if (backend !== 'wasm' || opts.full || stored === undefined) return 'float32';
+  return stored;
 }
 
 /** The wasm heap per worker: 65535 pages of 64 KiB (src/runtime/kernels/heap.ts's WASM_HEAP_MAX_BYTES). */
@@ -88,7 +97,7 @@ export interface MemoryEstimate {
   scratch: number;
   /** Sum of the above with the heap's slack: what one worker's backend holds at its peak. */
   perWorker: number;
-  /** Host RAM while loading: a copy of the weights in their resident dtype (safetensors.ts decodes on read). */
+  /** Host RAM while loading: the largest tensor as read (the build takes them one at a time), the whole model for full fine-tuning. */
   hostLoad: number;
   /** The whole process at its peak: the workers' backends, the load's host copy, a fixed runtime. */
   total: number;
@@ -177,17 +186,41 @@ export function activationBytes(m: LlamaConfig, t: TrainingShape, rows: number, 
     : m.numHiddenLayers * layer + 2 * n * m.hiddenSize * F32;
 }
 
-/** Frozen weights as held: nf4 quantizes the layers' linears only; embeddings in the resident dtype, vectors float32. */
+/**
+ * Frozen weights as held (build.ts): the layers' linears and an untied lm_head in the resident dtype (nf4 quantizes
+ * the layers' linears only, base-4bit.ts quantizedLinearNames); embed_tokens and the vectors (norms, biases) float32
+ * on every backend, embed_tokens because the embedding lookup gathers float32 rows (and a tied lm_head reads it).
+ */
 function weightBytes(m: LlamaConfig, t: TrainingShape, target: MemoryTarget): number {
   const g = baseParameterGroups(m);
   const resident = DTYPE_BYTES[target.residentDtype];
   const linear = t.quantization === 'nf4' ? nf4BytesPerWeight(t.doubleQuant === true) : resident;
+  const embedTokens = m.vocabSize * m.hiddenSize;
   // Fully trained parameters are float32 Variables, counted with the adapter (values, gradients, moments); beside
   // the matrices the vectors (norms, biases) are a rounding error, so they stay here either way.
   const full = t.fullParams ?? 0;
   const frozenEmbeddings = Math.max(0, g.embeddings - full);
   const frozenLinears = Math.max(0, g.linears - Math.max(0, full - g.embeddings));
-  return frozenLinears * linear + frozenEmbeddings * resident + g.vectors * F32;
+  const frozenEmbed = Math.min(frozenEmbeddings, embedTokens);
+  const frozenHead = frozenEmbeddings - frozenEmbed; // an untied lm_head: a frozen linear
+  return frozenLinears * linear + frozenHead * resident + frozenEmbed * F32 + g.vectors * F32;
+}
+
+/**
+ * Host memory while loading. loadCausalLM's LoRA build takes one tensor at a time from its shard (weights.ts
+ * openWeights) and drops it once uploaded, so the host holds the largest one as read: a 16-bit linear as stored
+ * (2 bytes) on wasm, else widened to float32; embed_tokens is float32. Full fine-tuning reads every weight, widened,
+ * before building: the whole model in float32 on the host.
+ */
+function hostLoadBytes(m: LlamaConfig, t: TrainingShape, target: MemoryTarget): number {
+  if ((t.fullParams ?? 0) > 0) {
+    const g = baseParameterGroups(m);
+    return (g.linears + g.embeddings + g.vectors) * F32;
+  }
+  const linear = DTYPE_BYTES[target.residentDtype];
+  const widestLinear = Math.max(m.hiddenSize * m.intermediateSize, m.hiddenSize * m.numAttentionHeads * m.headDim);
+  const head = m.tieWordEmbeddings ? 0 : m.vocabSize * m.hiddenSize * linear;
+  return Math.max(m.vocabSize * m.hiddenSize * F32, head, t.quantization === 'nf4' ? 0 : widestLinear * linear);
 }
 
 export function estimateMemory(m: LlamaConfig, t: TrainingShape, target: MemoryTarget): MemoryEstimate {
@@ -228,7 +261,7 @@ function workerEstimate(m: LlamaConfig, t: TrainingShape, target: MemoryTarget, 
   const scratch = loss + attention + PACK_BYTES + 3 * n * widest * F32 + dequantized;
 
   const perWorker = Math.round((weights + adapter + optimizer + activations + scratch) * HEAP_SLACK);
-  const hostLoad = weights;
+  const hostLoad = hostLoadBytes(m, t, target);
   const total = PROCESS_BYTES + (workers - 1) * WORKER_BYTES + workers * perWorker + hostLoad;
   const fitsHeap = target.heapBytesPerWorker === undefined || perWorker <= target.heapBytesPerWorker;
   const fitsRam = total <= target.ramBytes;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseLlamaConfig, type LlamaConfig } from '../../src/model-spec/config.js';
-import { activationBytes, estimateMemory, WASM_HEAP_BYTES, workersThatFit, type MemoryTarget, type TrainingShape } from '../../src/model-spec/memory.js';
+import { activationBytes, estimateMemory, residentWeightDtype, WASM_HEAP_BYTES, workersThatFit, type MemoryTarget, type TrainingShape } from '../../src/model-spec/memory.js';
 import { baseParameterGroups } from '../../src/model-spec/params.js';
 import { WASM_HEAP_MAX_BYTES } from '../../src/runtime/kernels/heap.js';
 import { resolveWorkers } from '../../src/runtime/train/parallel/pool.js';
@@ -35,7 +35,7 @@ describe('memory plan', () => {
     assert.equal(WASM_HEAP_BYTES, WASM_HEAP_MAX_BYTES);
   });
 
-  test('weights count in their resident dtype: 16-bit halves them', () => {
+  test('weights count in their resident dtype: 16-bit halves the linears; embed_tokens, a tied head and vectors stay float32', () => {
     const f32 = estimateMemory(QWEN_05B, LORA, WASM);
     const half = estimateMemory(QWEN_05B, LORA, { ...WASM, residentDtype: 'bfloat16' });
     // Qwen2.5-0.5B by hand: tied embeddings 151936·896; per layer q,o 896², k,v 896·128, MLP 3·896·4864;
@@ -44,7 +44,32 @@ describe('memory plan', () => {
     const linears = 24 * (2 * 896 * 896 + 2 * 896 * 128 + 3 * 896 * 4864);
     const vectors = 24 * (2 * 896 + 896 + 256) + 896;
     assert.equal(f32.weights, (embeddings + linears + vectors) * 4);
-    assert.equal(half.weights, (embeddings + linears) * 2 + vectors * 4);
+    assert.equal(half.weights, linears * 2 + (embeddings + vectors) * 4);
+    // TinyLlama's lm_head is untied: a frozen linear like the projections (16-bit), embed_tokens float32.
+    const tiny = estimateMemory(TINYLLAMA, LORA, { ...WASM, residentDtype: 'float16' });
+    const tinyLinears = 22 * (2 * 2048 * 2048 + 2 * 2048 * 256 + 3 * 2048 * 5632);
+    const tinyVectors = 22 * 2 * 2048 + 2048;
+    assert.equal(tiny.weights, (tinyLinears + 32000 * 2048) * 2 + (32000 * 2048 + tinyVectors) * 4);
+  });
+
+  test('resident dtype: the stored 16-bit dtype on wasm (ftc kernels), float32 on native and cpu backends, for full fine-tuning or unknown', () => {
+    assert.equal(residentWeightDtype('bfloat16', 'wasm'), 'bfloat16');
+    assert.equal(residentWeightDtype('float16', 'wasm'), 'float16');
+    assert.equal(residentWeightDtype('float32', 'wasm'), 'float32');
+    assert.equal(residentWeightDtype(undefined, 'wasm'), 'float32');
+    assert.equal(residentWeightDtype('bfloat16', 'wasm', { full: true }), 'float32');
+    for (const b of ['tensorflow', 'tensorflow-gpu', 'cpu'] as const) assert.equal(residentWeightDtype('bfloat16', b), 'float32');
+    // config.json's torch_dtype reaches the plan through LlamaConfig.
+    assert.equal(residentWeightDtype(config({ architectures: ['LlamaForCausalLM'], torch_dtype: 'bfloat16' }).storedDtype, 'wasm'), 'bfloat16');
+  });
+
+  test('host load is the largest tensor as read, not the model: loading takes one tensor at a time', () => {
+    const bf16 = { ...WASM, residentDtype: 'bfloat16' as const };
+    // Qwen: embed_tokens in float32 (151936·896·4) outweighs any 16-bit linear.
+    assert.equal(estimateMemory(QWEN_05B, LORA, bf16).hostLoad, 151936 * 896 * 4);
+    assert.equal(estimateMemory(TINYLLAMA, LORA, bf16).hostLoad, 32000 * 2048 * 4);
+    // The reference model's widest linear (the MLP's 256·688) at 2 bytes is less than its embedding.
+    assert.equal(estimateMemory(REFERENCE, LORA, bf16).hostLoad, 2048 * 256 * 4);
   });
 
   test('adapter and optimizer: r·(in+out) per targeted module and layer, values+gradients and two moments', () => {

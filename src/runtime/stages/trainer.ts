@@ -106,7 +106,7 @@ export const trainerStage: StageImpl = {
     const fit = workersThatFit(model.config, {
       batchSize: p.batch_size, maxLength: dataset.meta.max_length, ...target.memoryShape,
       gradientCheckpointing: stepOptions.gradientCheckpointing === true, workers: 1,
-    }, { heapBytesPerWorker: backend.name === 'wasm' ? WASM_HEAP_BYTES : undefined, residentDtype: residentWeightDtype(), ramBytes: totalmem() }, availableParallelism());
+    }, { heapBytesPerWorker: backend.name === 'wasm' ? WASM_HEAP_BYTES : undefined, residentDtype: residentWeightDtype(model.config.storedDtype, backend.name, { full: target.memoryShape.fullParams !== undefined }), ramBytes: totalmem() }, availableParallelism());
     const threads = resolveWorkers(ctx.options.workers ?? (ctx.pipeline.settings.workers as number | 'auto' | undefined), backend.name, p.batch_size, fit);
     if (stepOptions.gradientCheckpointing) ctx.log.info('gradient checkpointing: each decoder layer is recomputed in the backward pass');
     let pool: WorkerPool | undefined;
