@@ -43,14 +43,15 @@ export type WeightDtype = 'float32' | 'float16' | 'bfloat16';
 
 /**
  * How attention keeps memory for the backward pass:
- * - `full`: each layer's [B, H, T, S] scores, probabilities and masks stay on the tape;
- * - `query-chunks`: attention.ts today: `full` while one layer's scores fit SCORE_CHUNK_BYTES, above that
- *   query chunks recomputed in the backward pass (the tape keeps q, k, v);
- * - `flash`: a fused kernel that keeps only the output and a row statistic per query (nothing T²).
+ * - `full`: each layer's [B, H, T, S] scores, probabilities and masks stay on the tape (attention.ts's batched route);
+ * - `query-chunks`: attention.ts's earlier chunked route: `full` while one layer's scores fit SCORE_CHUNK_BYTES,
+ *   above that query chunks recomputed in the backward pass;
+ * - `flash`: fused-attention.ts: one op whose tape keeps q, k, v and the output, and whose backward recomputes each
+ *   query chunk's probabilities (nothing T² outlives a chunk).
  */
 export type AttentionScheme = 'full' | 'query-chunks' | 'flash';
-/** What the runtime's attention does (src/runtime/model/attention.ts); the one line to change when it changes. */
-export const RUNTIME_ATTENTION: AttentionScheme = 'query-chunks';
+/** What the runtime's attention does (attention.ts calls fused-attention.ts unless setAttentionImpl overrides it). */
+export const RUNTIME_ATTENTION: AttentionScheme = 'flash';
 
 /** Where it runs. */
 export interface MemoryTarget {
@@ -148,11 +149,28 @@ function tapeFloatsPerToken(m: LlamaConfig, t: TrainingShape): number {
  *   fitted to what bench/memory.ts measured on the reference model at T = 2048 and 4096 (heap 1104 and
  *   2598 MiB, where the per-token tape alone planned 565 and 982): the chunks' recomputation in backward
  *   still holds about half a layer's scores at once and the chunk outputs and gradients per query row;
- * - flash: one float per query and head (the softmax statistic), nothing T².
+ * - flash (fused-attention.ts): the tape saves q [B, T, H, D], k and v [B, S, KV, D] and the output [B, T, H, D],
+ *   nothing T²; its backward's full-length temporaries (heads-first copies of q, k, v, dO, the dK/dV accumulators
+ *   and their next values, the dQ chunks and their concatenation, the transposed gradients: ~FLASH_BACKWARD_ROWS
+ *   [B, T, H·D] tensors) and chunk scores (FUSED_CHUNK_BYTES each) live only while one layer's backward runs, so
+ *   they are counted in the scratch.
  */
 const FULL_SCORES = 6.5;
 const QUERY_CHUNKS_SCORES = 0.46;
 const QUERY_CHUNKS_ROWS = 29;
+const FLASH_BACKWARD_ROWS = 8;
+/** fused-attention.ts CHUNK_BYTES: one chunk's [B, H, rows, keys] scores; its passes hold about three at once. */
+const FUSED_CHUNK_BYTES = 8 * 2 ** 20;
+
+/**
+ * Without checkpointing, tfjs's gradient scope keeps every forward intermediate of every layer until the whole
+ * backward pass ends (not only the inputs the tape needs, which tapeFloatsPerToken counts), and the gradients
+ * flowing back through a layer come on top: measured on the reference model (bench/memory.ts, T = 512, 1024,
+ * 2048, no checkpointing: heap 248, 429, 916 MiB, i.e. ~0.27-0.30 MiB a token against 0.15 planned from the tape
+ * alone) about twice the tape. With checkpointing the same factor is the `2 · layer` of the recomputed layer (its
+ * intermediates and its gradients), which those rows matched (heap 121, 172, 298 MiB).
+ */
+const NO_CHECKPOINT_TAPE = 2;
 
 /** Whether attention.ts runs `full` for this share (one layer's scores within SCORE_CHUNK_BYTES). */
 const scoresBytes = (m: LlamaConfig, rows: number, len: number): number => rows * m.numAttentionHeads * len * len * F32;
@@ -179,11 +197,11 @@ export function activationBytes(m: LlamaConfig, t: TrainingShape, rows: number, 
   const rowsBytes = n * m.numAttentionHeads * m.headDim * F32; // one [B, T, H·D] float32 tensor
   const attentionKept = s === 'full' ? FULL_SCORES * scores
     : s === 'query-chunks' ? QUERY_CHUNKS_SCORES * scores + QUERY_CHUNKS_ROWS * rowsBytes
-    : n * m.numAttentionHeads * F32;
+    : n * (2 * m.numAttentionHeads + 2 * m.numKeyValueHeads) * m.headDim * F32; // q, out; k, v
   const layer = tapeFloatsPerToken(m, t) * n * F32 + attentionKept;
   return t.gradientCheckpointing
     ? m.numHiddenLayers * n * m.hiddenSize * F32 + 2 * layer
-    : m.numHiddenLayers * layer + 2 * n * m.hiddenSize * F32;
+    : NO_CHECKPOINT_TAPE * m.numHiddenLayers * layer + 2 * n * m.hiddenSize * F32;
 }
 
 /**
@@ -254,7 +272,9 @@ function workerEstimate(m: LlamaConfig, t: TrainingShape, target: MemoryTarget, 
   const lossRows = Math.min(n, Math.max(4, Math.floor(LOSS_CHUNK_BYTES / (F32 * m.vocabSize))));
   const keptSoftmax = n * m.vocabSize * F32 <= LOSS_KEEP_BYTES ? n * m.vocabSize * F32 : 0;
   const loss = 4 * lossRows * m.vocabSize * F32 + keptSoftmax;
-  const attention = 3 * (scheme === 'full' ? scoresBytes(m, rows, t.maxLength) : SCORE_CHUNK_BYTES);
+  const attention = scheme === 'flash'
+    ? 3 * FUSED_CHUNK_BYTES + FLASH_BACKWARD_ROWS * n * m.numAttentionHeads * m.headDim * F32
+    : 3 * (scheme === 'full' ? scoresBytes(m, rows, t.maxLength) : SCORE_CHUNK_BYTES);
   const widest = Math.max(m.intermediateSize, m.numAttentionHeads * m.headDim, m.hiddenSize);
   // A 4-bit linear is widened for its matmul: the largest one in float32 at a time.
   const dequantized = t.quantization === 'nf4' ? m.hiddenSize * m.intermediateSize * F32 : 0;
