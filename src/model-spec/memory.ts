@@ -113,9 +113,9 @@ const PROCESS_BYTES = 160 * 2 ** 20;
 const WORKER_BYTES = 60 * 2 ** 20;
 /** The heap grows in steps and fragments: what it reaches exceeds what is live at once by about this much. */
 const HEAP_SLACK = 1.15;
-/** The runtime's chunk sizes (loss.ts CHUNK_BYTES/KEEP_BYTES, attention.ts SCORE_CHUNK_BYTES, batch-matmul.ts PACK_BYTES). */
-const LOSS_CHUNK_BYTES = 32 * 2 ** 20;
-const LOSS_KEEP_BYTES = 64 * 2 ** 20;
+/** The runtime's chunk sizes (attention.ts SCORE_CHUNK_BYTES, batch-matmul.ts PACK_BYTES). */
+/** [N, V] float32 logits-sized tensors live at the loss's peak, measured (see workerEstimate). */
+const LOSS_LIVE_LOGITS = 4;
 const SCORE_CHUNK_BYTES = 32 * 2 ** 20;
 const PACK_BYTES = 16 * 2 ** 20;
 /**
@@ -268,10 +268,12 @@ function workerEstimate(m: LlamaConfig, t: TrainingShape, target: MemoryTarget, 
   const optimizer = 2 * adapterParams * F32; // AdamW m and v
   const activations = activationBytes(m, t, rows, scheme);
 
-  // loss.ts: ~4 live [rows, V] tensors per chunk, plus the kept softmax when it is small.
-  const lossRows = Math.min(n, Math.max(4, Math.floor(LOSS_CHUNK_BYTES / (F32 * m.vocabSize))));
-  const keptSoftmax = n * m.vocabSize * F32 <= LOSS_KEEP_BYTES ? n * m.vocabSize * F32 : 0;
-  const loss = 4 * lossRows * m.vocabSize * F32 + keptSoftmax;
+  // loss.ts cuts the [N, V] logits into ~32 MiB row chunks, but what the heap reaches is not that bound: measured
+  // with bench/memory.ts's child on the reference model with Qwen's vocabulary (151,936, T = 512, checkpointing),
+  // training grew the heap by ~1.2 GiB over the same model with a 2048 vocabulary, tied or untied alike: about
+  // LOSS_LIVE_LOGITS float32 [N, V] tensors, as if every chunk's logits, softmax and gradient lived together.
+  // Counted as measured (the Qwen2.5-0.5B row planned 0.72 of its heap with the chunk bound).
+  const loss = LOSS_LIVE_LOGITS * n * m.vocabSize * F32;
   const attention = scheme === 'flash'
     ? 3 * FUSED_CHUNK_BYTES + FLASH_BACKWARD_ROWS * n * m.numAttentionHeads * m.headDim * F32
     : 3 * (scheme === 'full' ? scoresBytes(m, rows, t.maxLength) : SCORE_CHUNK_BYTES);
@@ -282,7 +284,10 @@ function workerEstimate(m: LlamaConfig, t: TrainingShape, target: MemoryTarget, 
 
   const perWorker = Math.round((weights + adapter + optimizer + activations + scratch) * HEAP_SLACK);
   const hostLoad = hostLoadBytes(m, t, target);
-  const total = PROCESS_BYTES + (workers - 1) * WORKER_BYTES + workers * perWorker + hostLoad;
+  // The host copy of a tensor being uploaded lives only while loading, beside the weights uploaded so far and no
+  // activations (bench/memory.ts: Qwen2.5-0.5B peaked at 1827 MiB RSS after loading, 2659 MiB in training), so the
+  // process peak is the larger of the two phases, not their sum.
+  const total = PROCESS_BYTES + (workers - 1) * (WORKER_BYTES + perWorker) + Math.max(perWorker, weights + hostLoad);
   const fitsHeap = target.heapBytesPerWorker === undefined || perWorker <= target.heapBytesPerWorker;
   const fitsRam = total <= target.ramBytes;
   return { weights, adapter, optimizer, activations, scratch, perWorker, hostLoad, total, fitsHeap, fitsRam };

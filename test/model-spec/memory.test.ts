@@ -123,7 +123,7 @@ describe('memory plan', () => {
   });
 
   test('workers = auto never picks more workers than fit in RAM', () => {
-    const shape = { ...LORA, batchSize: 8, gradientCheckpointing: true };
+    const shape = { ...LORA, batchSize: 8, maxLength: 128, gradientCheckpointing: true };
     const ram = { ...WASM, ramBytes: 12 * GiB };
     const fit = workersThatFit(QWEN_05B, shape, ram, 8);
     assert.ok(fit > 1 && fit < 8, `fit ${fit}`);
