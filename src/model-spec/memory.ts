@@ -100,7 +100,7 @@ export interface MemoryEstimate {
   perWorker: number;
   /** Host RAM while loading: the largest tensor as read (the build takes them one at a time), the whole model for full fine-tuning. */
   hostLoad: number;
-  /** The whole process at its peak: the workers' backends, the load's host copy, a fixed runtime. */
+  /** The whole process at its peak: a fixed runtime, the workers' backends, and the larger of loading (weights + hostLoad) and training. */
   total: number;
   fitsHeap: boolean;
   fitsRam: boolean;
