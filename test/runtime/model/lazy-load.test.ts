@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { FtcError } from '../../../src/errors.js';
 import { initBackend } from '../../../src/runtime/backend.js';
 import type { HostTensor, WeightSource } from '../../../src/runtime/model/api.js';
@@ -114,6 +116,59 @@ describe('lazy weight loading', () => {
       assert.equal(tf.memory().numTensors, before, 'nothing stays allocated');
     } finally {
       rmSync(bad, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A WeakRef to a buffer nothing else references (made in its own frame, so no local keeps it). */
+function unreferenced(): WeakRef<ArrayBuffer> {
+  return new WeakRef(new ArrayBuffer(1 << 16));
+}
+
+/** A full garbage collection, from inside the process (node --test passes no --expose-gc). */
+function collect(): void {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  for (let i = 0; i < 4; i++) gc();
+}
+
+describe('lazy weight loading on wasm', () => {
+  const config = tinyConfig({ numHiddenLayers: 3 });
+  let dir: string;
+  before(async () => {
+    await initBackend('wasm'); // copies every upload into its heap: a host array left alive is one the build kept
+    dir = mkdtempSync(join(tmpdir(), 'ftc-lazy-wasm-'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(llamaConfigToJson(config)));
+    writeSafetensors(join(dir, 'model.safetensors'), new Map([...randomWeights(config)].map(([k, t]) => [k, { ...t, dtype: 'BF16' as const }])));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('no host copy outlives the build: every array the loader read is garbage once the model is built', async () => {
+    const source = openWeights(dir, config, { keepHalf: true });
+    const reads: Array<WeakRef<ArrayBuffer>> = [];
+    const watched: WeightSource = {
+      info: (name) => source.info(name),
+      take(name) {
+        const t = source.take(name);
+        reads.push(new WeakRef(t.half ? t.half.bits.buffer as ArrayBuffer : t.data.buffer as ArrayBuffer));
+        return t;
+      },
+    };
+    // The check itself: a buffer still referenced survives the collection, a dropped one does not.
+    const kept = new ArrayBuffer(1 << 16);
+    const control = new WeakRef(kept);
+    const droppedRef = unreferenced();
+    const model = createCausalLM(config, watched, LORA, { releaseHost: true });
+    try {
+      // A WeakRef's target is kept to the end of the job that made or read it: collect in a later one.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      collect();
+      assert.ok(control.deref() === kept && droppedRef.deref() === undefined, 'the collection works');
+      assert.ok(reads.length > 0);
+      const alive = reads.filter((r) => r.deref() !== undefined).length;
+      assert.equal(alive, 0, `${alive} of ${reads.length} host arrays still referenced after the build`);
+    } finally {
+      model.dispose();
     }
   });
 });
