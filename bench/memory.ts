@@ -9,8 +9,9 @@
  * RSS is a per-process maximum and the wasm heap never shrinks, so its figures are that row's alone.
  * Printed per row: the plan's verdict and estimate (src/model-spec/memory.ts), peak RSS, the wasm heap's
  * size at the end (its peak), seconds per step and tokens/s (the median step after the first), and the
- * estimate against the measured heap. A row the plan says does not fit is not run, unless `--run-all` (the
- * plan still counts frozen weights at 4 bytes, while wasm keeps 16-bit linears at 2).
+ * estimate against the measured heap and peak RSS, each marked within 25% or not (issue 13's bar for the plan).
+ * A row the plan says does not fit is not run, unless `--run-all`. Peak RSS and the heap right after loading are
+ * printed too: what lazy loading (one host tensor at a time) leaves before the first step.
  * The machine is shared: the load average at start is printed; read the times against it.
  *
  * `--only reference` runs just the reference rows; `--checkpointing` runs them without gradient checkpointing
@@ -111,6 +112,9 @@ interface Measured {
   tokens_per_s: number;
   steps: number;
   load_s: number;
+  /** Peak RSS and the wasm heap right after loadCausalLM, before any step. */
+  load_rss_mib: number;
+  load_heap_mib: number;
   error?: string;
 }
 
@@ -130,6 +134,8 @@ async function child(dir: string, maxLength: number, steps: number, checkpointin
   const t0 = performance.now();
   const model = loadCausalLM(dir, { lora: LORA });
   const loadS = (performance.now() - t0) / 1000;
+  const loadRss = process.resourceUsage().maxRSS / 1024;
+  const loadHeap = heap() / 2 ** 20;
   let s = 99;
   const vocab = model.config.vocabSize;
   const example = () => {
@@ -137,7 +143,7 @@ async function child(dir: string, maxLength: number, steps: number, checkpointin
     return { ids, labels: ids.slice() };
   };
   const examples = Array.from({ length: steps }, example);
-  const out: Measured = { peak_rss_mib: 0, heap_mib: 0, s_per_step: 0, tokens_per_s: 0, steps: 0, load_s: loadS };
+  const out: Measured = { peak_rss_mib: 0, heap_mib: 0, s_per_step: 0, tokens_per_s: 0, steps: 0, load_s: loadS, load_rss_mib: loadRss, load_heap_mib: loadHeap };
   try {
     const result = await train({
       model, train: { count: steps, example: (i) => examples[i]! }, padId: 0,
@@ -179,13 +185,14 @@ export const benchmark: Benchmark = {
     const attention = opt('attention') ?? 'auto';
     const root = opt('dir') ?? mkdtempSync(join(tmpdir(), 'ftc-bench-memory-'));
     const load = loadavg();
-    const target = { heapBytesPerWorker: WASM_HEAP_BYTES, residentDtype: residentWeightDtype('bfloat16'), ramBytes: totalmem() };
     const rows: Array<Record<string, unknown>> = [];
     const mib = (b: number) => Math.round(b / 2 ** 20);
     if (!json) process.stdout.write(`wasm, 1 worker, attention ${attention}, batch 1, LoRA r=${LORA.r} ${LORA.targetModules.join(',')}; ${availableParallelism()} cores, ${mib(totalmem())} MiB RAM; load average at start ${load.map((x) => x.toFixed(2)).join(' ')}\n`);
     try {
       for (const s of shapes(lengths, checkpointing).filter((x) => !only || x.name.startsWith(only))) {
-        const plan = estimateMemory(configOf(s), trainingShape(s), target);
+        const config = configOf(s);
+        const target = { heapBytesPerWorker: WASM_HEAP_BYTES, residentDtype: residentWeightDtype(config.storedDtype, 'wasm'), ramBytes: totalmem() };
+        const plan = estimateMemory(config, trainingShape(s), target);
         const row: Record<string, unknown> = {
           model: s.name, max_length: s.maxLength, checkpointing: s.gradientCheckpointing,
           plan_fits: plan.fitsHeap && plan.fitsRam, plan_heap_mib: mib(plan.perWorker), plan_rss_mib: mib(plan.total),
@@ -202,7 +209,7 @@ export const benchmark: Benchmark = {
             const stdout = execFileSync(process.execPath, [script, '--child', dir, String(s.maxLength), String(steps), String(s.gradientCheckpointing), attention], { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'ignore'] });
             measured = JSON.parse(stdout.trim().split('\n').pop()!) as Measured;
           } catch (e) {
-            measured = { peak_rss_mib: 0, heap_mib: 0, s_per_step: 0, tokens_per_s: 0, steps: 0, load_s: 0, error: `child failed: ${(e as Error).message.split('\n')[0]}` };
+            measured = { peak_rss_mib: 0, heap_mib: 0, s_per_step: 0, tokens_per_s: 0, steps: 0, load_s: 0, load_rss_mib: 0, load_heap_mib: 0, error: `child failed: ${(e as Error).message.split('\n')[0]}` };
           }
           rmSync(dir, { recursive: true, force: true });
           Object.assign(row, measured);
@@ -227,7 +234,15 @@ function formatRow(r: Record<string, unknown>): string {
   if (r.error && !r.steps) return `${head}; FAILED: ${r.error}`;
   const rss = Number(r.peak_rss_mib).toFixed(0);
   const heap = Number(r.heap_mib).toFixed(0);
-  return `${head}\n    measured: peak RSS ${rss} MiB, heap ${heap} MiB, ${Number(r.s_per_step).toFixed(2)} s/step, ${Number(r.tokens_per_s).toPrecision(3)} tokens/s over ${r.steps} steps (load ${Number(r.load_s).toFixed(1)} s); plan/measured heap ×${r.plan_vs_heap}, process/RSS ×${r.plan_vs_rss}; load ${r.load_1m_after}${r.error ? `; then ${r.error}` : ''}`;
+  const loaded = `after load: RSS ${Number(r.load_rss_mib).toFixed(0)} MiB, heap ${Number(r.load_heap_mib).toFixed(0)} MiB`;
+  return `${head}\n    measured: peak RSS ${rss} MiB, heap ${heap} MiB, ${Number(r.s_per_step).toFixed(2)} s/step, ${Number(r.tokens_per_s).toPrecision(3)} tokens/s over ${r.steps} steps (load ${Number(r.load_s).toFixed(1)} s; ${loaded}); load ${r.load_1m_after}${r.error ? `; then ${r.error}` : ''}` +
+    `\n    plan/measured: heap ×${r.plan_vs_heap} ${within(r.plan_vs_heap)}, process/peak RSS ×${r.plan_vs_rss} ${within(r.plan_vs_rss)}`;
+}
+
+/** Issue 13's bar: the plan within 25% of what was measured, either way. */
+function within(ratio: unknown): string {
+  const x = Number(ratio);
+  return Number.isFinite(x) && x > 0 ? (Math.abs(x - 1) <= 0.25 ? '(within 25%)' : '(NOT within 25%)') : '(not measured)';
 }
 
 // Run as a row's child process: `node dist/bench/memory.js --child DIR MAX_LENGTH STEPS CHECKPOINTING ATTENTION`.

@@ -87,7 +87,7 @@ export function planTrainerMemory(config: LlamaConfig, keys: TrainerMemoryKeys, 
   }
   const backend = plannedBackend(keys.backend, host);
   // The GPU's memory is not modelled: tfjs-node-gpu is planned against RAM, as tfjs-node.
-  const target: MemoryTarget = { heapBytesPerWorker: backend === 'wasm' ? WASM_HEAP_BYTES : undefined, residentDtype: residentWeightDtype(), ramBytes: host.ramBytes };
+  const target: MemoryTarget = { heapBytesPerWorker: backend === 'wasm' ? WASM_HEAP_BYTES : undefined, residentDtype: residentWeightDtype(config.storedDtype, backend), ramBytes: host.ramBytes };
   const base: TrainingShape = {
     batchSize: keys.batch_size, maxLength: keys.max_length, r: keys.r, targetModules: targets, dropout: keys.dropout > 0,
     gradientCheckpointing: keys.gradient_checkpointing === true, workers: 1, bias: keys.bias, useDora: keys.use_dora,

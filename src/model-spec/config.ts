@@ -60,6 +60,11 @@ export interface LlamaConfig {
   architecture: LlamaArchitecture;
   /** `model_type`, e.g. llama, mistral, qwen2. */
   modelType: string;
+  /**
+   * `dtype` (transformers 5) or `torch_dtype`: the dtype the checkpoint stores its weights in, when config.json
+   * names one ftc reads (absent, or "auto": unknown). The memory plan takes the resident dtype from it.
+   */
+  storedDtype?: 'float32' | 'float16' | 'bfloat16';
 }
 
 export type LlamaArchitecture = 'LlamaForCausalLM' | 'MistralForCausalLM' | 'Qwen2ForCausalLM';
@@ -172,6 +177,8 @@ export function parseLlamaConfig(json: unknown, file: string): LlamaConfig {
   if (bos[0] !== undefined) config.bosTokenId = bos[0];
   if (eos[0] !== undefined) config.eosTokenId = eos[0];
   if (pad !== undefined) config.padTokenId = pad;
+  const dtype = c.dtype ?? c.torch_dtype;
+  if (dtype === 'float32' || dtype === 'float16' || dtype === 'bfloat16') config.storedDtype = dtype;
   for (const [field, id] of [['bos_token_id', config.bosTokenId], ['pad_token_id', pad], ...eos.map((e) => ['eos_token_id', e] as const)] as const) {
     if (id !== undefined && id >= config.vocabSize) throw bad(field, `(${id}) is outside the vocabulary (vocab_size ${config.vocabSize})`);
   }

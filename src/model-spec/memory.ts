@@ -43,14 +43,15 @@ export type WeightDtype = 'float32' | 'float16' | 'bfloat16';
 
 /**
  * How attention keeps memory for the backward pass:
- * - `full`: each layer's [B, H, T, S] scores, probabilities and masks stay on the tape;
- * - `query-chunks`: attention.ts today: `full` while one layer's scores fit SCORE_CHUNK_BYTES, above that
- *   query chunks recomputed in the backward pass (the tape keeps q, k, v);
- * - `flash`: a fused kernel that keeps only the output and a row statistic per query (nothing T²).
+ * - `full`: each layer's [B, H, T, S] scores, probabilities and masks stay on the tape (attention.ts's batched route);
+ * - `query-chunks`: attention.ts's earlier chunked route: `full` while one layer's scores fit SCORE_CHUNK_BYTES,
+ *   above that query chunks recomputed in the backward pass;
+ * - `flash`: fused-attention.ts: one op whose tape keeps q, k, v and the output, and whose backward recomputes each
+ *   query chunk's probabilities (nothing T² outlives a chunk).
  */
 export type AttentionScheme = 'full' | 'query-chunks' | 'flash';
-/** What the runtime's attention does (src/runtime/model/attention.ts); the one line to change when it changes. */
-export const RUNTIME_ATTENTION: AttentionScheme = 'query-chunks';
+/** What the runtime's attention does (attention.ts calls fused-attention.ts unless setAttentionImpl overrides it). */
+export const RUNTIME_ATTENTION: AttentionScheme = 'flash';
 
 /** Where it runs. */
 export interface MemoryTarget {
@@ -64,12 +65,22 @@ export interface MemoryTarget {
   attention?: AttentionScheme;
 }
 
+/** The backends the plan tells apart: wasm (ftc's kernels installed, as backend.ts does), the native ones, cpu. */
+export type PlanBackend = 'wasm' | 'tensorflow' | 'tensorflow-gpu' | 'cpu';
+
 /**
- * The dtype the runtime holds a checkpoint's frozen weights in: float32 on every backend today, because
- * safetensors.ts widens F16/BF16 on load. When 16-bit weights stay 16-bit, this returns `stored` for them.
+ * The dtype the runtime holds a checkpoint's frozen linear weights in (the layers' projections and an untied
+ * lm_head: weights.ts isFrozenLinearWeight). On wasm, where ftc's kernels multiply 16-bit words, loadCausalLM keeps
+ * F16/BF16 linears as stored (keepHalf) and uploadFrozenWeight holds them so (frozen-weight.ts HalfWeight); the
+ * native and cpu backends get float32 (uploadFrozenWeight widens them). Full fine-tuning reads every weight widened
+ * (its trained ones are float32 Variables). A frozen embed_tokens (and a tied lm_head, the same object) is held in
+ * this dtype too (build.ts uploadFrozenEmbedding: its rows and the tied head's product read 16-bit words); norms and
+ * biases are float32 everywhere, and `weightBytes` counts them so.
+ * `stored`: config.json's dtype / torch_dtype (LlamaConfig.storedDtype); unknown is planned as float32, the larger.
  */
-export function residentWeightDtype(_stored?: WeightDtype): WeightDtype {
-  return 'float32';
+export function residentWeightDtype(stored: WeightDtype | undefined, backend: PlanBackend, opts: { full?: boolean } = {}): WeightDtype {
+  if (backend !== 'wasm' || opts.full || stored === undefined) return 'float32';
+  return stored;
 }
 
 /** The wasm heap per worker: 65535 pages of 64 KiB (src/runtime/kernels/heap.ts's WASM_HEAP_MAX_BYTES). */
@@ -88,9 +99,9 @@ export interface MemoryEstimate {
   scratch: number;
   /** Sum of the above with the heap's slack: what one worker's backend holds at its peak. */
   perWorker: number;
-  /** Host RAM while loading: a copy of the weights in their resident dtype (safetensors.ts decodes on read). */
+  /** Host RAM while loading: the largest tensor as read (the build takes them one at a time), the whole model for full fine-tuning. */
   hostLoad: number;
-  /** The whole process at its peak: the workers' backends, the load's host copy, a fixed runtime. */
+  /** The whole process at its peak: a fixed runtime, the workers' backends, and the larger of loading (weights + hostLoad) and training. */
   total: number;
   fitsHeap: boolean;
   fitsRam: boolean;
@@ -103,9 +114,9 @@ const PROCESS_BYTES = 160 * 2 ** 20;
 const WORKER_BYTES = 60 * 2 ** 20;
 /** The heap grows in steps and fragments: what it reaches exceeds what is live at once by about this much. */
 const HEAP_SLACK = 1.15;
-/** The runtime's chunk sizes (loss.ts CHUNK_BYTES/KEEP_BYTES, attention.ts SCORE_CHUNK_BYTES, batch-matmul.ts PACK_BYTES). */
-const LOSS_CHUNK_BYTES = 32 * 2 ** 20;
-const LOSS_KEEP_BYTES = 64 * 2 ** 20;
+/** The runtime's chunk sizes (attention.ts SCORE_CHUNK_BYTES, batch-matmul.ts PACK_BYTES). */
+/** [N, V] float32 logits-sized tensors live at the loss's peak, measured (see workerEstimate). */
+const LOSS_LIVE_LOGITS = 4;
 const SCORE_CHUNK_BYTES = 32 * 2 ** 20;
 const PACK_BYTES = 16 * 2 ** 20;
 /**
@@ -139,11 +150,28 @@ function tapeFloatsPerToken(m: LlamaConfig, t: TrainingShape): number {
  *   fitted to what bench/memory.ts measured on the reference model at T = 2048 and 4096 (heap 1104 and
  *   2598 MiB, where the per-token tape alone planned 565 and 982): the chunks' recomputation in backward
  *   still holds about half a layer's scores at once and the chunk outputs and gradients per query row;
- * - flash: one float per query and head (the softmax statistic), nothing T².
+ * - flash (fused-attention.ts): the tape saves q [B, T, H, D], k and v [B, S, KV, D] and the output [B, T, H, D],
+ *   nothing T²; its backward's full-length temporaries (heads-first copies of q, k, v, dO, the dK/dV accumulators
+ *   and their next values, the dQ chunks and their concatenation, the transposed gradients: ~FLASH_BACKWARD_ROWS
+ *   [B, T, H·D] tensors) and chunk scores (FUSED_CHUNK_BYTES each) live only while one layer's backward runs, so
+ *   they are counted in the scratch.
  */
 const FULL_SCORES = 6.5;
 const QUERY_CHUNKS_SCORES = 0.46;
 const QUERY_CHUNKS_ROWS = 29;
+const FLASH_BACKWARD_ROWS = 8;
+/** fused-attention.ts CHUNK_BYTES: one chunk's [B, H, rows, keys] scores; its passes hold about three at once. */
+const FUSED_CHUNK_BYTES = 8 * 2 ** 20;
+
+/**
+ * Without checkpointing, tfjs's gradient scope keeps every forward intermediate of every layer until the whole
+ * backward pass ends (not only the inputs the tape needs, which tapeFloatsPerToken counts), and the gradients
+ * flowing back through a layer come on top: measured on the reference model (bench/memory.ts, T = 512, 1024,
+ * 2048, no checkpointing: heap 248, 429, 916 MiB, i.e. ~0.27-0.30 MiB a token against 0.15 planned from the tape
+ * alone) about twice the tape. With checkpointing the same factor is the `2 · layer` of the recomputed layer (its
+ * intermediates and its gradients), which those rows matched (heap 121, 172, 298 MiB).
+ */
+const NO_CHECKPOINT_TAPE = 2;
 
 /** Whether attention.ts runs `full` for this share (one layer's scores within SCORE_CHUNK_BYTES). */
 const scoresBytes = (m: LlamaConfig, rows: number, len: number): number => rows * m.numAttentionHeads * len * len * F32;
@@ -170,24 +198,53 @@ export function activationBytes(m: LlamaConfig, t: TrainingShape, rows: number, 
   const rowsBytes = n * m.numAttentionHeads * m.headDim * F32; // one [B, T, H·D] float32 tensor
   const attentionKept = s === 'full' ? FULL_SCORES * scores
     : s === 'query-chunks' ? QUERY_CHUNKS_SCORES * scores + QUERY_CHUNKS_ROWS * rowsBytes
-    : n * m.numAttentionHeads * F32;
+    : n * (2 * m.numAttentionHeads + 2 * m.numKeyValueHeads) * m.headDim * F32; // q, out; k, v
   const layer = tapeFloatsPerToken(m, t) * n * F32 + attentionKept;
   return t.gradientCheckpointing
     ? m.numHiddenLayers * n * m.hiddenSize * F32 + 2 * layer
-    : m.numHiddenLayers * layer + 2 * n * m.hiddenSize * F32;
+    : NO_CHECKPOINT_TAPE * m.numHiddenLayers * layer + 2 * n * m.hiddenSize * F32;
 }
 
-/** Frozen weights as held: nf4 quantizes the layers' linears only; embeddings in the resident dtype, vectors float32. */
+/**
+ * Frozen weights as held (build.ts): the layers' linears, an untied lm_head and a frozen embed_tokens in the
+ * resident dtype (nf4 quantizes the layers' linears only, base-4bit.ts quantizedLinearNames); an embed_tokens that
+ * modules_to_save trains is a float32 Variable; the vectors (norms, biases) are float32 on every backend.
+ */
 function weightBytes(m: LlamaConfig, t: TrainingShape, target: MemoryTarget): number {
   const g = baseParameterGroups(m);
   const resident = DTYPE_BYTES[target.residentDtype];
   const linear = t.quantization === 'nf4' ? nf4BytesPerWeight(t.doubleQuant === true) : resident;
+  const embedTokens = m.vocabSize * m.hiddenSize;
   // Fully trained parameters are float32 Variables, counted with the adapter (values, gradients, moments); beside
   // the matrices the vectors (norms, biases) are a rounding error, so they stay here either way.
   const full = t.fullParams ?? 0;
   const frozenEmbeddings = Math.max(0, g.embeddings - full);
   const frozenLinears = Math.max(0, g.linears - Math.max(0, full - g.embeddings));
-  return frozenLinears * linear + frozenEmbeddings * resident + g.vectors * F32;
+  const frozenEmbed = Math.min(frozenEmbeddings, embedTokens);
+  const frozenHead = frozenEmbeddings - frozenEmbed; // an untied lm_head: a frozen linear
+  return frozenLinears * linear + frozenHead * resident + frozenEmbed * embedBytes(t, target) + g.vectors * F32;
+}
+
+/** Bytes per value of embed_tokens as build.ts holds it: the resident dtype when frozen, float32 when modules_to_save trains it. */
+function embedBytes(t: TrainingShape, target: MemoryTarget): number {
+  return t.modulesToSave?.includes('embed_tokens') ? F32 : DTYPE_BYTES[target.residentDtype];
+}
+
+/**
+ * Host memory while loading. loadCausalLM's LoRA build takes one tensor at a time from its shard (weights.ts
+ * openWeights) and drops it once uploaded, so the host holds the largest one as read: a 16-bit linear as stored
+ * (2 bytes) on wasm, else widened to float32, embed_tokens likewise (weights.ts isFrozenMatrix). Full fine-tuning reads every weight, widened,
+ * before building: the whole model in float32 on the host.
+ */
+function hostLoadBytes(m: LlamaConfig, t: TrainingShape, target: MemoryTarget): number {
+  if ((t.fullParams ?? 0) > 0) {
+    const g = baseParameterGroups(m);
+    return (g.linears + g.embeddings + g.vectors) * F32;
+  }
+  const linear = DTYPE_BYTES[target.residentDtype];
+  const widestLinear = Math.max(m.hiddenSize * m.intermediateSize, m.hiddenSize * m.numAttentionHeads * m.headDim);
+  const head = m.tieWordEmbeddings ? 0 : m.vocabSize * m.hiddenSize * linear;
+  return Math.max(m.vocabSize * m.hiddenSize * embedBytes(t, target), head, t.quantization === 'nf4' ? 0 : widestLinear * linear);
 }
 
 export function estimateMemory(m: LlamaConfig, t: TrainingShape, target: MemoryTarget): MemoryEstimate {
@@ -217,19 +274,26 @@ function workerEstimate(m: LlamaConfig, t: TrainingShape, target: MemoryTarget, 
   const optimizer = 2 * adapterParams * F32; // AdamW m and v
   const activations = activationBytes(m, t, rows, scheme);
 
-  // loss.ts: ~4 live [rows, V] tensors per chunk, plus the kept softmax when it is small.
-  const lossRows = Math.min(n, Math.max(4, Math.floor(LOSS_CHUNK_BYTES / (F32 * m.vocabSize))));
-  const keptSoftmax = n * m.vocabSize * F32 <= LOSS_KEEP_BYTES ? n * m.vocabSize * F32 : 0;
-  const loss = 4 * lossRows * m.vocabSize * F32 + keptSoftmax;
-  const attention = 3 * (scheme === 'full' ? scoresBytes(m, rows, t.maxLength) : SCORE_CHUNK_BYTES);
+  // loss.ts cuts the [N, V] logits into ~32 MiB row chunks, but what the heap reaches is not that bound: measured
+  // with bench/memory.ts's child on the reference model with Qwen's vocabulary (151,936, T = 512, checkpointing),
+  // training grew the heap by ~1.2 GiB over the same model with a 2048 vocabulary, tied or untied alike: about
+  // LOSS_LIVE_LOGITS float32 [N, V] tensors, as if every chunk's logits, softmax and gradient lived together.
+  // Counted as measured (the Qwen2.5-0.5B row planned 0.72 of its heap with the chunk bound).
+  const loss = LOSS_LIVE_LOGITS * n * m.vocabSize * F32;
+  const attention = scheme === 'flash'
+    ? 3 * FUSED_CHUNK_BYTES + FLASH_BACKWARD_ROWS * n * m.numAttentionHeads * m.headDim * F32
+    : 3 * (scheme === 'full' ? scoresBytes(m, rows, t.maxLength) : SCORE_CHUNK_BYTES);
   const widest = Math.max(m.intermediateSize, m.numAttentionHeads * m.headDim, m.hiddenSize);
   // A 4-bit linear is widened for its matmul: the largest one in float32 at a time.
   const dequantized = t.quantization === 'nf4' ? m.hiddenSize * m.intermediateSize * F32 : 0;
   const scratch = loss + attention + PACK_BYTES + 3 * n * widest * F32 + dequantized;
 
   const perWorker = Math.round((weights + adapter + optimizer + activations + scratch) * HEAP_SLACK);
-  const hostLoad = weights;
-  const total = PROCESS_BYTES + (workers - 1) * WORKER_BYTES + workers * perWorker + hostLoad;
+  const hostLoad = hostLoadBytes(m, t, target);
+  // The host copy of a tensor being uploaded lives only while loading, beside the weights uploaded so far and no
+  // activations (bench/memory.ts: Qwen2.5-0.5B peaked at 1827 MiB RSS after loading, 2659 MiB in training), so the
+  // process peak is the larger of the two phases, not their sum.
+  const total = PROCESS_BYTES + (workers - 1) * (WORKER_BYTES + perWorker) + Math.max(perWorker, weights + hostLoad);
   const fitsHeap = target.heapBytesPerWorker === undefined || perWorker <= target.heapBytesPerWorker;
   const fitsRam = total <= target.ramBytes;
   return { weights, adapter, optimizer, activations, scratch, perWorker, hostLoad, total, fitsHeap, fitsRam };

@@ -33,7 +33,7 @@ describe('parseLlamaConfig', () => {
       vocabSize: 32000, hiddenSize: 2048, intermediateSize: 5632, numHiddenLayers: 22, numAttentionHeads: 32,
       numKeyValueHeads: 4, headDim: 64, maxPositionEmbeddings: 2048, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null,
       tieWordEmbeddings: false, attentionBias: false, bosTokenId: 1, eosTokenId: 2, eosTokenIds: [2],
-      architecture: 'LlamaForCausalLM', modelType: 'llama',
+      architecture: 'LlamaForCausalLM', modelType: 'llama', storedDtype: 'bfloat16',
     });
   });
 
@@ -82,7 +82,7 @@ describe('parseLlamaConfig', () => {
       assert.deepEqual(c.eosTokenIds, []);
       const json = llamaConfigToJson(c);
       assert.equal(json.eos_token_id, null);
-      assert.deepEqual(parseLlamaConfig(json, FILE), c);
+      assert.deepEqual(parseLlamaConfig(json, FILE), { ...c, storedDtype: 'float32' }); // llamaConfigToJson describes float32 weights
     }
     // Llama keeps transformers' LlamaConfig defaults.
     assert.deepEqual(parseLlamaConfig({ ...TINYLLAMA, bos_token_id: undefined, eos_token_id: undefined }, FILE).eosTokenIds, [2]);
@@ -143,7 +143,14 @@ describe('parseLlamaConfig', () => {
 
   it('writes back a config.json that parses to the same config', () => {
     const c = parseLlamaConfig({ ...TINYLLAMA, rope_scaling: { type: 'linear', factor: 2 }, pad_token_id: 0 }, FILE);
-    assert.deepEqual(parseLlamaConfig(JSON.parse(JSON.stringify(llamaConfigToJson(c))), FILE), c);
+    // The written config.json describes float32 weights (what init-model and the f32 writers store), whatever c's were.
+    assert.deepEqual(parseLlamaConfig(JSON.parse(JSON.stringify(llamaConfigToJson(c))), FILE), { ...c, storedDtype: 'float32' });
+  });
+
+  it('reads the stored dtype from dtype (transformers 5) or torch_dtype; "auto" or none leaves it unknown', () => {
+    assert.equal(parseLlamaConfig({ ...TINYLLAMA, torch_dtype: undefined, dtype: 'float16' }, FILE).storedDtype, 'float16');
+    assert.equal(parseLlamaConfig({ ...TINYLLAMA, torch_dtype: 'auto' }, FILE).storedDtype, undefined);
+    assert.equal(parseLlamaConfig({ ...TINYLLAMA, torch_dtype: undefined }, FILE).storedDtype, undefined);
   });
 });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { estimateMemory, WASM_HEAP_BYTES, type TrainingShape } from '../../src/model-spec/memory.js';
+import { estimateMemory, residentWeightDtype, WASM_HEAP_BYTES, type TrainingShape } from '../../src/model-spec/memory.js';
 import { fullTrainableCount, trainedWeightNames } from '../../src/model-spec/train-modules.js';
 import type { LlamaConfig } from '../../src/model-spec/config.js';
 
@@ -11,7 +11,8 @@ const QWEN: LlamaConfig = {
   bosTokenId: undefined as unknown as number, eosTokenId: 151643, eosTokenIds: [151643], architecture: 'Qwen2ForCausalLM', modelType: 'qwen2',
 };
 const SHAPE: TrainingShape = { batchSize: 1, maxLength: 256, r: 0, targetModules: [], dropout: false, gradientCheckpointing: false, workers: 1 };
-const TARGET = { heapBytesPerWorker: WASM_HEAP_BYTES, residentDtype: 'bfloat16' as const, ramBytes: 64 * 2 ** 30 };
+// Full fine-tuning reads every weight widened (causal-lm.ts: no keepHalf), so a bf16 checkpoint is float32-resident.
+const TARGET = { heapBytesPerWorker: WASM_HEAP_BYTES, residentDtype: residentWeightDtype('bfloat16', 'wasm', { full: true }), ramBytes: 64 * 2 ** 30 };
 
 test('full fine-tuning trains every parameter once (tied embeddings once): the published count', () => {
   assert.equal(fullTrainableCount(QWEN), 494_032_768);
@@ -30,9 +31,12 @@ test('the memory plan counts full fine-tuning as float32 values + gradients + tw
   assert.ok(full.perWorker > 16 * n && !full.fitsHeap && full.maxWorkers === 0);
   const frozen = estimateMemory(QWEN, SHAPE, TARGET);
   assert.ok(full.weights < frozen.weights / 100, 'nothing is left frozen in its stored dtype but the vectors');
-  // A subset trains fewer: the frozen rest stays in its stored dtype.
+  // A subset trains fewer: the frozen rest stays float32 beside it.
   const subset = fullTrainableCount(QWEN, ['q_proj']);
   const part = estimateMemory(QWEN, { ...SHAPE, fullParams: subset }, TARGET);
+  assert.equal(TARGET.residentDtype, 'float32');
   assert.equal(part.optimizer, subset * 8);
-  assert.equal(part.weights, frozen.weights - subset * 2, 'the trained subset leaves its 16-bit storage');
+  assert.equal(part.weights, frozen.weights - subset * 4, 'the trained subset leaves the frozen weights');
+  // The host holds the whole model widened before the build (loadWeights, not openWeights).
+  assert.equal(full.hostLoad, fullTrainableCount(QWEN) * 4);
 });

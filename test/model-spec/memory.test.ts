@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseLlamaConfig, type LlamaConfig } from '../../src/model-spec/config.js';
-import { activationBytes, estimateMemory, WASM_HEAP_BYTES, workersThatFit, type MemoryTarget, type TrainingShape } from '../../src/model-spec/memory.js';
+import { activationBytes, estimateMemory, residentWeightDtype, WASM_HEAP_BYTES, workersThatFit, type MemoryTarget, type TrainingShape } from '../../src/model-spec/memory.js';
 import { baseParameterGroups } from '../../src/model-spec/params.js';
 import { WASM_HEAP_MAX_BYTES } from '../../src/runtime/kernels/heap.js';
 import { resolveWorkers } from '../../src/runtime/train/parallel/pool.js';
@@ -35,7 +35,7 @@ describe('memory plan', () => {
     assert.equal(WASM_HEAP_BYTES, WASM_HEAP_MAX_BYTES);
   });
 
-  test('weights count in their resident dtype: 16-bit halves them', () => {
+  test('weights count in their resident dtype: 16-bit halves the linears and a frozen embed_tokens (a tied head is it); vectors stay float32', () => {
     const f32 = estimateMemory(QWEN_05B, LORA, WASM);
     const half = estimateMemory(QWEN_05B, LORA, { ...WASM, residentDtype: 'bfloat16' });
     // Qwen2.5-0.5B by hand: tied embeddings 151936·896; per layer q,o 896², k,v 896·128, MLP 3·896·4864;
@@ -44,7 +44,35 @@ describe('memory plan', () => {
     const linears = 24 * (2 * 896 * 896 + 2 * 896 * 128 + 3 * 896 * 4864);
     const vectors = 24 * (2 * 896 + 896 + 256) + 896;
     assert.equal(f32.weights, (embeddings + linears + vectors) * 4);
-    assert.equal(half.weights, (embeddings + linears) * 2 + vectors * 4);
+    assert.equal(half.weights, (linears + embeddings) * 2 + vectors * 4);
+    // An embed_tokens that modules_to_save trains is a float32 Variable.
+    assert.equal(estimateMemory(QWEN_05B, { ...LORA, modulesToSave: ['embed_tokens'] }, { ...WASM, residentDtype: 'bfloat16' }).weights, linears * 2 + (embeddings + vectors) * 4);
+    // TinyLlama's lm_head is untied: a frozen linear like the projections; both 16-bit, as embed_tokens is.
+    const tiny = estimateMemory(TINYLLAMA, LORA, { ...WASM, residentDtype: 'float16' });
+    const tinyLinears = 22 * (2 * 2048 * 2048 + 2 * 2048 * 256 + 3 * 2048 * 5632);
+    const tinyVectors = 22 * 2 * 2048 + 2048;
+    assert.equal(tiny.weights, (tinyLinears + 2 * 32000 * 2048) * 2 + tinyVectors * 4);
+  });
+
+  test('resident dtype: the stored 16-bit dtype on wasm (ftc kernels), float32 on native and cpu backends, for full fine-tuning or unknown', () => {
+    assert.equal(residentWeightDtype('bfloat16', 'wasm'), 'bfloat16');
+    assert.equal(residentWeightDtype('float16', 'wasm'), 'float16');
+    assert.equal(residentWeightDtype('float32', 'wasm'), 'float32');
+    assert.equal(residentWeightDtype(undefined, 'wasm'), 'float32');
+    assert.equal(residentWeightDtype('bfloat16', 'wasm', { full: true }), 'float32');
+    for (const b of ['tensorflow', 'tensorflow-gpu', 'cpu'] as const) assert.equal(residentWeightDtype('bfloat16', b), 'float32');
+    // config.json's torch_dtype reaches the plan through LlamaConfig.
+    assert.equal(residentWeightDtype(config({ architectures: ['LlamaForCausalLM'], torch_dtype: 'bfloat16' }).storedDtype, 'wasm'), 'bfloat16');
+  });
+
+  test('host load is the largest tensor as read, not the model: loading takes one tensor at a time', () => {
+    const bf16 = { ...WASM, residentDtype: 'bfloat16' as const };
+    // Qwen: embed_tokens as stored (151936·896·2) outweighs any 16-bit linear; float32 when read widened.
+    assert.equal(estimateMemory(QWEN_05B, LORA, bf16).hostLoad, 151936 * 896 * 2);
+    assert.equal(estimateMemory(QWEN_05B, LORA, WASM).hostLoad, 151936 * 896 * 4);
+    assert.equal(estimateMemory(TINYLLAMA, LORA, bf16).hostLoad, 32000 * 2048 * 2);
+    // The reference model's widest linear (the MLP's 256·688) at 2 bytes is less than its embedding.
+    assert.equal(estimateMemory(REFERENCE, LORA, bf16).hostLoad, 2048 * 256 * 2);
   });
 
   test('adapter and optimizer: r·(in+out) per targeted module and layer, values+gradients and two moments', () => {
@@ -54,16 +82,23 @@ describe('memory plan', () => {
     assert.equal(e.optimizer, 2 * 4 * params);
   });
 
-  test('activations: by hand for the reference model, linear in T with flash attention, superlinear with query chunks', () => {
+  test('activations: by hand for the reference model, linear in T with the runtime\'s (flash) attention, superlinear with query chunks', () => {
     // Per layer and token, float32 (decoderLayer's tape): 8·256 + 4·688 + 5·256 (q) + 5·256 (k, 8 kv heads)
-    // + q_proj/v_proj with dropout 2·(2·256 + 8) = 8400, plus flash's 8 statistics (one per head) = 8408.
+    // + q_proj/v_proj with dropout 2·(2·256 + 8) = 8400, plus what fused attention saves: q, out (8·32 each) and
+    // k, v (8 kv heads · 32) = 1024, so 9424. Without checkpointing tfjs keeps about twice the tape (fitted).
     const flash = (maxLength: number, gradientCheckpointing = false) => activationBytes(REFERENCE, { ...LORA, maxLength, gradientCheckpointing }, 1, 'flash');
-    assert.equal(flash(2048), 4 * 2048 * (4 * 8408 + 2 * 256), 'four layers and the final norm');
-    assert.equal(flash(2048, true), 4 * 2048 * (4 * 256 + 2 * 8408), "each layer's input, one layer recomputed with its gradients");
+    assert.equal(flash(2048), 4 * 2048 * (2 * 4 * 9424 + 2 * 256), 'four layers (twice the tape) and the final norm');
+    assert.equal(flash(2048, true), 4 * 2048 * (4 * 256 + 2 * 9424), "each layer's input, one layer recomputed with its gradients");
     assert.equal(flash(4096) / flash(2048), 2);
+    assert.equal(flash(4096, true) / flash(2048, true), 2);
     const chunks = (maxLength: number) => activationBytes(REFERENCE, { ...LORA, maxLength }, 1, 'query-chunks');
     const ratio = chunks(4096) / chunks(2048);
     assert.ok(ratio > 2 && ratio < 4, `4096 vs 2048 with query chunks: ×${ratio} (measured heap ×2.35)`);
+    // The whole estimate is linear in T too (weights and fixed scratch aside): what the runtime's attention makes.
+    const heap = (maxLength: number) => estimateMemory(REFERENCE, { ...LORA, maxLength, gradientCheckpointing: true }, WASM).perWorker;
+    const slope1 = heap(2048) - heap(1024);
+    const slope2 = (heap(4096) - heap(2048)) / 2;
+    assert.ok(Math.abs(slope2 / slope1 - 1) < 0.01, `per-token growth ${slope1} then ${slope2}`);
     const qwen = (gradientCheckpointing: boolean) => estimateMemory(QWEN_05B, { ...LORA, gradientCheckpointing }, WASM).activations;
     assert.ok(qwen(true) < qwen(false) / 4, "24 layers: one layer's activations plus every layer's input");
   });
@@ -91,7 +126,7 @@ describe('memory plan', () => {
   });
 
   test('workers = auto never picks more workers than fit in RAM', () => {
-    const shape = { ...LORA, batchSize: 8, gradientCheckpointing: true };
+    const shape = { ...LORA, batchSize: 8, maxLength: 128, gradientCheckpointing: true };
     const ram = { ...WASM, ramBytes: 12 * GiB };
     const fit = workersThatFit(QWEN_05B, shape, ram, 8);
     assert.ok(fit > 1 && fit < 8, `fit ${fit}`);

@@ -25,6 +25,17 @@ export interface HalfValues {
 /** Weights by Hugging Face name, e.g. `model.layers.0.self_attn.q_proj.weight`. */
 export type WeightMap = Map<string, HostTensor>;
 
+/**
+ * Weights a model build takes one at a time (weights.ts openWeights reads each from its shard on `take`), so the
+ * host holds about one tensor while the model uploads instead of the whole model.
+ */
+export interface WeightSource {
+  /** A tensor's shape and value count without reading its data; undefined when the checkpoint has none. */
+  info(name: string): { shape: readonly number[]; length: number } | undefined;
+  /** The tensor's values; the source keeps no reference to them, so they are garbage once the caller uploads them. */
+  take(name: string): HostTensor;
+}
+
 export interface LoraSettings {
   r: number;
   alpha: number;

@@ -4,7 +4,7 @@ import type { FullSettings, WeightMap } from './api.js';
 import type { LlamaConfig } from '../../model-spec/config.js';
 import { LINEAR_MODULES } from '../../model-spec/modules.js';
 import { trainedWeightNames } from '../../model-spec/train-modules.js';
-import { checkWeights, type BuiltModel } from './build.js';
+import { checkFinite, checkWeights, type BuiltModel } from './build.js';
 import type { DecoderLayer, Linear, LinearName, LlamaModules } from './llama.js';
 import { TrainedLinear, variableOf } from './lora.js';
 import { FrozenLinear } from './matmul.js';
@@ -23,6 +23,7 @@ export function buildFullModel(config: LlamaConfig, weights: WeightMap, full: Fu
 
 function build(config: LlamaConfig, weights: WeightMap, full: FullSettings, releaseHost: boolean): BuiltModel {
   checkWeights(config, weights);
+  for (const [name, w] of weights) checkFinite(name, w);
   const trained = new Set(trainedWeightNames(config, full.trainModules));
   const params = new Map<string, tf.Variable>();
   /** The named weight on the device: a Variable (registered in `params`) when it is trained. */

@@ -1,7 +1,7 @@
 import { FtcError } from '../../errors.js';
 import { withMemoryStage } from '../kernels/heap.js';
 import * as tf from '../tf.js';
-import type { HostTensor, LoraSettings, WeightMap } from './api.js';
+import type { HostTensor, LoraSettings, WeightMap, WeightSource } from './api.js';
 import { decodeHalf, firstNonFiniteHalf } from './half.js';
 import type { LlamaConfig } from '../../model-spec/config.js';
 import { expectedWeightShapes, isOptionalWeight, LINEAR_MODULES as LINEAR_NAMES, resolveTargetModules } from '../../model-spec/modules.js';
@@ -27,8 +27,9 @@ export interface BuiltModel {
  * the target modules in LoRA. A weight that is missing or mis-shaped, or a target module the model does not
  * have, is an FtcError naming it.
  */
-export function buildModel(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings, opts: BuildOptions = {}): BuiltModel {
-  return withMemoryStage('uploading the model weights', () => build(config, weights, lora, opts.releaseHost ?? false, opts.quantized ?? new Map()));
+export function buildModel(config: LlamaConfig, weights: WeightMap | WeightSource, lora?: LoraSettings, opts: BuildOptions = {}): BuiltModel {
+  const source = weights instanceof Map ? mapSource(weights, opts.releaseHost ?? false) : weights;
+  return withMemoryStage('uploading the model weights', () => build(config, source, lora, opts.quantized ?? new Map()));
 }
 
 export interface BuildOptions {
@@ -38,33 +39,67 @@ export interface BuildOptions {
 }
 
 /**
- * With `releaseHost`, each host tensor leaves `weights` as soon as the backend holds its copy, so the garbage
- * collector can free it while the rest upload: the load's peak stays near one copy of the weights instead of
- * two (host and wasm heap). Only for a map nobody else reads (loadCausalLM's).
+ * A map as a source. With `releaseHost`, each host tensor leaves the map as soon as it is taken, so the garbage
+ * collector can free it once uploaded while the rest upload. Only for a map nobody else reads.
  */
-function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | undefined, releaseHost: boolean, quantized: Map<string, Quantized4bit>): BuiltModel {
+export function mapSource(weights: WeightMap, releaseHost: boolean): WeightSource {
+  return {
+    info: (name) => {
+      const w = weights.get(name);
+      return w && { shape: w.shape, length: hostLength(w) };
+    },
+    take: (name) => {
+      const w = weights.get(name)!;
+      if (releaseHost) weights.delete(name);
+      return w;
+    },
+  };
+}
+
+/**
+ * Takes each tensor from `weights` as it uploads it, so with a source that reads on demand (openWeights) the host
+ * holds one tensor at a time. Shapes are checked first, from `info` alone; each tensor is checked finite when
+ * taken, and if one is not, everything uploaded so far is freed before the error leaves.
+ */
+function build(config: LlamaConfig, weights: WeightSource, lora: LoraSettings | undefined, quantized: Map<string, Quantized4bit>): BuiltModel {
   checkWeights(config, weights, quantized);
+  const made: Array<{ dispose(): void }> = [];
+  try {
+    return assemble(config, weights, lora, quantized, made);
+  } catch (e) {
+    for (const m of made) m.dispose();
+    throw e;
+  }
+}
+
+function assemble(config: LlamaConfig, weights: WeightSource, lora: LoraSettings | undefined, quantized: Map<string, Quantized4bit>, made: Array<{ dispose(): void }>): BuiltModel {
+  const has = (name: string) => weights.info(name) !== undefined;
+  const take = (name: string): HostTensor => {
+    const w = weights.take(name);
+    checkFinite(name, w);
+    return w;
+  };
   const targets = lora ? new Set(resolveTargetModules(lora.targetModules, config.architecture)) : new Set<LinearName>();
   const rng = new Prng(lora?.seed ?? 0);
   const adapters = new Map<string, LoraLinear>();
   const params = new Map<string, tf.Variable>();
   const upload = (name: string): tf.Tensor => {
-    const w = weights.get(name)!;
+    const w = take(name);
     const t = tf.tensor(w.data, w.shape, 'float32');
-    if (releaseHost) weights.delete(name);
+    made.push(t);
     return t;
   };
   /** A frozen embedding table: 16-bit like a linear weight; in float32, transposed for the head only when tied. */
   const uploadFrozenEmbedding = (name: string, tied: boolean): FrozenWeight => {
-    const host = weights.get(name)!;
+    const host = take(name);
     const w = host.half && halfKernelsAvailable() ? uploadFrozenWeight(host) : new F32Weight(tf.tensor2d(host.data, host.shape as [number, number]), { transposedCopy: tied });
-    if (releaseHost) weights.delete(name);
+    made.push(w);
     return w;
   };
   /** A frozen linear weight, 16-bit where the backend's kernels take it (frozen-weight.ts). */
   const uploadFrozen = (name: string): FrozenWeight => {
-    const w = uploadFrozenWeight(weights.get(name)!);
-    if (releaseHost) weights.delete(name);
+    const w = uploadFrozenWeight(take(name));
+    made.push(w);
     return w;
   };
 
@@ -74,7 +109,7 @@ function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | und
     const linear = {} as Record<LinearName, Linear>;
     for (const name of LINEAR_NAMES) {
       const path = modulePath(i, name);
-      const hasBias = weights.has(`${path}.bias`);
+      const hasBias = has(`${path}.bias`);
       const adapted = targets.has(name);
       const trainBias = hasBias && (lora?.bias === 'all' || (lora?.bias === 'lora_only' && adapted));
       let bias: tf.Tensor1D | undefined;
@@ -82,14 +117,19 @@ function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | und
         const b = upload(`${path}.bias`) as tf.Tensor1D;
         // PEFT trains only biases the base already has; it never adds one.
         bias = trainBias ? variableOf(b) : b;
-        if (trainBias) params.set(peftBiasKey(i, name), bias as tf.Variable);
+        if (trainBias) {
+          params.set(peftBiasKey(i, name), bias as tf.Variable);
+          made.push(bias);
+        }
       }
       const q = quantized.get(`${path}.weight`);
       const base = new FrozenLinear(q ? frozen4bit(q) : uploadFrozen(`${path}.weight`), bias);
+      if (q) made.push(base);
       if (adapted && lora) {
         const peftPath = `base_model.model.${path}`;
         const a = new LoraLinear(base, peftPath, lora, kaimingUniformA(rng, lora.r, base.inFeatures), moduleIndex);
         adapters.set(peftPath, a);
+        made.push(a);
         params.set(`${peftPath}.lora_A.weight`, a.aT);
         params.set(`${peftPath}.lora_B.weight`, a.bT);
         if (a.magnitude) params.set(`${peftPath}.lora_magnitude_vector`, a.magnitude);
@@ -107,7 +147,7 @@ function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | und
   }
 
   const toSave = lora?.modulesToSave ?? [];
-  const tied = config.tieWordEmbeddings || !weights.has('lm_head.weight');
+  const tied = config.tieWordEmbeddings || !has('lm_head.weight');
   if (tied && toSave.length > 0) {
     throw new FtcError('E_LORA_MODULES_TO_SAVE', `modules_to_save [${toSave.join(', ')}] on a model whose lm_head is tied to embed_tokens`, undefined,
       'ftc trains embed_tokens / lm_head fully only when the model has its own lm_head.weight (tie_word_embeddings false)');
@@ -117,6 +157,7 @@ function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | und
     if (!toSave.includes(module)) return t;
     const v = variableOf(t);
     params.set(savedModuleKey(module), v);
+    made.push(v);
     return v;
   };
   // [V, E]. Frozen, it is a FrozenWeight in its stored format (bf16 stays 16-bit on wasm: half the memory, and
@@ -153,21 +194,20 @@ export function disposeModel(m: BuiltModel): void {
 }
 
 
-/** Every tensor the config needs, with the right shape and finite values, before anything is uploaded. */
-export function checkWeights(config: LlamaConfig, weights: WeightMap, quantized: Map<string, Quantized4bit> = new Map()): void {
+/** Every tensor the config needs, with the right shape, before anything is read or uploaded (values are checked as they are taken). */
+export function checkWeights(config: LlamaConfig, weights: WeightMap | WeightSource, quantized: Map<string, Quantized4bit> = new Map()): void {
+  const info = weights instanceof Map ? (name: string) => { const w = weights.get(name); return w && { shape: w.shape, length: hostLength(w) }; } : (name: string) => weights.info(name);
   const problems: string[] = [];
   for (const [name, shape] of expectedWeightShapes(config)) {
     // A 4-bit weight's shape is its quantization state's, and it holds every value; a host tensor is counted.
     const q = quantized.get(name);
-    const w = weights.get(name);
-    const found = q ? { shape: q.shape, length: elementCount(q.shape) } : w && { shape: w.shape, length: hostLength(w) };
+    const found = q ? { shape: q.shape, length: elementCount(q.shape) } : info(name);
     if (!found) {
       if (!isOptionalWeight(name, config)) problems.push(`missing ${name} (expected [${shape}])`);
     } else if (found.shape.length !== shape.length || found.shape.some((d, i) => d !== shape[i]) || found.length < elementCount(shape)) {
       problems.push(`${name}: expected [${shape}], found [${found.shape}]`);
     }
   }
-  if (problems.length === 0) for (const [name, w] of weights) checkFinite(name, w);
   if (problems.length > 0) {
     throw new FtcError('E_MODEL_WEIGHTS_MISMATCH', `weights do not match config.json:\n  ${problems.slice(0, 20).join('\n  ')}`, undefined,
       'the weights belong to a different model than config.json describes');
@@ -178,7 +218,7 @@ export function checkWeights(config: LlamaConfig, weights: WeightMap, quantized:
  * A NaN or infinity in a frozen weight poisons every loss from the first step, far from its cause; it is
  * found here, once per load, while the values are on the host and before anything is uploaded.
  */
-function checkFinite(name: string, w: HostTensor): void {
+export function checkFinite(name: string, w: HostTensor): void {
   const nonFinite = (x: number, i: number) =>
     new FtcError('E_MODEL_WEIGHTS_NONFINITE', `weight ${name} holds ${x} at flat index ${i}`, undefined,
       'the checkpoint is corrupt, or was saved after training diverged: re-download or re-export it');

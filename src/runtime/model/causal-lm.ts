@@ -1,6 +1,6 @@
 import { FtcError } from '../../errors.js';
 import * as tf from '../tf.js';
-import type { CausalLM, ForwardOptions, FullSettings, HostTensor, LoraSettings, WeightMap } from './api.js';
+import type { CausalLM, ForwardOptions, FullSettings, HostTensor, LoraSettings, WeightMap, WeightSource } from './api.js';
 import { buildModel, disposeModel, type BuildOptions as LoraBuildOptions, type BuiltModel } from './build.js';
 import { buildFullModel } from './build-full.js';
 import { quantizeWeightMap, readQuantizedBase } from '../quant/base-4bit.js';
@@ -10,7 +10,7 @@ import { decode, lmHead, type LayerCache } from './llama.js';
 import { headLoss } from './loss.js';
 import { toPeftHost } from './lora.js';
 import { loadAdapter } from './peft.js';
-import { loadWeights } from './weights.js';
+import { loadWeights, openWeights } from './weights.js';
 
 /** A CausalLM plus what generate, score and export need beyond the trainer's contract. */
 export interface LlamaCausalLM extends CausalLM {
@@ -32,9 +32,11 @@ export interface BuildOptions extends LoraBuildOptions {
   full?: FullSettings;
 }
 
-export function createCausalLM(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings, opts: BuildOptions = {}): LlamaCausalLM {
+/** `weights` a map (every tensor on the host) or a source read one tensor at a time (LoRA builds only). */
+export function createCausalLM(config: LlamaConfig, weights: WeightMap | WeightSource, lora?: LoraSettings, opts: BuildOptions = {}): LlamaCausalLM {
   if (lora && opts.full) throw new Error('a model is built for LoRA or for full fine-tuning, not both');
-  const built = opts.full ? buildFullModel(config, weights, opts.full, opts) : buildModel(config, weights, lora, opts);
+  if (opts.full && !(weights instanceof Map)) throw new Error('full fine-tuning builds from a weight map');
+  const built = opts.full && weights instanceof Map ? buildFullModel(config, weights, opts.full, opts) : buildModel(config, weights, lora, opts);
   const { modules, params } = built;
   const v = config.vocabSize;
 
@@ -102,9 +104,13 @@ export function loadCausalLM(dir: string, opts: { adapterDir?: string; lora?: Lo
   const cached = quant && opts.quantizedBase ? readQuantizedBase(opts.quantizedBase) : undefined;
   // 16-bit linear weights stay 16-bit on the host for a frozen base; the build uploads them as they are or widens
   // them one at a time (frozen-weight.ts). Full fine-tuning trains float32 Variables, so it reads them widened.
-  const weights = loadWeights(dir, config, { keepHalf: !opts.full, skip: (name) => cached?.has(name) ?? false });
-  const quantized = cached ?? (quant ? quantizeWeightMap(weights, config, quant) : undefined);
-  // The weights map is this call's alone: its host copies go as they are uploaded.
+  const load = { keepHalf: !opts.full, skip: (name: string) => cached?.has(name) ?? false };
+  // A LoRA build takes each tensor from its shard as it uploads it, so the host holds about one tensor at a time,
+  // not the model. Full fine-tuning and quantizing here read them all first (they take a map); that map is this
+  // call's alone, so its host copies go as they are uploaded.
+  const eager = opts.full !== undefined || (quant !== undefined && cached === undefined);
+  const weights = eager ? loadWeights(dir, config, load) : openWeights(dir, config, load);
+  const quantized = cached ?? (quant && weights instanceof Map ? quantizeWeightMap(weights, config, quant) : undefined);
   const model = createCausalLM(config, weights, lora, { releaseHost: true, quantized, full: opts.full });
   if (adapter) model.importAdapter(adapter.tensors);
   return model;

@@ -65,42 +65,58 @@ export function readSafetensorsHeader(path: string): SafetensorsHeader {
  * copy of the weights is ever in memory.
  */
 export function readSafetensors(path: string, opts: ReadOptions = {}): Map<string, HostTensor> {
-  if (endianness() !== 'LE') throw new Error('safetensors reading assumes a little-endian host');
   const fd = openOrThrow(path);
   try {
     const header = readHeader(fd, path);
     const out = new Map<string, HostTensor>();
-    let scratch: Uint8Array | undefined;
+    const scratch = { buffer: undefined as Uint8Array | undefined };
     for (const [name, t] of header.tensors) {
       if (opts.filter && !opts.filter(name)) continue;
-      const count = elementCount(t.shape);
-      if ((t.dtype === 'F16' || t.dtype === 'BF16') && opts.keepHalf?.(name)) {
-        const bits = new Uint16Array(count + (count & 1)); // even: viewable as 32-bit words
-        readFully(fd, new Uint8Array(bits.buffer, 0, 2 * count), t.begin, path);
-        out.set(name, halfHostTensor(t.shape, { format: t.dtype === 'F16' ? 'f16' : 'bf16', bits }));
-        continue;
-      }
-      const data = new Float32Array(count);
-      if (t.dtype === 'F32') {
-        readFully(fd, new Uint8Array(data.buffer), t.begin, path);
-      } else if (t.dtype === 'F16' || t.dtype === 'BF16') {
-        scratch ??= new Uint8Array(1 << 22);
-        const perChunk = scratch.length / 2;
-        for (let done = 0; done < count; done += perChunk) {
-          const n = Math.min(perChunk, count - done);
-          readFully(fd, scratch.subarray(0, 2 * n), t.begin + 2 * done, path);
-          (t.dtype === 'F16' ? decodeF16Into : decodeBf16Into)(scratch, n, data, done);
-        }
-      } else {
-        throw new FtcError('E_SAFETENSORS_DTYPE', `tensor "${name}" has dtype ${t.dtype}; ftc reads F32, F16 and BF16`, { file: path },
-          'convert the checkpoint to float16, bfloat16 or float32 (e.g. with transformers save_pretrained)');
-      }
-      out.set(name, { shape: t.shape, data });
+      out.set(name, readTensor(fd, path, name, t, opts.keepHalf?.(name) ?? false, scratch));
     }
     return out;
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Reads one tensor whose header entry is already known (readSafetensorsHeader's `t`), the file opened for it
+ * alone: what a loader uses that uploads each tensor as soon as it is read (weights.ts openWeights).
+ */
+export function readSafetensorsTensor(path: string, name: string, t: TensorInfo, keepHalf = false): HostTensor {
+  const fd = openOrThrow(path);
+  try {
+    return readTensor(fd, path, name, t, keepHalf, { buffer: undefined });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readTensor(fd: number, path: string, name: string, t: TensorInfo, keepHalf: boolean, scratch: { buffer: Uint8Array | undefined }): HostTensor {
+  if (endianness() !== 'LE') throw new Error('safetensors reading assumes a little-endian host');
+  const count = elementCount(t.shape);
+  if ((t.dtype === 'F16' || t.dtype === 'BF16') && keepHalf) {
+    const bits = new Uint16Array(count + (count & 1)); // even: viewable as 32-bit words
+    readFully(fd, new Uint8Array(bits.buffer, 0, 2 * count), t.begin, path);
+    return halfHostTensor(t.shape, { format: t.dtype === 'F16' ? 'f16' : 'bf16', bits });
+  }
+  const data = new Float32Array(count);
+  if (t.dtype === 'F32') {
+    readFully(fd, new Uint8Array(data.buffer), t.begin, path);
+  } else if (t.dtype === 'F16' || t.dtype === 'BF16') {
+    const buf = (scratch.buffer ??= new Uint8Array(1 << 22));
+    const perChunk = buf.length / 2;
+    for (let done = 0; done < count; done += perChunk) {
+      const n = Math.min(perChunk, count - done);
+      readFully(fd, buf.subarray(0, 2 * n), t.begin + 2 * done, path);
+      (t.dtype === 'F16' ? decodeF16Into : decodeBf16Into)(buf, n, data, done);
+    }
+  } else {
+    throw new FtcError('E_SAFETENSORS_DTYPE', `tensor "${name}" has dtype ${t.dtype}; ftc reads F32, F16 and BF16`, { file: path },
+      'convert the checkpoint to float16, bfloat16 or float32 (e.g. with transformers save_pretrained)');
+  }
+  return { shape: t.shape, data };
 }
 
 /**

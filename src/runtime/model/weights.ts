@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FtcError } from '../../errors.js';
-import type { WeightMap } from './api.js';
+import type { HostTensor, WeightMap, WeightSource } from './api.js';
 import type { LlamaConfig } from '../../model-spec/config.js';
 import { expectedWeightShapes, isOptionalWeight } from '../../model-spec/modules.js';
-import { readSafetensors, readSafetensorsHeader, readSafetensorsIndex } from './safetensors.js';
+import { readSafetensorsHeader, readSafetensorsIndex, readSafetensorsTensor, type TensorInfo } from './safetensors.js';
+import { elementCount } from '../../model-spec/shape.js';
 
 /** Where each tensor of a model directory lives: model.safetensors, or the shards of an index. */
 export function locateWeights(dir: string): Map<string, string> {
@@ -22,19 +23,26 @@ export function locateWeights(dir: string): Map<string, string> {
       : '`ftc init-model DIR` writes a small model; a Hugging Face download holds model.safetensors');
 }
 
+export interface LoadOptions {
+  /** F16/BF16 frozen matrices (the projections, lm_head and embed_tokens: isFrozenMatrix) stay 16-bit on the host; norms and biases are float32. */
+  keepHalf?: boolean;
+  /** Names never read (a QLoRA base holds them 4-bit). */
+  skip?: (name: string) => boolean;
+}
+
 /**
- * Loads a model directory's weights (single file or sharded), after checking from the headers alone that
- * every tensor `config` requires is present with the right shape. Tensors the model does not use
- * (rotary inv_freq buffers and the like) are never read, nor those `skip` names (a QLoRA base holds them 4-bit).
- * With `keepHalf`, F16/BF16 frozen matrices (the projections, lm_head and embed_tokens) stay 16-bit on the host
- * for the model build to upload as they are (or widen one at a time); norms and biases are always float32.
+ * Opens a model directory's weights (single file or sharded) for a build to take one tensor at a time, after
+ * checking from the headers alone that every tensor `config` requires is present with the right shape: a mismatch
+ * is reported before any tensor data is read. Tensors the model does not use (rotary inv_freq buffers and the
+ * like) are never read, nor those `skip` names. Each `take` reads its tensor from its shard then and there (with
+ * `keepHalf`, 16-bit frozen matrices as stored, for the build to upload as they are or widen one at a time).
  */
-export function loadWeights(dir: string, config: LlamaConfig, opts: { keepHalf?: boolean; skip?: (name: string) => boolean } = {}): WeightMap {
+export function openWeights(dir: string, config: LlamaConfig, opts: LoadOptions = {}): WeightSource & { names: string[] } {
   const where = locateWeights(dir);
   const expected = expectedWeightShapes(config);
 
   // Shapes from the headers: a mismatch is reported before any tensor data is read.
-  const found = new Map<string, { shape: number[]; dtype: string; file: string }>();
+  const found = new Map<string, { info: TensorInfo; shape: number[]; file: string }>();
   const byShard = new Map<string, string[]>();
   for (const [name, file] of where) {
     if (expected.has(name)) (byShard.get(file) ?? byShard.set(file, []).get(file)!).push(name);
@@ -47,7 +55,7 @@ export function loadWeights(dir: string, config: LlamaConfig, opts: { keepHalf?:
         throw new FtcError('E_SAFETENSORS_INDEX', `the index maps "${name}" to ${file}, which does not hold it`, { file },
           'the sharded checkpoint is incomplete or its index is stale');
       }
-      found.set(name, { shape: t.shape, dtype: t.dtype, file });
+      found.set(name, { info: t, shape: t.shape, file });
     }
   }
 
@@ -71,13 +79,25 @@ export function loadWeights(dir: string, config: LlamaConfig, opts: { keepHalf?:
       'the weights belong to a different model than config.json describes');
   }
 
-  const weights: WeightMap = new Map();
-  for (const [file, names] of byShard) {
-    const wanted = new Set(names.filter((n) => !opts.skip?.(n)));
-    const keepHalf = opts.keepHalf ? isFrozenMatrix : undefined;
-    for (const [name, t] of readSafetensors(file, { filter: (n) => wanted.has(n), keepHalf })) weights.set(name, t);
-  }
-  return weights;
+  const present = (name: string) => (opts.skip?.(name) ? undefined : found.get(name));
+  return {
+    names: [...found.keys()].filter((n) => present(n) !== undefined),
+    info(name) {
+      const f = present(name);
+      return f && { shape: f.shape, length: elementCount(f.shape) };
+    },
+    take(name): HostTensor {
+      const f = present(name);
+      if (!f) throw new Error(`openWeights: ${name} is not in ${dir}`); // callers ask info() first
+      return readSafetensorsTensor(f.file, name, f.info, opts.keepHalf === true && isFrozenMatrix(name));
+    },
+  };
+}
+
+/** Reads every tensor `config` needs into memory at once (export, merging, GGUF): openWeights taken whole. */
+export function loadWeights(dir: string, config: LlamaConfig, opts: LoadOptions = {}): WeightMap {
+  const source = openWeights(dir, config, opts);
+  return new Map(source.names.map((name) => [name, source.take(name)]));
 }
 
 /** A weight FrozenLinear holds: a decoder projection or lm_head (never embeddings, norms or biases). */

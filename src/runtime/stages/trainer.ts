@@ -8,10 +8,9 @@ import { CheckpointDir } from '../train/checkpoint.js';
 import { train, type TrainConfig } from '../train/loop.js';
 import { MetricsLog } from '../train/metrics.js';
 import { uniformLossWarning } from '../train/uniform-loss.js';
-import { resolveWorkers, WorkerPool } from '../train/parallel/pool.js';
+import { WorkerPool } from '../train/parallel/pool.js';
+import { trainingThreads } from '../train/parallel/threads.js';
 import { localEngine, type StepOptions } from '../train/step.js';
-import { residentWeightDtype, WASM_HEAP_BYTES, workersThatFit } from '../../model-spec/memory.js';
-import { availableParallelism, totalmem } from 'node:os';
 import { lossCurveSvg } from '../train/plot.js';
 import { reportHtml } from '../train/report.js';
 import { heldOutGeneration } from '../train/held-out-answers.js';
@@ -103,11 +102,10 @@ export const trainerStage: StageImpl = {
     // Data-parallel threads: --workers, else the pipeline header's `workers` (auto: every core on wasm/cpu).
     const stepOptions: StepOptions = { gradientCheckpointing: p.gradient_checkpointing === true };
     // `auto` never picks more threads than the memory plan fits (each holds a full copy of the model).
-    const fit = workersThatFit(model.config, {
+    const threads = trainingThreads(model.config, {
       batchSize: p.batch_size, maxLength: dataset.meta.max_length, ...target.memoryShape,
       gradientCheckpointing: stepOptions.gradientCheckpointing === true, workers: 1,
-    }, { heapBytesPerWorker: backend.name === 'wasm' ? WASM_HEAP_BYTES : undefined, residentDtype: residentWeightDtype(), ramBytes: totalmem() }, availableParallelism());
-    const threads = resolveWorkers(ctx.options.workers ?? (ctx.pipeline.settings.workers as number | 'auto' | undefined), backend.name, p.batch_size, fit);
+    }, backend.name, ctx.options.workers ?? (ctx.pipeline.settings.workers as number | 'auto' | undefined));
     if (stepOptions.gradientCheckpointing) ctx.log.info('gradient checkpointing: each decoder layer is recomputed in the backward pass');
     let pool: WorkerPool | undefined;
     try {

@@ -24,9 +24,9 @@ import type { FromWorker, ModelSource, ToWorker, WireError } from './protocol.js
  * `fit`, the most workers the memory plan fits (src/model-spec/memory.ts workersThatFit). Never more than a
  * micro-batch has rows, since a share is whole rows.
  */
-export function resolveWorkers(setting: number | 'auto' | undefined, backend: string, batchSize: number, fit?: number): number {
+export function resolveWorkers(setting: number | 'auto' | undefined, backend: string, batchSize: number, fit?: number, machineCores = availableParallelism()): number {
   const auto = setting === undefined || setting === 'auto';
-  const cores = backend === 'wasm' || backend === 'cpu' ? availableParallelism() : 1;
+  const cores = backend === 'wasm' || backend === 'cpu' ? machineCores : 1;
   const wanted = auto ? Math.min(cores, fit ?? cores) : setting;
   return Math.max(1, Math.min(Math.floor(wanted), batchSize));
 }
