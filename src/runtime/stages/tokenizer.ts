@@ -128,9 +128,9 @@ export const tokenizerStage: StageImpl = {
     const files = [['train', join(input.dir, TRAIN_FILE)], ['eval', join(input.dir, EVAL_FILE)]] as const;
     const inputBytes = files.reduce((sum, [, f]) => sum + (existsSync(f) ? statSync(f).size : 0), 0);
     const threads = resolveTokenizerWorkers(p.workers, inputBytes);
-    const pool = threads > 1 ? TokenizerPool.start(threads, { json: loaded.json, rules }) : undefined;
-    const local = pool ? undefined : new RowTokenizer(tokenizer, rules);
-    const encode = (batch: RowBatch) => (pool ? pool.tokenize(batch) : local!.tokenize(batch));
+    const local = new RowTokenizer(tokenizer, rules);
+    const pool = threads > 1 ? TokenizerPool.start(threads, { json: loaded.json, rules }, local) : undefined;
+    const encode = (batch: RowBatch) => (pool ? pool.tokenize(batch) : local.tokenize(batch));
     // Batches in flight: one ahead on this thread (the library's Rust pool encodes it while the
     // previous one is written), two per worker (none waits for its next batch).
     const ahead = pool ? 2 * threads : 2;

@@ -1,12 +1,12 @@
 /**
- * Tokenization on several threads: worker_threads, each with its own tokenizer and RowTokenizer
- * (rows.ts), take whole batches of consecutive rows; the stage asks in row order and takes the
- * replies in the same order, so what it writes does not depend on how many threads encoded it.
+ * Tokenization on several threads: the stage's own and worker_threads, each with its own tokenizer and
+ * RowTokenizer (rows.ts), take whole batches of consecutive rows; the stage asks in row order and takes
+ * the replies in the same order, so what it writes does not depend on how many threads encoded it.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { FtcError } from '../../errors.js';
-import type { RowBatch, RowRules, TokenizedBatch } from './rows.js';
+import type { RowBatch, RowRules, RowTokenizer, TokenizedBatch } from './rows.js';
 
 /** What every worker starts from. */
 export interface WorkerSetup {
@@ -66,9 +66,10 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+/** A worker thread, or (worker undefined) the stage's own thread with its RowTokenizer. */
 class Member {
   readonly pending = new Map<number, Pending>();
-  constructor(readonly worker: Worker) {}
+  constructor(readonly worker: Worker | undefined) {}
 }
 
 export class TokenizerPool {
@@ -76,32 +77,43 @@ export class TokenizerPool {
   private closing = false;
   private failure: Error | undefined;
 
-  private constructor(private readonly members: Member[]) {}
+  private constructor(private readonly members: Member[], private readonly local: RowTokenizer) {}
 
-  static start(threads: number, setup: WorkerSetup): TokenizerPool {
-    const members = Array.from({ length: threads }, () => new Member(new Worker(new URL('./worker.js', import.meta.url), { workerData: setup })));
-    const pool = new TokenizerPool(members);
-    for (const m of members) pool.listen(m);
+  /**
+   * `threads` threads: the stage's own (it already holds the tokenizer, so one load and one cold word
+   * cache fewer than a worker) and threads - 1 workers.
+   */
+  static start(threads: number, setup: WorkerSetup, local: RowTokenizer): TokenizerPool {
+    const workers = Array.from({ length: threads - 1 }, () => new Member(new Worker(new URL('./worker.js', import.meta.url), { workerData: setup })));
+    const pool = new TokenizerPool([new Member(undefined), ...workers], local);
+    for (const m of workers) pool.listen(m);
     return pool;
   }
 
-  /** Encodes one batch on the least busy worker. */
+  /** Encodes one batch on the least busy thread (the stage's own when none is busier). */
   tokenize(batch: RowBatch): Promise<TokenizedBatch> {
     if (this.failure) return Promise.reject(this.failure);
     const m = this.members.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
     const id = this.nextId++;
     const reply = new Promise<TokenizedBatch>((resolve, reject) => m.pending.set(id, { resolve, reject }));
-    m.worker.postMessage({ id, batch } satisfies ToWorker);
+    if (m.worker) m.worker.postMessage({ id, batch } satisfies ToWorker);
+    else {
+      this.local.tokenize(batch).then(
+        (r) => m.pending.get(id)?.resolve(r),
+        (e: unknown) => m.pending.get(id)?.reject(e as Error),
+      ).finally(() => m.pending.delete(id));
+    }
     return reply;
   }
 
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all(this.members.map((m) => m.worker.terminate()));
+    await Promise.all(this.members.map((m) => m.worker?.terminate()));
   }
 
   private listen(m: Member): void {
-    m.worker.on('message', (msg: FromWorker) => {
+    const worker = m.worker!;
+    worker.on('message', (msg: FromWorker) => {
       const p = m.pending.get(msg.id);
       m.pending.delete(msg.id);
       if ('error' in msg) p?.reject(fromWire(msg.error));
@@ -113,8 +125,8 @@ export class TokenizerPool {
       for (const p of m.pending.values()) p.reject(e);
       m.pending.clear();
     };
-    m.worker.on('error', (e) => crash(new Error(`tokenizer worker crashed: ${e.message}`, { cause: e })));
-    m.worker.on('exit', (code) => {
+    worker.on('error', (e) => crash(new Error(`tokenizer worker crashed: ${e.message}`, { cause: e })));
+    worker.on('exit', (code) => {
       if (!this.closing) crash(new Error(`tokenizer worker stopped unexpectedly (exit code ${code})`));
     });
   }
