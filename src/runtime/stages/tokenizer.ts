@@ -127,7 +127,7 @@ export const tokenizerStage: StageImpl = {
 
     const files = [['train', join(input.dir, TRAIN_FILE)], ['eval', join(input.dir, EVAL_FILE)]] as const;
     const inputBytes = files.reduce((sum, [, f]) => sum + (existsSync(f) ? statSync(f).size : 0), 0);
-    const threads = resolveTokenizerWorkers(p.workers, inputBytes);
+    const threads = resolveTokenizerWorkers(p.workers, inputBytes, rules.encoder.wordCache);
     const local = new RowTokenizer(tokenizer, rules);
     const pool = threads > 1 ? TokenizerPool.start(threads, { json: loaded.json, rules }, local) : undefined;
     const encode = (batch: RowBatch) => (pool ? pool.tokenize(batch) : local.tokenize(batch));

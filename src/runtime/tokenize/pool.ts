@@ -45,19 +45,25 @@ function fromWire(e: WireError): Error {
 }
 
 /**
- * Input bytes per extra thread before `workers = auto` starts one: a worker first parses the
- * tokenizer.json itself (a 150K-entry vocabulary takes a few hundred ms), which a small input never
- * earns back. A guess, not yet measured (bench/data.ts has only been run at 1 MB, where one thread wins);
- * below it the stage stays on its own thread.
+ * Input bytes (the preprocessed examples) per thread before `workers = auto` adds one. A worker first
+ * loads the tokenizer (0.3-0.6 s for 150K entries) and fills its own word cache, which a small input
+ * never earns back. Measured (bench/data.ts, docs/performance.md; 2 cores, load average 5-9): with the
+ * word cache, 2 threads lost at 1.3, 6.5 and 13 MB of input and won at 26 MB (6.3 s against 8.2 s,
+ * and 8.1 against 9.9 in another run), so 2 threads from 24 MiB.
  */
-export const BYTES_PER_WORKER = 8 << 20;
+export const BYTES_PER_WORKER = 12 << 20;
 
 /**
  * Threads that tokenize: a number is taken as given (1: the stage's own thread, no workers); `auto`
- * is every core, but one more thread only per BYTES_PER_WORKER of input.
+ * is every core, but one more thread only per BYTES_PER_WORKER of input, and only with the word cache
+ * (`wordCache`): otherwise the library encodes whole texts, and its encodeBatch already spreads each
+ * batch over every core from the stage's own thread; there 2 threads never won (lost at every size
+ * up to 26 MB on 2 cores, by 3% to 70%). Unmeasured on more cores, where the stage's own per-token work
+ * (row parsing, masks, writing) may come to bound it.
  */
-export function resolveTokenizerWorkers(setting: number | 'auto' | undefined, inputBytes: number, cores = availableParallelism()): number {
+export function resolveTokenizerWorkers(setting: number | 'auto' | undefined, inputBytes: number, wordCache: boolean, cores = availableParallelism()): number {
   if (typeof setting === 'number') return Math.max(1, Math.floor(setting));
+  if (!wordCache) return 1;
   return Math.max(1, Math.min(cores, Math.floor(inputBytes / BYTES_PER_WORKER)));
 }
 
