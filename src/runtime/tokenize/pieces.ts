@@ -74,7 +74,8 @@ export class PieceEncoder {
     return encodings.map((e, i) => {
       const ids = e.getIds();
       const trained = new Uint8Array(ids.length);
-      for (const [s, end] of codePointSpans(pieces[i])) markSpan(e, ids.length, s, end, trained);
+      const { spans, length } = codePoints(pieces[i]);
+      for (const [s, end] of spans) markSpan(e, ids.length, s, end, length, trained);
       return { ids, trained };
     });
   }
@@ -88,7 +89,7 @@ export class PieceEncoder {
  * ending at or before e, found by binary search with tokenToChars (a few calls per span, where
  * getOffsets builds an array per token: a third of the library's own encode time).
  */
-function markSpan(e: Encoding, n: number, s: number, end: number, trained: Uint8Array): void {
+function markSpan(e: Encoding, n: number, s: number, end: number, textLength: number, trained: Uint8Array): void {
   const startOf = (t: number) => e.tokenToChars(t)![0];
   const endOf = (t: number) => e.tokenToChars(t)![1];
   // First t with start >= s.
@@ -99,8 +100,8 @@ function markSpan(e: Encoding, n: number, s: number, end: number, trained: Uint8
     else hi = mid;
   }
   const first = lo;
-  // First t with end > e: the run ends before it.
-  lo = first, hi = n;
+  // First t with end > e: the run ends before it. A span to the end of the text (a response) holds every later token.
+  lo = end >= textLength ? n : first, hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (endOf(mid) <= end) lo = mid + 1;
@@ -109,11 +110,11 @@ function markSpan(e: Encoding, n: number, s: number, end: number, trained: Uint8
   if (lo > first) trained.fill(1, first, lo);
 }
 
-/** The library's offsets count code points; a piece's spans count UTF-16 units. */
-function codePointSpans(piece: Piece): Array<[number, number]> {
-  if (!/[\ud800-\udfff]/.test(piece.text)) return piece.spans.map(([s, e]) => [s, e]);
+/** The library's offsets count code points; a piece's spans and length count UTF-16 units. */
+function codePoints(piece: Piece): { spans: ReadonlyArray<readonly [number, number]>; length: number } {
+  if (!/[\ud800-\udfff]/.test(piece.text)) return { spans: piece.spans, length: piece.text.length };
   const cp = (i: number): number => [...piece.text.slice(0, i)].length;
-  return piece.spans.map(([s, e]) => [cp(s), cp(e)]);
+  return { spans: piece.spans.map(([s, e]) => [cp(s), cp(e)] as const), length: cp(piece.text.length) };
 }
 
 /** A piece cut at its span edges: each part's GPT-2 words, and whether the part is trained. */

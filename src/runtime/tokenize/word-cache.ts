@@ -139,8 +139,12 @@ export class WordCacheEncoder implements IdEncoder {
     const lists: string[][] = [];
     for (let i = 0; i < texts.length; i++) {
       const words = this.holdsAdded(texts[i]) ? undefined : gpt2Words(texts[i]);
-      if (words) split.push(i), lists.push(words);
-      else whole.push(i);
+      if (!words) {
+        whole.push(i);
+        continue;
+      }
+      split.push(i);
+      lists.push(words);
     }
     const [wholeIds, listIds] = await Promise.all([this.library.encodeBatch(whole.map((i) => texts[i])), this.encodeWordLists(lists)]);
     whole.forEach((i, k) => (out[i] = wholeIds[k]));
