@@ -124,6 +124,8 @@ interface Rate {
   tokens: number;
   seconds: number;
   cpuSeconds: number;
+  /** The library's: Tokenizer.fromString, outside `seconds` (the stage's seconds include its own load). */
+  loadSeconds?: number;
 }
 
 const rateOf = (r: Rate) => ({ tokens_per_s: r.tokens / r.seconds, tokens_per_cpu_s: r.tokens / r.cpuSeconds, ...r });
@@ -146,13 +148,15 @@ async function libraryRate(json: string, dir: string, parallel: boolean): Promis
   const before = process.env.TOKENIZERS_PARALLELISM;
   process.env.TOKENIZERS_PARALLELISM = parallel ? 'true' : 'false';
   try {
+    const l0 = performance.now();
     const tokenizer = Tokenizer.fromString(json);
+    const loadSeconds = (performance.now() - l0) / 1000;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     let tokens = 0;
     for await (const texts of joinedTexts(dir)) for (const e of await tokenizer.encodeBatch(texts, { addSpecialTokens: false })) tokens += e.getIds().length;
     const cpu = process.cpuUsage(cpu0);
-    return { tokens, seconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+    return { tokens, seconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6, loadSeconds };
   } finally {
     if (before === undefined) delete process.env.TOKENIZERS_PARALLELISM;
     else process.env.TOKENIZERS_PARALLELISM = before;
@@ -216,6 +220,9 @@ export const benchmark: Benchmark = {
   async run({ json, argv }) {
     const mb = Number(argv.find((a) => a.startsWith('--mb='))?.slice(5) ?? 20);
     const text = argv.find((a) => a.startsWith('--text='))?.slice(7) ?? 'zipf';
+    const only = argv.find((a) => a.startsWith('--vocab='))?.slice(8);
+    const builds = [['sentencepiece-32k', (w: string[]) => llamaSentencePiece(w, 32000)], ['byte-level-150k', (w: string[]) => byteLevelBpe(w, 150000)]] as const;
+    if (only !== undefined && !builds.some(([name]) => name === only)) throw new Error(`--vocab=${only}: expected ${builds.map(([name]) => name).join(' or ')}`);
     if (text !== 'basic' && text !== 'zipf') throw new Error(`--text=${text}: expected zipf or basic`);
     const sentence = text === 'zipf' ? sentenceOf(zipfWord(), true) : sentenceOf(basicWord, false);
     const load = loadavg();
@@ -232,14 +239,18 @@ export const benchmark: Benchmark = {
       say(`generated ${(size / 1e6).toFixed(1)} MB jsonl, ${f(generatedRows)} rows (text ${text}); load average ${load.map((l) => l.toFixed(2)).join(' ')}, ${cpus().length} CPUs`);
       say(`data stage        ${f(generatedRows / data.seconds)} rows/s  ${(size / 1e6 / data.seconds).toFixed(1)} MB/s  (${data.seconds.toFixed(1)} s, ${data.cpuSeconds.toFixed(1)} s CPU)`);
       say(`preprocess stage  ${f(generatedRows / pre.seconds)} rows/s  (${pre.seconds.toFixed(1)} s, ${pre.cpuSeconds.toFixed(1)} s CPU)`);
+      // What `workers = auto` weighs (pool.ts BYTES_PER_WORKER): the preprocessed examples, prompt template included.
+      const tokenizerInput = ['train.jsonl', 'eval.jsonl'].reduce((sum, f) => sum + statSync(join(pre.artifact.dir, f)).size, 0);
+      say(`tokenizer input   ${(tokenizerInput / 1e6).toFixed(1)} MB of preprocessed examples (what workers = auto weighs)`);
       const words = vocabularyWords();
       const vocabularies: Record<string, Awaited<ReturnType<typeof vocabularyRun>>> = {};
-      for (const [name, build] of [['sentencepiece-32k', () => llamaSentencePiece(words, 32000)], ['byte-level-150k', () => byteLevelBpe(words, 150000)]] as const) {
-        const v = (vocabularies[name] = await vocabularyRun(name, build(), dir, pre.artifact));
-        say(`tokenizer ${name} (${f(v.vocab_size)} entries; ids of the first ${f(v.checked_examples)} examples equal the library's; 1 and ${availableParallelism()} threads wrote the same bytes)`);
+      for (const [name, build] of builds.filter(([name]) => only === undefined || name === only)) {
+        const v = (vocabularies[name] = await vocabularyRun(name, build(words), dir, pre.artifact));
+        say(`tokenizer ${name} (${f(v.vocab_size)} entries; ids of the first ${f(v.checked_examples)} examples equal the library's; 1 and ${availableParallelism()} threads wrote the same bytes; the stage's times include loading the tokenizer)`);
         for (const [k, r] of Object.entries(v)) {
           if (typeof r !== 'object' || !('tokens_per_s' in r)) continue;
-          say(`  ${k.replace(/_/g, ' ').padEnd(20)} ${f(r.tokens_per_s).padStart(11)} tokens/s  ${f(r.tokens_per_cpu_s).padStart(11)} tokens per CPU-second  (${f(r.tokens)} tokens, ${r.seconds.toFixed(1)} s, ${r.cpuSeconds.toFixed(1)} s CPU)`);
+          const load = r.loadSeconds === undefined ? '' : `; not counted: ${r.loadSeconds.toFixed(2)} s to load the tokenizer`;
+          say(`  ${k.replace(/_/g, ' ').padEnd(20)} ${f(r.tokens_per_s).padStart(11)} tokens/s  ${f(r.tokens_per_cpu_s).padStart(11)} tokens per CPU-second  (${f(r.tokens)} tokens, ${r.seconds.toFixed(1)} s, ${r.cpuSeconds.toFixed(1)} s CPU${load})`);
         }
         say(`  load average after: ${v.load_average_after.map((l) => l.toFixed(2)).join(' ')}`);
       }
@@ -249,6 +260,7 @@ export const benchmark: Benchmark = {
       if (json) {
         const figures = {
           file_mb: size / 1e6,
+          tokenizer_input_mb: tokenizerInput / 1e6,
           rows: generatedRows,
           data_rows_per_s: generatedRows / data.seconds,
           data_mb_per_s: size / 1e6 / data.seconds,

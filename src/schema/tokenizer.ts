@@ -40,7 +40,7 @@ export const tokenizerSchema: StageSchema = {
       default: 'auto',
       'x-cache': false,
       description:
-        'Threads that tokenize (worker threads, each taking whole batches of rows): auto uses every core, one thread per 8 MiB of input; 1 keeps it on the stage\'s own thread. The tokens are the same whatever the count.',
+        'Threads that tokenize (the stage\'s own and worker threads, each taking whole batches of rows): auto uses every core, one thread per 12 MiB of input, for tokenizers with the word cache (byte-level BPE; others are encoded by the library on every core already); 1 keeps it on the stage\'s own thread. The tokens are the same whatever the count.',
     },
   },
   required: ['input'],

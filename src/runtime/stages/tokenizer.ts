@@ -10,7 +10,8 @@ import { loadTokenizerFile, trainTokenizer, type LoadedTokenizer } from '../toke
 import { resolveTokenizerWorkers, TokenizerPool } from '../tokenize/pool.js';
 import { RowTokenizer, type RowBatch, type RowRules, type TokenizedBatch } from '../tokenize/rows.js';
 import { addedSpecials } from '../tokenize/specials.js';
-import { HELD_OUT_MAX, writeHeldOutPrompts } from '../tokenize/held-out.js';
+import { HELD_OUT_MAX, writeHeldOutPrompts, type HeldOutPrompt } from '../tokenize/held-out.js';
+import { encoderPlan } from '../tokenize/word-cache.js';
 import { EVAL_FILE, TRAIN_FILE, type Example } from './preprocess.js';
 
 interface TokenizerParams {
@@ -98,7 +99,9 @@ export const tokenizerStage: StageImpl = {
     const { tokenizer, specials } = loaded;
     const maxLength = p.max_length ?? 512;
     const packed = p.packing ?? false;
-    const added = await addedSpecials(tokenizer, JSON.parse(loaded.json) as Record<string, unknown>, loaded.file);
+    // The one JSON.parse of the tokenizer.json in this stage: workers get what they need in `rules`.
+    const config = JSON.parse(loaded.json) as Record<string, unknown>;
+    const added = await addedSpecials(tokenizer, config, loaded.file);
     if (p.add_bos === true && !specials.bos) ctx.log.warn('add_bos = true but the tokenizer has no BOS token; examples start without one');
     if (p.add_eos !== false && !specials.eos) ctx.log.warn('the tokenizer has no EOS token; examples end without one');
     const bos = specials.bos ? [specials.bos.id] : [];
@@ -112,15 +115,16 @@ export const tokenizerStage: StageImpl = {
       },
       chat: { ...base, prefix: p.add_bos === true ? bos : [], suffix: [], eosId: p.add_eos === true ? specials.eos?.id : undefined },
       bosText: p.add_bos === true ? specials.bos?.text : undefined,
+      encoder: encoderPlan(config),
     };
     let truncated = 0, tooLong = 0, noResponse = 0;
 
     const files = [['train', join(input.dir, TRAIN_FILE)], ['eval', join(input.dir, EVAL_FILE)]] as const;
     const inputBytes = files.reduce((sum, [, f]) => sum + (existsSync(f) ? statSync(f).size : 0), 0);
-    const threads = resolveTokenizerWorkers(p.workers, inputBytes);
-    const pool = threads > 1 ? TokenizerPool.start(threads, { json: loaded.json, rules }) : undefined;
-    const local = pool ? undefined : new RowTokenizer(tokenizer, loaded.json, rules);
-    const encode = (batch: RowBatch) => (pool ? pool.tokenize(batch) : local!.tokenize(batch));
+    const threads = resolveTokenizerWorkers(p.workers, inputBytes, rules.encoder.wordCache);
+    const local = new RowTokenizer(tokenizer, rules);
+    const pool = threads > 1 ? TokenizerPool.start(threads, { json: loaded.json, rules }, local) : undefined;
+    const encode = (batch: RowBatch) => (pool ? pool.tokenize(batch) : local.tokenize(batch));
     // Batches in flight: one ahead on this thread (the library's Rust pool encodes it while the
     // previous one is written), two per worker (none waits for its next batch).
     const ahead = pool ? 2 * threads : 2;
@@ -131,7 +135,7 @@ export const tokenizerStage: StageImpl = {
     const vocabSize = tokenizer.getVocabSize(true);
     const idBytes = idBytesFor(vocabSize);
     const splits: TokenDatasetMeta['splits'] = {};
-    const heldOut: Example[] = []; // the eval split's first kept examples, for generation (held-out.ts)
+    const heldOut: HeldOutPrompt[] = []; // the eval split's first kept examples, as generation asks them (held-out.ts)
     try {
       for (const [name, file] of files) {
         const writer = new SplitWriter(ctx.outDir, name, packed, idBytes);
@@ -147,12 +151,15 @@ export const tokenizerStage: StageImpl = {
           truncated += b.truncated;
           tooLong += b.tooLong;
           noResponse += b.noResponse;
-          if (name === 'eval') heldOut.push(...b.firstKept.slice(0, HELD_OUT_MAX - heldOut.length));
+          heldOut.push(...b.heldOut.slice(0, HELD_OUT_MAX - heldOut.length));
           progress.update((done += b.rows));
         };
         // Asked in row order and taken in row order: the first failing row's error is the one thrown.
         const inFlight: Array<Promise<TokenizedBatch>> = [];
         for await (const batch of batchesOf(file, pool ? inputBytes / (4 * threads) : Infinity)) {
+          // Each prompt encoded alone where the batch is encoded, until enough are on hand (a batch in
+          // flight may bring more than needed; the surplus is dropped in take).
+          batch.heldOut = name === 'eval' && heldOut.length < HELD_OUT_MAX;
           const next = encode(batch);
           next.catch(() => {}); // awaited below, in order; a later batch's failure must not go unhandled meanwhile
           inFlight.push(next);
@@ -190,8 +197,7 @@ export const tokenizerStage: StageImpl = {
       tokenizer_sha256: loaded.sha256,
     };
     writeMeta(ctx.outDir, meta);
-    // Each prompt encoded alone, as a generation encodes it: the example's prefix, then the text (no trained spans).
-    writeHeldOutPrompts(ctx.outDir, await (local ?? new RowTokenizer(tokenizer, loaded.json, rules)).heldOutPrompts(heldOut));
+    writeHeldOutPrompts(ctx.outDir, heldOut);
     writeFileSync(join(ctx.outDir, 'tokenizer.json'), loaded.json);
     const dropped = tooLong + noResponse;
     if (dropped) ctx.log.warn(`dropped ${dropped} example${dropped === 1 ? '' : 's'}: ${tooLong} longer than max_length = ${maxLength}, ${noResponse} with no response tokens left after truncation`);

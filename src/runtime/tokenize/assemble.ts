@@ -32,19 +32,27 @@ export function assemble(text: EncodedPiece, o: AssembleOptions): Assembled {
   const total = o.prefix.length + text.ids.length + o.suffix.length + eos;
   if (total > o.maxLength && !o.truncation) return { drop: 'too_long' };
   const length = Math.min(total, o.maxLength);
-  const ids = new Int32Array(total);
-  const labels = new Int32Array(total).fill(IGNORE_INDEX);
-  let at = 0;
-  for (const id of o.prefix) ids[at++] = id;
-  for (let i = 0; i < text.ids.length; i++, at++) {
-    ids[at] = text.ids[i];
-    if (o.trainOnInputs || text.trained[i]) labels[at] = ids[at];
+  // Only the kept positions are written: a cut tail is never built.
+  const ids = new Int32Array(length);
+  const labels = new Int32Array(length).fill(IGNORE_INDEX);
+  let at = 0, targets = 0;
+  for (let k = 0; k < o.prefix.length && at < length; k++) ids[at++] = o.prefix[k];
+  const trainAll = o.trainOnInputs;
+  for (let i = 0; i < text.ids.length && at < length; i++, at++) {
+    const id = text.ids[i];
+    ids[at] = id;
+    if (trainAll || text.trained[i]) {
+      labels[at] = id;
+      targets++;
+    }
   }
-  for (const id of o.suffix) labels[at] = ids[at++] = id;
-  if (eos) labels[at] = ids[at++] = o.eosId!;
-  const kept = labels.subarray(0, length);
-  if (!o.trainOnInputs && kept.every((l) => l === IGNORE_INDEX)) return { drop: 'no_response' };
-  return { ids: ids.slice(0, length), labels: kept.slice(), truncated: total > length };
+  for (let k = 0; k < o.suffix.length && at < length; k++, targets++) labels[at] = ids[at++] = o.suffix[k];
+  if (eos && at < length) {
+    labels[at] = ids[at++] = o.eosId!;
+    targets++;
+  }
+  if (!trainAll && targets === 0) return { drop: 'no_response' };
+  return { ids, labels, truncated: total > length };
 }
 
 /**

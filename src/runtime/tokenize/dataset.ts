@@ -76,10 +76,12 @@ class UintFile {
       this.used += values.length;
       return;
     }
-    for (let i = 0; i < values.length; i++) {
-      if (this.used === this.buf.length) this.flush();
-      this.buf[this.used++] = values[i];
-    }
+    for (let i = 0; i < values.length; i++) this.pushOne(values[i]);
+  }
+  /** One value (a mask byte, an offset): no array to wrap it in. */
+  pushOne(value: number): void {
+    if (this.used === this.buf.length) this.flush();
+    this.buf[this.used++] = value;
   }
   flush(): void {
     if (!this.used) return;
@@ -126,28 +128,33 @@ export class SplitWriter {
   add(ids: ArrayLike<number>, labels: ArrayLike<number>, segments: ArrayLike<number> = [0]): void {
     if (ids.length !== labels.length) throw new Error(`ids (${ids.length}) and labels (${labels.length}) differ in length`);
     if (this.tokens + ids.length > 0xffffffff) throw new Error('a split over 2^32 tokens does not fit u32 offsets');
+    const limit = this.limit;
+    let bits = this.bits, bit = this.tokens & 7;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
-      if (!(id >= 0 && id <= this.limit)) throw new Error(`token id ${id} does not fit ${this.limit === 0xffff ? 'u16' : 'u32'}`);
+      if (!(id >= 0 && id <= limit)) throw new Error(`token id ${id} does not fit ${limit === 0xffff ? 'u16' : 'u32'}`);
       const label = labels[i];
-      if (label !== IGNORE_INDEX && label !== id) throw new Error(`label ${label} at ${i} is neither its id ${id} nor ${IGNORE_INDEX}`);
-      const bit = (this.tokens + i) & 7;
-      if (label !== IGNORE_INDEX) this.bits |= 1 << bit;
-      if (bit === 7) {
-        this.mask.push([this.bits]);
-        this.bits = 0;
+      if (label !== IGNORE_INDEX) {
+        if (label !== id) throw new Error(`label ${label} at ${i} is neither its id ${id} nor ${IGNORE_INDEX}`);
+        bits |= 1 << bit;
+      }
+      if (++bit === 8) {
+        this.mask.pushOne(bits);
+        bits = 0;
+        bit = 0;
       }
     }
+    this.bits = bits;
     if (this.segments) this.segments.push(Array.from(segments, (s) => s + this.tokens));
     this.ids.push(ids);
     this.tokens += ids.length;
-    this.offsets.push([this.tokens]);
+    this.offsets.pushOne(this.tokens);
     this.examples++;
     this.segmentCount += segments.length;
   }
 
   close(): SplitMeta {
-    if (this.tokens & 7) this.mask.push([this.bits]);
+    if (this.tokens & 7) this.mask.pushOne(this.bits);
     this.ids.close();
     this.mask.close();
     this.offsets.close();

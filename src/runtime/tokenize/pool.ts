@@ -1,12 +1,12 @@
 /**
- * Tokenization on several threads: worker_threads, each with its own tokenizer and RowTokenizer
- * (rows.ts), take whole batches of consecutive rows; the stage asks in row order and takes the
- * replies in the same order, so what it writes does not depend on how many threads encoded it.
+ * Tokenization on several threads: the stage's own and worker_threads, each with its own tokenizer and
+ * RowTokenizer (rows.ts), take whole batches of consecutive rows; the stage asks in row order and takes
+ * the replies in the same order, so what it writes does not depend on how many threads encoded it.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { FtcError } from '../../errors.js';
-import type { RowBatch, RowRules, TokenizedBatch } from './rows.js';
+import type { RowBatch, RowRules, RowTokenizer, TokenizedBatch } from './rows.js';
 
 /** What every worker starts from. */
 export interface WorkerSetup {
@@ -45,19 +45,25 @@ function fromWire(e: WireError): Error {
 }
 
 /**
- * Input bytes per extra thread before `workers = auto` starts one: a worker first parses the
- * tokenizer.json itself (a 150K-entry vocabulary takes a few hundred ms), which a small input never
- * earns back. A guess, not yet measured (bench/data.ts has only been run at 1 MB, where one thread wins);
- * below it the stage stays on its own thread.
+ * Input bytes (the preprocessed examples) per thread before `workers = auto` adds one. A worker first
+ * loads the tokenizer (0.3-0.6 s for 150K entries) and fills its own word cache, which a small input
+ * never earns back. Measured (bench/data.ts, docs/performance.md; 2 cores, load average 5-9): with the
+ * word cache, 2 threads lost at 1.3, 6.5 and 13 MB of input and won at 26 MB (6.3 s against 8.2 s,
+ * and 8.1 against 9.9 in another run), so 2 threads from 24 MiB.
  */
-export const BYTES_PER_WORKER = 8 << 20;
+export const BYTES_PER_WORKER = 12 << 20;
 
 /**
  * Threads that tokenize: a number is taken as given (1: the stage's own thread, no workers); `auto`
- * is every core, but one more thread only per BYTES_PER_WORKER of input.
+ * is every core, but one more thread only per BYTES_PER_WORKER of input, and only with the word cache
+ * (`wordCache`): otherwise the library encodes whole texts, and its encodeBatch already spreads each
+ * batch over every core from the stage's own thread; there 2 threads never won (lost at every size
+ * up to 26 MB on 2 cores, by 3% to 70%). Unmeasured on more cores, where the stage's own per-token work
+ * (row parsing, masks, writing) may come to bound it.
  */
-export function resolveTokenizerWorkers(setting: number | 'auto' | undefined, inputBytes: number, cores = availableParallelism()): number {
+export function resolveTokenizerWorkers(setting: number | 'auto' | undefined, inputBytes: number, wordCache: boolean, cores = availableParallelism()): number {
   if (typeof setting === 'number') return Math.max(1, Math.floor(setting));
+  if (!wordCache) return 1;
   return Math.max(1, Math.min(cores, Math.floor(inputBytes / BYTES_PER_WORKER)));
 }
 
@@ -66,9 +72,10 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+/** A worker thread, or (worker undefined) the stage's own thread with its RowTokenizer. */
 class Member {
   readonly pending = new Map<number, Pending>();
-  constructor(readonly worker: Worker) {}
+  constructor(readonly worker: Worker | undefined) {}
 }
 
 export class TokenizerPool {
@@ -76,32 +83,43 @@ export class TokenizerPool {
   private closing = false;
   private failure: Error | undefined;
 
-  private constructor(private readonly members: Member[]) {}
+  private constructor(private readonly members: Member[], private readonly local: RowTokenizer) {}
 
-  static start(threads: number, setup: WorkerSetup): TokenizerPool {
-    const members = Array.from({ length: threads }, () => new Member(new Worker(new URL('./worker.js', import.meta.url), { workerData: setup })));
-    const pool = new TokenizerPool(members);
-    for (const m of members) pool.listen(m);
+  /**
+   * `threads` threads: the stage's own (it already holds the tokenizer, so one load and one cold word
+   * cache fewer than a worker) and threads - 1 workers.
+   */
+  static start(threads: number, setup: WorkerSetup, local: RowTokenizer): TokenizerPool {
+    const workers = Array.from({ length: threads - 1 }, () => new Member(new Worker(new URL('./worker.js', import.meta.url), { workerData: setup })));
+    const pool = new TokenizerPool([new Member(undefined), ...workers], local);
+    for (const m of workers) pool.listen(m);
     return pool;
   }
 
-  /** Encodes one batch on the least busy worker. */
+  /** Encodes one batch on the least busy thread (the stage's own when none is busier). */
   tokenize(batch: RowBatch): Promise<TokenizedBatch> {
     if (this.failure) return Promise.reject(this.failure);
     const m = this.members.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
     const id = this.nextId++;
     const reply = new Promise<TokenizedBatch>((resolve, reject) => m.pending.set(id, { resolve, reject }));
-    m.worker.postMessage({ id, batch } satisfies ToWorker);
+    if (m.worker) m.worker.postMessage({ id, batch } satisfies ToWorker);
+    else {
+      this.local.tokenize(batch).then(
+        (r) => m.pending.get(id)?.resolve(r),
+        (e: unknown) => m.pending.get(id)?.reject(e as Error),
+      ).finally(() => m.pending.delete(id));
+    }
     return reply;
   }
 
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all(this.members.map((m) => m.worker.terminate()));
+    await Promise.all(this.members.map((m) => m.worker?.terminate()));
   }
 
   private listen(m: Member): void {
-    m.worker.on('message', (msg: FromWorker) => {
+    const worker = m.worker!;
+    worker.on('message', (msg: FromWorker) => {
       const p = m.pending.get(msg.id);
       m.pending.delete(msg.id);
       if ('error' in msg) p?.reject(fromWire(msg.error));
@@ -113,8 +131,8 @@ export class TokenizerPool {
       for (const p of m.pending.values()) p.reject(e);
       m.pending.clear();
     };
-    m.worker.on('error', (e) => crash(new Error(`tokenizer worker crashed: ${e.message}`, { cause: e })));
-    m.worker.on('exit', (code) => {
+    worker.on('error', (e) => crash(new Error(`tokenizer worker crashed: ${e.message}`, { cause: e })));
+    worker.on('exit', (code) => {
       if (!this.closing) crash(new Error(`tokenizer worker stopped unexpectedly (exit code ${code})`));
     });
   }

@@ -3,6 +3,7 @@ import type { Tokenizer } from 'tokenizers';
 import type { Example } from '../stages/preprocess.js';
 import { assemble, type AssembleOptions } from './assemble.js';
 import { PieceEncoder, type Piece } from './pieces.js';
+import type { EncoderPlan } from './word-cache.js';
 
 /**
  * What the tokenizer stage decides once (from the tokenizer and the pipeline) and every thread then
@@ -15,6 +16,8 @@ export interface RowRules {
   chat: AssembleOptions;
   /** add_bos = true: a text already starting with this (the BOS token's text) gets no second BOS. */
   bosText?: string;
+  /** What the encoders need from the tokenizer.json (word-cache.ts), so no thread parses it again. */
+  encoder: EncoderPlan;
 }
 
 /** Consecutive non-blank lines of a preprocess artifact file; `rows` are their 1-based line numbers. */
@@ -22,6 +25,8 @@ export interface RowBatch {
   file: string;
   lines: string[];
   rows: number[];
+  /** Encode the held-out prompts of the batch's first kept examples (the eval split's batches). */
+  heldOut?: boolean;
 }
 
 /**
@@ -36,8 +41,8 @@ export interface TokenizedBatch {
   truncated: number;
   tooLong: number;
   noResponse: number;
-  /** The batch's first kept examples (at most HELD_OUT_MAX), for the held-out prompts of generation (held-out.ts). */
-  firstKept: Example[];
+  /** With `heldOut`: the batch's first kept examples (at most HELD_OUT_MAX) as generation prompts (held-out.ts). */
+  heldOut: HeldOutPrompt[];
 }
 
 /** The text an example is encoded as and the spans trained on: the response, or each assistant turn. */
@@ -55,8 +60,8 @@ function pieceOf(e: Example): Piece {
 export class RowTokenizer {
   private readonly encoder: PieceEncoder;
 
-  constructor(tokenizer: Tokenizer, tokenizerJson: string, private readonly rules: RowRules) {
-    this.encoder = new PieceEncoder(tokenizer, tokenizerJson);
+  constructor(tokenizer: Tokenizer, private readonly rules: RowRules) {
+    this.encoder = new PieceEncoder(tokenizer, rules.encoder);
   }
 
   async tokenize(batch: RowBatch): Promise<TokenizedBatch> {
@@ -74,7 +79,7 @@ export class RowTokenizer {
       }
       if (ex.truncated) truncated++;
       kept.push(ex);
-      if (firstKept.length < HELD_OUT_MAX) firstKept.push(examples[i]!);
+      if (batch.heldOut && firstKept.length < HELD_OUT_MAX) firstKept.push(examples[i]!);
       total += ex.ids.length;
     }
     const lengths = new Uint32Array(kept.length);
@@ -87,11 +92,12 @@ export class RowTokenizer {
       labels.set(ex.labels, at);
       at += ex.ids.length;
     });
-    return { rows: examples.length, lengths, ids, labels, truncated, tooLong, noResponse, firstKept };
+    const heldOut = firstKept.length ? await this.heldOutPrompts(firstKept) : [];
+    return { rows: examples.length, lengths, ids, labels, truncated, tooLong, noResponse, heldOut };
   }
 
   /** Each example's prompt encoded alone, as a generation encodes it: its prefix (BOS), then the text, no trained spans. */
-  async heldOutPrompts(examples: readonly Example[]): Promise<HeldOutPrompt[]> {
+  private async heldOutPrompts(examples: readonly Example[]): Promise<HeldOutPrompt[]> {
     const texts = examples.map(heldOutText);
     const encoded = await this.encoder.encode(texts.map((t) => ({ text: t.prompt, spans: [] })));
     return texts.map((t, i) => ({ ...t, prompt_ids: [...this.optionsFor(examples[i]!).prefix, ...Array.from(encoded[i]!.ids)] }));

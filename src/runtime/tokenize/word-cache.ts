@@ -72,28 +72,59 @@ export function wordCacheUnsupported(config: Record<string, unknown>): string | 
 }
 
 /**
+ * What the encoders need from a tokenizer.json, found once by the stage (a JSON.parse of a 150K-entry
+ * file costs ~0.2 s, a scan of its vocabulary as much) and sent to each worker as plain data.
+ */
+export interface EncoderPlan {
+  /** The word cache applies (wordCacheUnsupported says nothing). */
+  wordCache: boolean;
+  /** The added tokens' texts: the library splits a text on them before pre-tokenizing. */
+  added: string[];
+  /** A plain added token to join unseen words with (WordCacheEncoder.encodeWords). */
+  separator?: AddedToken;
+}
+
+export function encoderPlan(config: Record<string, unknown>): EncoderPlan {
+  const addedTokens = (config.added_tokens ?? []) as AddedToken[];
+  const added = addedTokens.map((t) => t.content).filter((c) => c !== '');
+  if (wordCacheUnsupported(config) !== undefined) return { wordCache: false, added };
+  // lstrip/rstrip/single_word would take or refuse the neighbouring characters: a plain one splits
+  // cleanly, unless its id also names another token of the model's vocabulary.
+  const plain = addedTokens.filter((t) => !t.lstrip && !t.rstrip && !t.single_word && t.content !== '');
+  const vocab = (config.model as { vocab?: Record<string, number> }).vocab ?? {};
+  const byId = new Map(plain.map((t) => [t.id, t]));
+  const shared = new Set<number>();
+  for (const token in vocab) {
+    const t = byId.get(vocab[token]);
+    if (t && t.content !== token) shared.add(t.id);
+  }
+  return { wordCache: true, added, separator: plain.find((t) => !shared.has(t.id)) };
+}
+
+/** Whether a text holds one of `added` (few tokens: `includes` each; many: one regex). */
+export function addedTokenTest(added: readonly string[]): (text: string) => boolean {
+  if (added.length === 0) return () => false;
+  if (added.length <= 8) return (text) => added.some((t) => text.includes(t));
+  const re = new RegExp(added.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'));
+  return (text) => re.test(text);
+}
+
+/**
  * Encodes texts by splitting them into GPT-2 words in JavaScript and looking each word up in a
  * cache of the ids the library gave it; only words never seen before go to the library (one
  * encodeBatch per batch). Texts gpt2Words cannot split, or that contain an added token, go to the
- * library whole. Use only when wordCacheUnsupported(config) is undefined.
+ * library whole. Use only where encoderPlan says wordCache.
  */
 export class WordCacheEncoder implements IdEncoder {
   private cache = new Map<string, number | number[]>();
   private readonly library: IdEncoder;
-
-  private readonly addedTokens: readonly string[];
-  /** An added token to join unseen words with, so the library encodes many in one text. */
+  private readonly holdsAdded: (text: string) => boolean;
   private readonly separator?: AddedToken;
 
-  /** `vocab` is the model's (token → id): a separator's id must not also name another token there. */
-  constructor(tokenizer: Tokenizer, added: readonly AddedToken[], vocab: Record<string, number> = {}) {
+  constructor(tokenizer: Tokenizer, plan: EncoderPlan) {
     this.library = libraryEncoder(tokenizer);
-    this.addedTokens = added.map((t) => t.content);
-    // lstrip/rstrip/single_word would take or refuse the neighbouring characters: a plain one splits cleanly.
-    const plain = added.filter((t) => !t.lstrip && !t.rstrip && !t.single_word && t.content !== '');
-    const shared = new Set<number>();
-    for (const [token, id] of Object.entries(vocab)) if (plain.some((t) => t.id === id && t.content !== token)) shared.add(id);
-    this.separator = plain.find((t) => !shared.has(t.id));
+    this.holdsAdded = addedTokenTest(plan.added);
+    this.separator = plan.separator;
   }
 
   /** Words held now (tests, bench). */
@@ -102,26 +133,43 @@ export class WordCacheEncoder implements IdEncoder {
   }
 
   async encodeBatch(texts: string[]): Promise<ArrayLike<number>[]> {
-    // Started over by replacing the map, not clearing it: a batch still awaiting the library (calls
-    // overlap) keeps reading the map it started with.
-    if (this.cache.size > MAX_WORDS) this.cache = new Map();
-    const cache = this.cache;
     const out: ArrayLike<number>[] = new Array(texts.length);
-    const ids = new IdRuns();
     const whole: number[] = []; // texts the library encodes whole
-    const waiting: Array<[number, string[]]> = []; // texts with a word not cached yet
-    const unseen = new Set<string>();
-    // One pass: a text whose words are all cached is finished here (the common case once warm).
+    const split: number[] = [];
+    const lists: string[][] = [];
     for (let i = 0; i < texts.length; i++) {
-      const text = texts[i];
-      const words = this.addedTokens.some((t) => text.includes(t)) ? undefined : gpt2Words(text);
+      const words = this.holdsAdded(texts[i]) ? undefined : gpt2Words(texts[i]);
       if (!words) {
         whole.push(i);
         continue;
       }
+      split.push(i);
+      lists.push(words);
+    }
+    const [wholeIds, listIds] = await Promise.all([this.library.encodeBatch(whole.map((i) => texts[i])), this.encodeWordLists(lists)]);
+    whole.forEach((i, k) => (out[i] = wholeIds[k]));
+    split.forEach((i, k) => (out[i] = listIds[k]));
+    return out;
+  }
+
+  /**
+   * The ids of each list of words (gpt2Words of a text without added tokens, or a run of them): its
+   * words' ids one after another. Words not cached yet go to the library, all of the batch's at once.
+   */
+  async encodeWordLists(lists: ReadonlyArray<readonly string[]>): Promise<Int32Array[]> {
+    // Started over by replacing the map, not clearing it: a batch still awaiting the library (calls
+    // overlap) keeps reading the map it started with.
+    if (this.cache.size > MAX_WORDS) this.cache = new Map();
+    const cache = this.cache;
+    const out: Int32Array[] = new Array(lists.length);
+    const ids = new IdRuns();
+    const waiting: number[] = []; // lists with a word not cached yet
+    const unseen = new Set<string>();
+    // One pass: a list whose words are all cached is finished here (the common case once warm).
+    for (let i = 0; i < lists.length; i++) {
       ids.begin();
       let complete = true;
-      for (const word of words) {
+      for (const word of lists[i]) {
         const hit = cache.get(word);
         if (hit === undefined) {
           unseen.add(word);
@@ -129,21 +177,18 @@ export class WordCacheEncoder implements IdEncoder {
         } else if (complete) ids.push(hit);
       }
       if (complete) out[i] = ids.end();
-      else waiting.push([i, words]);
+      else waiting.push(i);
     }
+    if (!waiting.length) return out;
     const fresh = [...unseen];
-    const [wholeIds, freshIds] = await Promise.all([
-      this.library.encodeBatch(whole.map((i) => texts[i])),
-      this.encodeWords(fresh),
-    ]);
-    whole.forEach((i, k) => (out[i] = wholeIds[k]));
+    const freshIds = await this.encodeWords(fresh);
     fresh.forEach((word, k) => {
       const wordIds = freshIds[k];
       cache.set(word, wordIds.length === 1 ? wordIds[0] : Array.from(wordIds));
     });
-    for (const [i, words] of waiting) {
+    for (const i of waiting) {
       ids.begin();
-      for (const word of words) ids.push(cache.get(word)!);
+      for (const word of lists[i]) ids.push(cache.get(word)!);
       out[i] = ids.end();
     }
     return out;
@@ -217,10 +262,7 @@ class IdRuns {
   }
 }
 
-/** The word cache where the tokenizer.json allows it (see wordCacheUnsupported), else the library. */
-export function idEncoder(tokenizer: Tokenizer, tokenizerJson: string): IdEncoder {
-  const config = JSON.parse(tokenizerJson) as Record<string, unknown>;
-  if (wordCacheUnsupported(config) !== undefined) return libraryEncoder(tokenizer);
-  const vocab = (config.model as { vocab?: Record<string, number> }).vocab;
-  return new WordCacheEncoder(tokenizer, (config.added_tokens ?? []) as AddedToken[], vocab);
+/** The word cache where the tokenizer.json allows it (see encoderPlan), else the library. */
+export function idEncoder(tokenizer: Tokenizer, plan: EncoderPlan): IdEncoder {
+  return plan.wordCache ? new WordCacheEncoder(tokenizer, plan) : libraryEncoder(tokenizer);
 }

@@ -8,7 +8,8 @@ import { wireError, type FromWorker, type ToWorker, type WorkerSetup } from './p
 import { RowTokenizer } from './rows.js';
 
 const setup = workerData as WorkerSetup;
-const rows = new RowTokenizer(tokenizerFromJson(setup.json), setup.json, setup.rules);
+// The tokenizer.json is parsed once here, by the library; what ftc needs from it came with the rules.
+const rows = new RowTokenizer(tokenizerFromJson(setup.json), setup.rules);
 const port = parentPort!;
 
 // One batch at a time: the word cache is this worker's own, and the pool keeps every worker busy.

@@ -164,13 +164,15 @@ test('a bad row fails the same way on 3 threads as on 1: the first bad row in fi
   await sameOnThreads(handWritten(60, { 37: '' }), dir, { vocab: 'bl.json' });
 });
 
-test('workers = auto: one thread below BYTES_PER_WORKER of input, then a thread per BYTES_PER_WORKER up to the cores', () => {
-  assert.equal(resolveTokenizerWorkers('auto', 40_000, 8), 1);
-  assert.equal(resolveTokenizerWorkers(undefined, 2 * BYTES_PER_WORKER - 1, 8), 1);
-  assert.equal(resolveTokenizerWorkers('auto', 3 * BYTES_PER_WORKER, 8), 3);
-  assert.equal(resolveTokenizerWorkers('auto', 100 * BYTES_PER_WORKER, 8), 8);
-  assert.equal(resolveTokenizerWorkers(4, 10, 2), 4); // a number is taken as given
-  assert.equal(resolveTokenizerWorkers(1, 100 * BYTES_PER_WORKER, 8), 1);
+test('workers = auto: one thread below BYTES_PER_WORKER of input, then a thread per BYTES_PER_WORKER up to the cores, with the word cache only', () => {
+  assert.equal(resolveTokenizerWorkers('auto', 40_000, true, 8), 1);
+  assert.equal(resolveTokenizerWorkers(undefined, 2 * BYTES_PER_WORKER - 1, true, 8), 1);
+  assert.equal(resolveTokenizerWorkers('auto', 3 * BYTES_PER_WORKER, true, 8), 3);
+  assert.equal(resolveTokenizerWorkers('auto', 100 * BYTES_PER_WORKER, true, 8), 8);
+  // Without the word cache the library's own pool already uses every core.
+  assert.equal(resolveTokenizerWorkers('auto', 100 * BYTES_PER_WORKER, false, 8), 1);
+  assert.equal(resolveTokenizerWorkers(4, 10, false, 2), 4); // a number is taken as given
+  assert.equal(resolveTokenizerWorkers(1, 100 * BYTES_PER_WORKER, true, 8), 1);
 });
 
 test('the stage schema documents workers and keeps it out of the cache key', async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { byteToUnicode, trainBpeTokenizer } from '../../../src/runtime/tokenize/bpe.js';
-import { gpt2Words, idEncoder, libraryEncoder, WordCacheEncoder, wordCacheUnsupported } from '../../../src/runtime/tokenize/word-cache.js';
+import { encoderPlan, gpt2Words, idEncoder, libraryEncoder, WordCacheEncoder, wordCacheUnsupported } from '../../../src/runtime/tokenize/word-cache.js';
 import { repoRoot } from '../../helpers.js';
 
 const require = createRequire(import.meta.url);
@@ -45,7 +45,7 @@ const allPairs = allPairsJson();
 
 function setup(config = json) {
   const tokenizer = Tokenizer.fromString(config);
-  return { encoder: idEncoder(tokenizer, config), library: libraryEncoder(tokenizer) };
+  return { encoder: idEncoder(tokenizer, encoderPlan(JSON.parse(config) as Record<string, unknown>)), library: libraryEncoder(tokenizer) };
 }
 
 /** Same ids through the cache as through the library, for the trained and the all-pairs tokenizer. */
@@ -75,7 +75,7 @@ test('the ftc-trained byte-level BPE qualifies for the cache; other configuratio
   assert.equal(variant({ post_processor: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true } }), 'post-processor trims offsets');
   const wordLevel = { ...config, pre_tokenizer: { type: 'WhitespaceSplit' }, model: { type: 'WordLevel', vocab: { a: 0 }, unk_token: 'a' } };
   assert.equal(wordCacheUnsupported(wordLevel), 'pre-tokenizer is not ByteLevel');
-  assert.ok(!(idEncoder(Tokenizer.fromString(JSON.stringify(wordLevel)), JSON.stringify(wordLevel)) instanceof WordCacheEncoder));
+  assert.ok(!(idEncoder(Tokenizer.fromString(JSON.stringify(wordLevel)), encoderPlan(wordLevel)) instanceof WordCacheEncoder));
 });
 
 test('the shipped Alpaca sample: same ids as the library, and the cache does serve its texts', async () => {
