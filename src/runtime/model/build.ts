@@ -27,13 +27,18 @@ export interface BuiltModel {
  * have, is an FtcError naming it.
  */
 export function buildModel(config: LlamaConfig, weights: WeightMap, lora?: LoraSettings, opts: BuildOptions = {}): BuiltModel {
-  return withMemoryStage('uploading the model weights', () => build(config, weights, lora, opts.releaseHost ?? false, opts.quantized ?? new Map()));
+  return withMemoryStage('uploading the model weights', () => build(config, weights, lora, opts.releaseHost ?? false, opts.quantized ?? new Map(), opts.streamQuantized ?? false));
 }
 
 export interface BuildOptions {
   releaseHost?: boolean;
   /** QLoRA: linear weights held 4-bit, by weight name; `weights` need not hold them (src/runtime/quant/base-4bit.ts). */
   quantized?: Map<string, Quantized4bit>;
+  /**
+   * The memory plan's `streamed` placement (src/model-spec/memory.ts frozenPlacement): the 4-bit linears stay
+   * on the host and are staged into the heap per product (src/runtime/quant/streamed-nf4-weight.ts).
+   */
+  streamQuantized?: boolean;
 }
 
 /**
@@ -41,7 +46,7 @@ export interface BuildOptions {
  * collector can free it while the rest upload: the load's peak stays near one copy of the weights instead of
  * two (host and wasm heap). Only for a map nobody else reads (loadCausalLM's).
  */
-function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | undefined, releaseHost: boolean, quantized: Map<string, Quantized4bit>): BuiltModel {
+function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | undefined, releaseHost: boolean, quantized: Map<string, Quantized4bit>, streamed: boolean): BuiltModel {
   checkWeights(config, weights, quantized);
   const targets = lora ? new Set(resolveTargetModules(lora.targetModules, config.architecture)) : new Set<LinearName>();
   const rng = new Prng(lora?.seed ?? 0);
@@ -77,7 +82,7 @@ function build(config: LlamaConfig, weights: WeightMap, lora: LoraSettings | und
         if (trainBias) params.set(peftBiasKey(i, name), bias as tf.Variable);
       }
       const q = quantized.get(`${path}.weight`);
-      const base = new FrozenLinear(q ? frozen4bit(q) : uploadFrozen(`${path}.weight`), bias);
+      const base = new FrozenLinear(q ? frozen4bit(q, { streamed }) : uploadFrozen(`${path}.weight`), bias);
       if (adapted && lora) {
         const peftPath = `base_model.model.${path}`;
         const a = new LoraLinear(base, peftPath, lora, kaimingUniformA(rng, lora.r, base.inFeatures), moduleIndex);
