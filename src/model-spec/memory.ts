@@ -94,9 +94,23 @@ export interface MemoryEstimate {
   total: number;
   fitsHeap: boolean;
   fitsRam: boolean;
+  /**
+   * Where the frozen 4-bit linears are held (nf4 only; `resident` otherwise): `resident` in the wasm heap;
+   * `streamed` on the host, each staged into the heap for its product (src/runtime/quant/streamed-nf4-weight.ts),
+   * chosen when the resident estimate does not fit the heap and the streamed one does. The runtime builds
+   * exactly this (loadCausalLM's streamQuantized).
+   */
+  placement: FrozenPlacement;
+  /** The 4-bit linears' host copy when streamed (in hostLoad and total), else 0. */
+  hostWeights: number;
+  /** One worker's backend with the linears resident: perWorker itself unless streamed (what `ftc plan` compares). */
+  residentPerWorker: number;
   /** The most workers (≤ the asked number, ≥ 1 unless even one does not fit, then 0) that fit. */
   maxWorkers: number;
 }
+
+/** Where a model's frozen 4-bit linears live: in the wasm heap, or on the host, staged into it per product. */
+export type FrozenPlacement = 'resident' | 'streamed';
 
 /** Fixed costs: a Node process with tfjs loaded, and each further worker thread's isolate and wasm module. */
 const PROCESS_BYTES = 160 * 2 ** 20;
@@ -114,6 +128,11 @@ const PACK_BYTES = 16 * 2 ** 20;
  */
 const NF4_BLOCK = 64;
 const nf4BytesPerWeight = (doubleQuant: boolean): number => 0.5 + (doubleQuant ? 1 / NF4_BLOCK + 4 / (256 * NF4_BLOCK) : 4 / NF4_BLOCK);
+/**
+ * What the runtime holds per 4-bit weight, double quantization or not: the codes and a float32 absmax per
+ * block, rebuilt once from the 8-bit state (nf4-weight.ts, streamed-nf4-weight.ts) so no product decodes it again.
+ */
+const NF4_HELD_BYTES = 0.5 + 4 / NF4_BLOCK;
 
 const F32 = 4;
 const DTYPE_BYTES: Record<WeightDtype, number> = { float32: 4, float16: 2, bfloat16: 2 };
@@ -181,7 +200,7 @@ export function activationBytes(m: LlamaConfig, t: TrainingShape, rows: number, 
 function weightBytes(m: LlamaConfig, t: TrainingShape, target: MemoryTarget): number {
   const g = baseParameterGroups(m);
   const resident = DTYPE_BYTES[target.residentDtype];
-  const linear = t.quantization === 'nf4' ? nf4BytesPerWeight(t.doubleQuant === true) : resident;
+  const linear = t.quantization === 'nf4' ? NF4_HELD_BYTES : resident;
   // Fully trained parameters are float32 Variables, counted with the adapter (values, gradients, moments); beside
   // the matrices the vectors (norms, biases) are a rounding error, so they stay here either way.
   const full = t.fullParams ?? 0;
@@ -206,11 +225,39 @@ export function workersThatFit(m: LlamaConfig, t: TrainingShape, target: MemoryT
   return Math.max(1, estimateMemory(m, { ...t, workers: wanted }, target).maxWorkers);
 }
 
+/**
+ * The estimate with the placement the runtime will use: resident, unless the model is nf4 on a backend with a
+ * heap limit, the resident estimate does not fit that heap, and the streamed one does.
+ */
 function workerEstimate(m: LlamaConfig, t: TrainingShape, target: MemoryTarget, workers: number): Omit<MemoryEstimate, 'maxWorkers'> {
+  const resident = placedEstimate(m, t, target, workers, 'resident');
+  if (t.quantization !== 'nf4' || target.heapBytesPerWorker === undefined || resident.fitsHeap) return resident;
+  const streamed = placedEstimate(m, t, target, workers, 'streamed');
+  return streamed.fitsHeap ? { ...streamed, residentPerWorker: resident.perWorker } : resident;
+}
+
+/**
+ * What streaming moves: the 4-bit linears' heap bytes go to the host, and the heap keeps a staging copy of the
+ * largest one (codes, f32 absmax and tables, uploaded per product and freed; streamed-nf4-weight.ts). The host
+ * copy is the file's state (quantized base as read) plus the f32 absmax each weight rebuilds from it.
+ */
+function streamedShift(m: LlamaConfig, t: TrainingShape): { heapWeights: number; staging: number; host: number } {
+  const linears = baseParameterGroups(m).linears;
+  const largest = Math.max(...['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'].map((n) => {
+    const d = moduleDims(m, n);
+    return d.in * d.out;
+  }));
+  // At load the file's 8-bit absmax (double quant) is read too, until each weight has rebuilt its float32 one.
+  const atLoad = t.doubleQuant === true ? nf4BytesPerWeight(true) - 0.5 : 0;
+  return { heapWeights: linears * NF4_HELD_BYTES, staging: largest * NF4_HELD_BYTES, host: linears * (NF4_HELD_BYTES + atLoad) };
+}
+
+function placedEstimate(m: LlamaConfig, t: TrainingShape, target: MemoryTarget, workers: number, placement: FrozenPlacement): Omit<MemoryEstimate, 'maxWorkers'> {
   const rows = Math.ceil(t.batchSize / workers); // a worker's share of a micro-batch
   const n = rows * t.maxLength; // tokens per worker step
   const scheme = effectiveScheme(m, rows, t.maxLength, target.attention ?? RUNTIME_ATTENTION);
-  const weights = weightBytes(m, t, target);
+  const shift = placement === 'streamed' ? streamedShift(m, t) : undefined;
+  const weights = weightBytes(m, t, target) - (shift ? shift.heapWeights : 0);
 
   const adapterParams = (t.fullParams ?? 0) + (t.r > 0 ? loraParameterCount(m, t.targetModules, t.r, t.bias, { useDora: t.useDora, modulesToSave: t.modulesToSave }) : 0);
   const adapter = 2 * adapterParams * F32; // values + gradients
@@ -225,14 +272,16 @@ function workerEstimate(m: LlamaConfig, t: TrainingShape, target: MemoryTarget, 
   const widest = Math.max(m.intermediateSize, m.numAttentionHeads * m.headDim, m.hiddenSize);
   // A 4-bit linear is widened for its matmul: the largest one in float32 at a time.
   const dequantized = t.quantization === 'nf4' ? m.hiddenSize * m.intermediateSize * F32 : 0;
-  const scratch = loss + attention + PACK_BYTES + 3 * n * widest * F32 + dequantized;
+  const scratch = loss + attention + PACK_BYTES + 3 * n * widest * F32 + dequantized + (shift ? shift.staging : 0);
 
   const perWorker = Math.round((weights + adapter + optimizer + activations + scratch) * HEAP_SLACK);
-  const hostLoad = weights;
-  const total = PROCESS_BYTES + (workers - 1) * WORKER_BYTES + workers * perWorker + hostLoad;
+  // Streamed, each worker builds its own model, so each holds its own host copy of the linears.
+  const hostWeights = shift ? shift.host : 0;
+  const hostLoad = weights + hostWeights;
+  const total = PROCESS_BYTES + (workers - 1) * WORKER_BYTES + workers * (perWorker + hostWeights) + weights;
   const fitsHeap = target.heapBytesPerWorker === undefined || perWorker <= target.heapBytesPerWorker;
   const fitsRam = total <= target.ramBytes;
-  return { weights, adapter, optimizer, activations, scratch, perWorker, hostLoad, total, fitsHeap, fitsRam };
+  return { weights, adapter, optimizer, activations, scratch, perWorker, hostLoad, total, fitsHeap, fitsRam, placement, hostWeights, residentPerWorker: perWorker };
 }
 
 /** The stages of the estimate with their figures, one line each, for `ftc plan`. */
@@ -247,6 +296,15 @@ export function describeEstimate(e: MemoryEstimate, target: MemoryTarget, t?: Tr
     `activations ${mib(e.activations)}`,
     `scratch     ${mib(e.scratch)}`,
     `per worker  ${mib(e.perWorker)} (${limit}): ${e.fitsHeap ? 'fits' : 'does not fit'}`,
+    ...(t?.quantization === 'nf4' ? [placementLine(e)] : []),
     `process     ${mib(e.total)} of ${mib(target.ramBytes)} RAM${t && t.workers > 1 ? ` with ${t.workers} workers` : ''}: ${e.fitsRam ? 'fits' : 'does not fit'}`,
   ];
+}
+
+/** nf4's placement for `ftc plan`: resident, or streamed with the resident figure it replaced. */
+function placementLine(e: MemoryEstimate): string {
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  return e.placement === 'streamed'
+    ? `placement   streamed: 4-bit linears on the host (${mib(e.hostWeights)}), staged into the heap one at a time; resident would need ${mib(e.residentPerWorker)} per worker`
+    : `placement   resident: 4-bit linears in the heap`;
 }

@@ -81,7 +81,11 @@ export function createCausalLM(config: LlamaConfig, weights: WeightMap, lora?: L
  * With `lora.quantization` the linears are 4-bit: read from `quantizedBase` (the lora stage's cached
  * quantization) when given, else quantized here from the model's weights.
  */
-export function loadCausalLM(dir: string, opts: { adapterDir?: string; lora?: LoraSettings; full?: FullSettings; quantizedBase?: string } = {}): LlamaCausalLM {
+export function loadCausalLM(dir: string, opts: {
+  adapterDir?: string; lora?: LoraSettings; full?: FullSettings; quantizedBase?: string;
+  /** The memory plan's `streamed` placement: the 4-bit linears stay on the host (build.ts streamQuantized). */
+  streamQuantized?: boolean;
+} = {}): LlamaCausalLM {
   const config = loadLlamaConfig(dir);
   const adapter = opts.adapterDir ? loadAdapter(opts.adapterDir, config) : undefined;
   const lora: LoraSettings | undefined =
@@ -105,7 +109,7 @@ export function loadCausalLM(dir: string, opts: { adapterDir?: string; lora?: Lo
   const weights = loadWeights(dir, config, { keepHalf: !opts.full, skip: (name) => cached?.has(name) ?? false });
   const quantized = cached ?? (quant ? quantizeWeightMap(weights, config, quant) : undefined);
   // The weights map is this call's alone: its host copies go as they are uploaded.
-  const model = createCausalLM(config, weights, lora, { releaseHost: true, quantized, full: opts.full });
+  const model = createCausalLM(config, weights, lora, { releaseHost: true, quantized, streamQuantized: opts.streamQuantized, full: opts.full });
   if (adapter) model.importAdapter(adapter.tensors);
   return model;
 }
