@@ -32,8 +32,8 @@ export interface TrainingShape {
   bias?: LoraBias;
   useDora?: boolean;
   modulesToSave?: string[];
-  /** QLoRA: the layers' linear weights held in 4-bit NormalFloat (the lora stage's quantization). */
-  quantization?: 'none' | 'nf4';
+  /** QLoRA: the layers' linear weights held in 4 bits (the lora stage's quantization; nf4 and fp4 take the same memory). */
+  quantization?: 'none' | 'nf4' | 'fp4';
   /** nf4's double_quant: the per-block scales themselves quantized to 8 bits. */
   doubleQuant?: boolean;
 }
@@ -108,6 +108,8 @@ export interface MemoryEstimate {
   /** The most workers (≤ the asked number, ≥ 1 unless even one does not fit, then 0) that fit. */
   maxWorkers: number;
 }
+
+const fourBit = (t: TrainingShape): boolean => t.quantization === 'nf4' || t.quantization === 'fp4';
 
 /** Where a model's frozen 4-bit linears live: in the wasm heap, or on the host, staged into it per product. */
 export type FrozenPlacement = 'resident' | 'streamed';
@@ -200,7 +202,7 @@ export function activationBytes(m: LlamaConfig, t: TrainingShape, rows: number, 
 function weightBytes(m: LlamaConfig, t: TrainingShape, target: MemoryTarget): number {
   const g = baseParameterGroups(m);
   const resident = DTYPE_BYTES[target.residentDtype];
-  const linear = t.quantization === 'nf4' ? NF4_HELD_BYTES : resident;
+  const linear = fourBit(t) ? NF4_HELD_BYTES : resident;
   // Fully trained parameters are float32 Variables, counted with the adapter (values, gradients, moments); beside
   // the matrices the vectors (norms, biases) are a rounding error, so they stay here either way.
   const full = t.fullParams ?? 0;
@@ -231,7 +233,7 @@ export function workersThatFit(m: LlamaConfig, t: TrainingShape, target: MemoryT
  */
 function workerEstimate(m: LlamaConfig, t: TrainingShape, target: MemoryTarget, workers: number): Omit<MemoryEstimate, 'maxWorkers'> {
   const resident = placedEstimate(m, t, target, workers, 'resident');
-  if (t.quantization !== 'nf4' || target.heapBytesPerWorker === undefined || resident.fitsHeap) return resident;
+  if (!fourBit(t) || target.heapBytesPerWorker === undefined || resident.fitsHeap) return resident;
   const streamed = placedEstimate(m, t, target, workers, 'streamed');
   return streamed.fitsHeap ? { ...streamed, residentPerWorker: resident.perWorker } : resident;
 }
@@ -271,7 +273,7 @@ function placedEstimate(m: LlamaConfig, t: TrainingShape, target: MemoryTarget, 
   const attention = 3 * (scheme === 'full' ? scoresBytes(m, rows, t.maxLength) : SCORE_CHUNK_BYTES);
   const widest = Math.max(m.intermediateSize, m.numAttentionHeads * m.headDim, m.hiddenSize);
   // A 4-bit linear is widened for its matmul: the largest one in float32 at a time.
-  const dequantized = t.quantization === 'nf4' ? m.hiddenSize * m.intermediateSize * F32 : 0;
+  const dequantized = fourBit(t) ? m.hiddenSize * m.intermediateSize * F32 : 0;
   const scratch = loss + attention + PACK_BYTES + 3 * n * widest * F32 + dequantized + (shift ? shift.staging : 0);
 
   const perWorker = Math.round((weights + adapter + optimizer + activations + scratch) * HEAP_SLACK);
@@ -288,7 +290,7 @@ function placedEstimate(m: LlamaConfig, t: TrainingShape, target: MemoryTarget, 
 export function describeEstimate(e: MemoryEstimate, target: MemoryTarget, t?: TrainingShape): string[] {
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
   const limit = target.heapBytesPerWorker === undefined ? 'no heap limit' : `heap limit ${mib(target.heapBytesPerWorker)}`;
-  const held = t?.quantization === 'nf4' ? `nf4 linears, ${target.residentDtype} embeddings` : target.residentDtype;
+  const held = t && fourBit(t) ? `${t.quantization} linears, ${target.residentDtype} embeddings` : target.residentDtype;
   return [
     `weights     ${mib(e.weights)} (${held})`,
     `adapter     ${mib(e.adapter)} (values and gradients)`,
@@ -296,7 +298,7 @@ export function describeEstimate(e: MemoryEstimate, target: MemoryTarget, t?: Tr
     `activations ${mib(e.activations)}`,
     `scratch     ${mib(e.scratch)}`,
     `per worker  ${mib(e.perWorker)} (${limit}): ${e.fitsHeap ? 'fits' : 'does not fit'}`,
-    ...(t?.quantization === 'nf4' ? [placementLine(e)] : []),
+    ...(t && fourBit(t) ? [placementLine(e)] : []),
     `process     ${mib(e.total)} of ${mib(target.ramBytes)} RAM${t && t.workers > 1 ? ` with ${t.workers} workers` : ''}: ${e.fitsRam ? 'fits' : 'does not fit'}`,
   ];
 }

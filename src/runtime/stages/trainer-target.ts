@@ -76,7 +76,7 @@ export function trainingTarget(ctx: StageContext, p: TargetParams): TrainingTarg
     memoryShape: {
       r: lora.settings.r, targetModules: [...lora.settings.targetModules], dropout: lora.settings.dropout > 0,
       bias: lora.settings.bias, useDora: lora.settings.useDora, modulesToSave: lora.settings.modulesToSave,
-      ...(lora.settings.quantization ? { quantization: 'nf4' as const, doubleQuant: lora.settings.quantization.doubleQuant } : {}),
+      ...(lora.settings.quantization ? { quantization: lora.settings.quantization.type, doubleQuant: lora.settings.quantization.doubleQuant } : {}),
     },
     workerSource: ({ streamQuantized }) => ({ dir: modelDir, lora: lora.settings, quantizedBase, streamQuantized }),
     checkpointFiles: peftAdapterFiles(adapterConfig),
