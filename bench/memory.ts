@@ -13,12 +13,14 @@
  * plan still counts frozen weights at 4 bytes, while wasm keeps 16-bit linears at 2).
  * The machine is shared: the load average at start is printed; read the times against it.
  *
+ * `--reuse` (with `--dir`) takes a checkpoint an interrupted run left there instead of writing it again; the
+ * child's progress (quantization, load, each step with RSS and heap) goes to stderr.
  * `--only reference` runs just the reference rows; `--checkpointing` runs them without gradient checkpointing
  * (off, the default), with it (on), or both; `--attention batched` runs the children on the autodiff attention
  * that the fused one replaced (src/runtime/model/attention.ts), for a before/after comparison.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -119,6 +121,15 @@ export function writeCheckpoint(dir: string, s: Pick<Shape, 'name' | 'configJson
   writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
 }
 
+/** Whether `dir` holds a complete checkpoint of `s` (config.json equal, the index written last). */
+function sameCheckpoint(dir: string, s: Pick<Shape, 'configJson'>): boolean {
+  try {
+    return readFileSync(join(dir, 'config.json'), 'utf8') === JSON.stringify(s.configJson) && existsSync(join(dir, 'model.safetensors.index.json'));
+  } catch {
+    return false;
+  }
+}
+
 interface Measured {
   peak_rss_mib: number;
   heap_mib: number;
@@ -147,6 +158,10 @@ async function child(dir: string, maxLength: number, steps: number, checkpointin
     setAttentionImpl(attentionBatched);
   }
   const heap = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length;
+  // Progress on stderr, which the parent passes through: a 7B step takes long enough to want to see each one.
+  const started = performance.now();
+  const note = (what: string) => process.stderr.write(`  [${((performance.now() - started) / 1000).toFixed(0)} s] ${what}; RSS ${Math.round(process.memoryUsage.rss() / 2 ** 20)} MiB (peak ${Math.round(process.resourceUsage().maxRSS / 1024)}), heap ${Math.round(heap() / 2 ** 20)} MiB, load ${loadavg()[0].toFixed(2)}\n`);
+  const log = { info: note, warn: note, progress: () => ({ update() {}, done() {} }) };
   const quantized: Partial<Measured> = {};
   let quantizedBase: string | undefined;
   if (placement !== 'none') {
@@ -158,12 +173,14 @@ async function child(dir: string, maxLength: number, steps: number, checkpointin
     writeQuantizedBase(dir, loadLlamaConfig(dir), NF4, quantizedBase);
     quantized.quantize_s = (performance.now() - q0) / 1000;
     quantized.quantize_rss_mib = process.resourceUsage().maxRSS / 1024;
+    note(`quantized to nf4 in ${quantized.quantize_s.toFixed(0)} s`);
   }
   const lora = placement === 'none' ? LORA : { ...LORA, quantization: NF4 };
   const t0 = performance.now();
   // The plan's placement, passed through as the trainer stage passes it (src/runtime/stages/trainer.ts).
   const model = loadCausalLM(dir, { lora, quantizedBase, streamQuantized: placement === 'streamed' });
   const loadS = (performance.now() - t0) / 1000;
+  note(`loaded (${placement === 'none' ? 'bf16 base' : `nf4 base, ${placement}`}) in ${loadS.toFixed(0)} s`);
   let s = 99;
   const vocab = model.config.vocabSize;
   const example = () => {
@@ -174,7 +191,7 @@ async function child(dir: string, maxLength: number, steps: number, checkpointin
   const out: Measured = { peak_rss_mib: 0, heap_mib: 0, s_per_step: 0, tokens_per_s: 0, steps: 0, load_s: loadS, ...quantized, ...(placement !== 'none' ? { placement } : {}) };
   try {
     const result = await train({
-      model, train: { count: steps, example: (i) => examples[i]! }, padId: 0,
+      model, train: { count: steps, example: (i) => examples[i]! }, padId: 0, log,
       config: {
         batchSize: 1, gradAccum: 1, epochs: 1, lr: 2e-4, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, scheduler: 'linear',
         warmupSteps: 0, warmupRatio: 0, maxGradNorm: 1, logEvery: 1, evalEvery: 0, saveEvery: 0, patience: 0, seed: 42, maxSteps: steps,
@@ -229,12 +246,13 @@ export const benchmark: Benchmark = {
         if (row.plan_fits || argv.includes('--run-all')) {
           const dir = join(root, s.name.replace(/[^A-Za-z0-9.-]+/g, '_'));
           const w0 = performance.now();
-          writeCheckpoint(dir, s);
+          // --reuse: a checkpoint an interrupted run left in --dir with this very config.json is used as it is.
+          if (!(argv.includes('--reuse') && sameCheckpoint(dir, s))) writeCheckpoint(dir, s);
           row.write_s = Math.round((performance.now() - w0) / 100) / 10;
           const script = fileURLToPath(import.meta.url);
           let measured: Measured;
           try {
-            const stdout = execFileSync(process.execPath, [script, '--child', dir, String(s.maxLength), String(steps), String(s.gradientCheckpointing), attention, s.nf4 ? plan.placement : 'none'], { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'ignore'] });
+            const stdout = execFileSync(process.execPath, [script, '--child', dir, String(s.maxLength), String(steps), String(s.gradientCheckpointing), attention, s.nf4 ? plan.placement : 'none'], { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', json ? 'ignore' : 'inherit'] });
             measured = JSON.parse(stdout.trim().split('\n').pop()!) as Measured;
           } catch (e) {
             measured = { peak_rss_mib: 0, heap_mib: 0, s_per_step: 0, tokens_per_s: 0, steps: 0, load_s: 0, error: `child failed: ${(e as Error).message.split('\n')[0]}` };
