@@ -8,7 +8,7 @@
  * counts tensors the runtime keeps, the runtime file is named.
  */
 import type { LlamaConfig } from './config.js';
-import { moduleDims } from './modules.js';
+import { LINEAR_MODULES, moduleDims } from './modules.js';
 import { baseParameterGroups, loraParameterCount, type LoraBias } from './params.js';
 
 /** The training run's numbers. */
@@ -76,7 +76,7 @@ export function residentWeightDtype(_stored?: WeightDtype): WeightDtype {
 export const WASM_HEAP_BYTES = 4294901760;
 
 export interface MemoryEstimate {
-  /** Frozen weights in their resident dtype (nf4 linears in 4 bits plus scales; norms float32). */
+  /** Frozen weights in the heap, in their resident dtype (4-bit linears as codes plus float32 scales, none when streamed; norms float32). */
   weights: number;
   /** Adapter parameters and their gradients (float32). */
   adapter: number;
@@ -95,7 +95,7 @@ export interface MemoryEstimate {
   fitsHeap: boolean;
   fitsRam: boolean;
   /**
-   * Where the frozen 4-bit linears are held (nf4 only; `resident` otherwise): `resident` in the wasm heap;
+   * Where the frozen 4-bit linears are held (nf4/fp4; `resident` otherwise): `resident` in the wasm heap;
    * `streamed` on the host, each staged into the heap for its product (src/runtime/quant/streamed-nf4-weight.ts),
    * chosen when the resident estimate does not fit the heap and the streamed one does. The runtime builds
    * exactly this (loadCausalLM's streamQuantized).
@@ -245,7 +245,7 @@ function workerEstimate(m: LlamaConfig, t: TrainingShape, target: MemoryTarget, 
  */
 function streamedShift(m: LlamaConfig, t: TrainingShape): { heapWeights: number; staging: number; host: number } {
   const linears = baseParameterGroups(m).linears;
-  const largest = Math.max(...['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'].map((n) => {
+  const largest = Math.max(...LINEAR_MODULES.map((n) => {
     const d = moduleDims(m, n);
     return d.in * d.out;
   }));
@@ -303,7 +303,7 @@ export function describeEstimate(e: MemoryEstimate, target: MemoryTarget, t?: Tr
   ];
 }
 
-/** nf4's placement for `ftc plan`: resident, or streamed with the resident figure it replaced. */
+/** A 4-bit base's placement for `ftc plan`: resident, or streamed with the resident figure it replaced. */
 function placementLine(e: MemoryEstimate): string {
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
   return e.placement === 'streamed'
