@@ -135,6 +135,8 @@ const nf4BytesPerWeight = (doubleQuant: boolean): number => 0.5 + (doubleQuant ?
  * block, rebuilt once from the 8-bit state (nf4-weight.ts, streamed-nf4-weight.ts) so no product decodes it again.
  */
 const NF4_HELD_BYTES = 0.5 + 4 / NF4_BLOCK;
+/** The float32 panels one 4-bit product decodes at a time (src/runtime/quant/nf4-kernel.ts PANEL_BYTES). */
+const NF4_PANEL_BYTES = 2 ** 20;
 
 const F32 = 4;
 const DTYPE_BYTES: Record<WeightDtype, number> = { float32: 4, float16: 2, bfloat16: 2 };
@@ -272,8 +274,8 @@ function placedEstimate(m: LlamaConfig, t: TrainingShape, target: MemoryTarget, 
   const loss = 4 * lossRows * m.vocabSize * F32 + keptSoftmax;
   const attention = 3 * (scheme === 'full' ? scoresBytes(m, rows, t.maxLength) : SCORE_CHUNK_BYTES);
   const widest = Math.max(m.intermediateSize, m.numAttentionHeads * m.headDim, m.hiddenSize);
-  // A 4-bit linear is widened for its matmul: the largest one in float32 at a time.
-  const dequantized = fourBit(t) ? m.hiddenSize * m.intermediateSize * F32 : 0;
+  // A 4-bit linear is decoded panel by panel inside its product (nf4-kernel.ts PANEL_BYTES), never whole.
+  const dequantized = fourBit(t) ? NF4_PANEL_BYTES : 0;
   const scratch = loss + attention + PACK_BYTES + 3 * n * widest * F32 + dequantized + (shift ? shift.staging : 0);
 
   const perWorker = Math.round((weights + adapter + optimizer + activations + scratch) * HEAP_SLACK);
