@@ -54,5 +54,5 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = {
   W0201: 'A stage no other stage uses.',
   W0301: "An absolute path inside the pipeline's checkout: a clone elsewhere would not find it.",
   W0303: 'A quantization only some targets can train: the others refuse the pipeline.',
-  W0401: 'ftc compile --target accelerate: a QLoRA key without quantization = nf4 has no effect.',
+  W0401: 'ftc compile --target accelerate: a QLoRA key without quantization = nf4 or fp4 has no effect.',
 };

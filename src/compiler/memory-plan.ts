@@ -5,7 +5,7 @@ import type { LlamaConfig } from '../model-spec/config.js';
 import { estimateMemory, residentWeightDtype, WASM_HEAP_BYTES, workersThatFit, type MemoryEstimate, type MemoryTarget, type TrainingShape } from '../model-spec/memory.js';
 import { resolveTargetModules } from '../model-spec/modules.js';
 import type { LoraBias } from '../model-spec/params.js';
-import { TARGET_QUANTIZATIONS } from '../model-spec/quantization.js';
+import { isFourBit, TARGET_QUANTIZATIONS } from '../model-spec/quantization.js';
 import type { PipelineIR } from './ir.js';
 import { readModelSpec } from './validate/context.js';
 
@@ -91,7 +91,7 @@ export function planTrainerMemory(config: LlamaConfig, keys: TrainerMemoryKeys, 
   const base: TrainingShape = {
     batchSize: keys.batch_size, maxLength: keys.max_length, r: keys.r, targetModules: targets, dropout: keys.dropout > 0,
     gradientCheckpointing: keys.gradient_checkpointing === true, workers: 1, bias: keys.bias, useDora: keys.use_dora,
-    modulesToSave: keys.modules_to_save, quantization: keys.quantization === 'nf4' ? 'nf4' : 'none', doubleQuant: keys.double_quant,
+    modulesToSave: keys.modules_to_save, quantization: isFourBit(keys.quantization) ? keys.quantization : 'none', doubleQuant: keys.double_quant,
   };
   const shape = { ...base, workers: workersOf(config, base, target, keys.workers, backend, host) };
   return withEstimate(config, backend, shape, target);
@@ -133,7 +133,7 @@ export function memoryAlternatives(config: LlamaConfig, plan: TrainerMemoryPlan)
     ...(s.batchSize > 1 ? [{ change: 'batch_size = 1', apply: (t: TrainingShape) => ({ ...t, batchSize: 1, workers: 1 }) }] : []),
     ...(!s.gradientCheckpointing ? [{ change: 'gradient_checkpointing = true', apply: (t: TrainingShape) => ({ ...t, gradientCheckpointing: true }) }] : []),
     ...(s.workers > 1 ? [{ change: 'workers = 1', apply: (t: TrainingShape) => ({ ...t, workers: 1 }) }] : []),
-    ...(s.quantization !== 'nf4' ? [{ change: 'quantization = nf4', apply: (t: TrainingShape) => ({ ...t, quantization: 'nf4' as const }), note: nf4Note }] : []),
+    ...(!isFourBit(s.quantization) ? [{ change: 'quantization = nf4', apply: (t: TrainingShape) => ({ ...t, quantization: 'nf4' as const }), note: nf4Note }] : []),
   ];
   const single = [
     longestFittingLength(config, plan, s, ''),
@@ -174,7 +174,7 @@ const mib = (b: number): string => `${Math.round(b / 2 ** 20)} MiB`;
 export function overLimit(plan: TrainerMemoryPlan): string {
   const e = plan.estimate;
   const parts: string[] = [];
-  if (!e.fitsHeap) parts.push(`one worker needs ~${mib(e.perWorker)} of the wasm heap's ${mib(plan.target.heapBytesPerWorker!)} (weights ${mib(e.weights)} in ${plan.target.residentDtype}${plan.shape.quantization === 'nf4' ? ' and nf4' : ''}, adapter and optimizer ${mib(e.adapter + e.optimizer)}, activations ${mib(e.activations)}, scratch ${mib(e.scratch)})`);
+  if (!e.fitsHeap) parts.push(`one worker needs ~${mib(e.perWorker)} of the wasm heap's ${mib(plan.target.heapBytesPerWorker!)} (weights ${mib(e.weights)} in ${plan.target.residentDtype}${isFourBit(plan.shape.quantization) ? ` and ${plan.shape.quantization}` : ''}, adapter and optimizer ${mib(e.adapter + e.optimizer)}, activations ${mib(e.activations)}, scratch ${mib(e.scratch)})`);
   if (!e.fitsRam) parts.push(`the process needs ~${mib(e.total)} of this machine's ${mib(plan.target.ramBytes)} RAM${plan.shape.workers > 1 ? ` with ${plan.shape.workers} workers` : ''}`);
   return parts.join('; ');
 }

@@ -8,7 +8,7 @@
  * counts tensors the runtime keeps, the runtime file is named.
  */
 import type { LlamaConfig } from './config.js';
-import { moduleDims } from './modules.js';
+import { LINEAR_MODULES, moduleDims } from './modules.js';
 import { baseParameterGroups, loraParameterCount, type LoraBias } from './params.js';
 
 /** The training run's numbers. */
@@ -32,8 +32,8 @@ export interface TrainingShape {
   bias?: LoraBias;
   useDora?: boolean;
   modulesToSave?: string[];
-  /** QLoRA: the layers' linear weights held in 4-bit NormalFloat (the lora stage's quantization). */
-  quantization?: 'none' | 'nf4';
+  /** QLoRA: the layers' linear weights held in 4 bits (the lora stage's quantization; nf4 and fp4 take the same memory). */
+  quantization?: 'none' | 'nf4' | 'fp4';
   /** nf4's double_quant: the per-block scales themselves quantized to 8 bits. */
   doubleQuant?: boolean;
 }
@@ -87,7 +87,7 @@ export function residentWeightDtype(stored: WeightDtype | undefined, backend: Pl
 export const WASM_HEAP_BYTES = 4294901760;
 
 export interface MemoryEstimate {
-  /** Frozen weights in their resident dtype (nf4 linears in 4 bits plus scales; norms float32). */
+  /** Frozen weights in the heap, in their resident dtype (4-bit linears as codes plus float32 scales, none when streamed; norms float32). */
   weights: number;
   /** Adapter parameters and their gradients (float32). */
   adapter: number;
@@ -105,9 +105,25 @@ export interface MemoryEstimate {
   total: number;
   fitsHeap: boolean;
   fitsRam: boolean;
+  /**
+   * Where the frozen 4-bit linears are held (nf4/fp4; `resident` otherwise): `resident` in the wasm heap;
+   * `streamed` on the host, each staged into the heap for its product (src/runtime/quant/streamed-nf4-weight.ts),
+   * chosen when the resident estimate does not fit the heap and the streamed one does. The runtime builds
+   * exactly this (loadCausalLM's streamQuantized).
+   */
+  placement: FrozenPlacement;
+  /** The 4-bit linears' host copy when streamed (in total, once per worker: each builds its own model), else 0. */
+  hostWeights: number;
+  /** One worker's backend with the linears resident: perWorker itself unless streamed (what `ftc plan` compares). */
+  residentPerWorker: number;
   /** The most workers (≤ the asked number, ≥ 1 unless even one does not fit, then 0) that fit. */
   maxWorkers: number;
 }
+
+const fourBit = (t: TrainingShape): boolean => t.quantization === 'nf4' || t.quantization === 'fp4';
+
+/** Where a model's frozen 4-bit linears live: in the wasm heap, or on the host, staged into it per product. */
+export type FrozenPlacement = 'resident' | 'streamed';
 
 /** Fixed costs: a Node process with tfjs loaded, and each further worker thread's isolate and wasm module. */
 const PROCESS_BYTES = 160 * 2 ** 20;
@@ -125,6 +141,13 @@ const PACK_BYTES = 16 * 2 ** 20;
  */
 const NF4_BLOCK = 64;
 const nf4BytesPerWeight = (doubleQuant: boolean): number => 0.5 + (doubleQuant ? 1 / NF4_BLOCK + 4 / (256 * NF4_BLOCK) : 4 / NF4_BLOCK);
+/**
+ * What the runtime holds per 4-bit weight, double quantization or not: the codes and a float32 absmax per
+ * block, rebuilt once from the 8-bit state (nf4-weight.ts, streamed-nf4-weight.ts) so no product decodes it again.
+ */
+const NF4_HELD_BYTES = 0.5 + 4 / NF4_BLOCK;
+/** The float32 panels one 4-bit product decodes at a time (src/runtime/quant/nf4-kernel.ts PANEL_BYTES). */
+const NF4_PANEL_BYTES = 2 ** 20;
 
 const F32 = 4;
 const DTYPE_BYTES: Record<WeightDtype, number> = { float32: 4, float16: 2, bfloat16: 2 };
@@ -213,7 +236,7 @@ export function activationBytes(m: LlamaConfig, t: TrainingShape, rows: number, 
 function weightBytes(m: LlamaConfig, t: TrainingShape, target: MemoryTarget): number {
   const g = baseParameterGroups(m);
   const resident = DTYPE_BYTES[target.residentDtype];
-  const linear = t.quantization === 'nf4' ? nf4BytesPerWeight(t.doubleQuant === true) : resident;
+  const linear = fourBit(t) ? NF4_HELD_BYTES : resident;
   const embedTokens = m.vocabSize * m.hiddenSize;
   // Fully trained parameters are float32 Variables, counted with the adapter (values, gradients, moments); beside
   // the matrices the vectors (norms, biases) are a rounding error, so they stay here either way.
@@ -231,12 +254,12 @@ function embedBytes(t: TrainingShape, target: MemoryTarget): number {
 }
 
 /**
- * Host memory while loading. loadCausalLM's LoRA build takes one tensor at a time from its shard (weights.ts
+ * Host memory while loading, beyond a streamed base's host copy. loadCausalLM's LoRA build takes one tensor at a time from its shard (weights.ts
  * openWeights) and drops it once uploaded, so the host holds the largest one as read: a 16-bit linear as stored
  * (2 bytes) on wasm, else widened to float32, embed_tokens likewise (weights.ts isFrozenMatrix). Full fine-tuning reads every weight, widened,
  * before building: the whole model in float32 on the host.
  */
-function hostLoadBytes(m: LlamaConfig, t: TrainingShape, target: MemoryTarget): number {
+function hostLoadBytes(m: LlamaConfig, t: TrainingShape, target: MemoryTarget, placement: FrozenPlacement): number {
   if ((t.fullParams ?? 0) > 0) {
     const g = baseParameterGroups(m);
     return (g.linears + g.embeddings + g.vectors) * F32;
@@ -244,7 +267,11 @@ function hostLoadBytes(m: LlamaConfig, t: TrainingShape, target: MemoryTarget): 
   const linear = DTYPE_BYTES[target.residentDtype];
   const widestLinear = Math.max(m.hiddenSize * m.intermediateSize, m.hiddenSize * m.numAttentionHeads * m.headDim);
   const head = m.tieWordEmbeddings ? 0 : m.vocabSize * m.hiddenSize * linear;
-  return Math.max(m.vocabSize * m.hiddenSize * embedBytes(t, target), head, t.quantization === 'nf4' ? 0 : widestLinear * linear);
+  const oneTensor = Math.max(m.vocabSize * m.hiddenSize * embedBytes(t, target), head, fourBit(t) ? 0 : widestLinear * linear);
+  // A 4-bit base is read whole from the lora stage's cache (base-4bit.ts readQuantizedBase) and held until the build
+  // ends; streamed, that state is what stays on the host (hostWeights), so it is not counted twice.
+  const quantizedState = fourBit(t) && placement === 'resident' ? baseParameterGroups(m).linears * nf4BytesPerWeight(t.doubleQuant === true) : 0;
+  return oneTensor + quantizedState;
 }
 
 export function estimateMemory(m: LlamaConfig, t: TrainingShape, target: MemoryTarget): MemoryEstimate {
@@ -263,11 +290,39 @@ export function workersThatFit(m: LlamaConfig, t: TrainingShape, target: MemoryT
   return Math.max(1, estimateMemory(m, { ...t, workers: wanted }, target).maxWorkers);
 }
 
+/**
+ * The estimate with the placement the runtime will use: resident, unless the model is nf4 on a backend with a
+ * heap limit, the resident estimate does not fit that heap, and the streamed one does.
+ */
 function workerEstimate(m: LlamaConfig, t: TrainingShape, target: MemoryTarget, workers: number): Omit<MemoryEstimate, 'maxWorkers'> {
+  const resident = placedEstimate(m, t, target, workers, 'resident');
+  if (!fourBit(t) || target.heapBytesPerWorker === undefined || resident.fitsHeap) return resident;
+  const streamed = placedEstimate(m, t, target, workers, 'streamed');
+  return streamed.fitsHeap ? { ...streamed, residentPerWorker: resident.perWorker } : resident;
+}
+
+/**
+ * What streaming moves: the 4-bit linears' heap bytes go to the host, and the heap keeps a staging copy of the
+ * largest one (codes, f32 absmax and tables, uploaded per product and freed; streamed-nf4-weight.ts). The host
+ * copy is the file's state (quantized base as read) plus the f32 absmax each weight rebuilds from it.
+ */
+function streamedShift(m: LlamaConfig, t: TrainingShape): { heapWeights: number; staging: number; host: number } {
+  const linears = baseParameterGroups(m).linears;
+  const largest = Math.max(...LINEAR_MODULES.map((n) => {
+    const d = moduleDims(m, n);
+    return d.in * d.out;
+  }));
+  // At load the file's 8-bit absmax (double quant) is read too, until each weight has rebuilt its float32 one.
+  const atLoad = t.doubleQuant === true ? nf4BytesPerWeight(true) - 0.5 : 0;
+  return { heapWeights: linears * NF4_HELD_BYTES, staging: largest * NF4_HELD_BYTES, host: linears * (NF4_HELD_BYTES + atLoad) };
+}
+
+function placedEstimate(m: LlamaConfig, t: TrainingShape, target: MemoryTarget, workers: number, placement: FrozenPlacement): Omit<MemoryEstimate, 'maxWorkers'> {
   const rows = Math.ceil(t.batchSize / workers); // a worker's share of a micro-batch
   const n = rows * t.maxLength; // tokens per worker step
   const scheme = effectiveScheme(m, rows, t.maxLength, target.attention ?? RUNTIME_ATTENTION);
-  const weights = weightBytes(m, t, target);
+  const shift = placement === 'streamed' ? streamedShift(m, t) : undefined;
+  const weights = weightBytes(m, t, target) - (shift ? shift.heapWeights : 0);
 
   const adapterParams = (t.fullParams ?? 0) + (t.r > 0 ? loraParameterCount(m, t.targetModules, t.r, t.bias, { useDora: t.useDora, modulesToSave: t.modulesToSave }) : 0);
   const adapter = 2 * adapterParams * F32; // values + gradients
@@ -284,26 +339,28 @@ function workerEstimate(m: LlamaConfig, t: TrainingShape, target: MemoryTarget, 
     ? 3 * FUSED_CHUNK_BYTES + FLASH_BACKWARD_ROWS * n * m.numAttentionHeads * m.headDim * F32
     : 3 * (scheme === 'full' ? scoresBytes(m, rows, t.maxLength) : SCORE_CHUNK_BYTES);
   const widest = Math.max(m.intermediateSize, m.numAttentionHeads * m.headDim, m.hiddenSize);
-  // A 4-bit linear is widened for its matmul: the largest one in float32 at a time.
-  const dequantized = t.quantization === 'nf4' ? m.hiddenSize * m.intermediateSize * F32 : 0;
-  const scratch = loss + attention + PACK_BYTES + 3 * n * widest * F32 + dequantized;
+  // A 4-bit linear is decoded panel by panel inside its product (nf4-kernel.ts PANEL_BYTES), never whole.
+  const dequantized = fourBit(t) ? NF4_PANEL_BYTES : 0;
+  const scratch = loss + attention + PACK_BYTES + 3 * n * widest * F32 + dequantized + (shift ? shift.staging : 0);
 
   const perWorker = Math.round((weights + adapter + optimizer + activations + scratch) * HEAP_SLACK);
-  const hostLoad = hostLoadBytes(m, t, target);
+  // Streamed, each worker builds its own model, so each holds its own host copy of the linears.
+  const hostWeights = shift ? shift.host : 0;
+  const hostLoad = hostLoadBytes(m, t, target, placement);
   // The host copy of a tensor being uploaded lives only while loading, beside the weights uploaded so far and no
   // activations (bench/memory.ts: Qwen2.5-0.5B peaked at 1827 MiB RSS after loading, 2659 MiB in training), so the
-  // process peak is the larger of the two phases, not their sum.
-  const total = PROCESS_BYTES + (workers - 1) * (WORKER_BYTES + perWorker) + Math.max(perWorker, weights + hostLoad);
+  // process peak is the larger of the two phases, not their sum; a streamed base's host copy lives through both.
+  const total = PROCESS_BYTES + (workers - 1) * (WORKER_BYTES + perWorker) + Math.max(perWorker, weights + hostLoad) + workers * hostWeights;
   const fitsHeap = target.heapBytesPerWorker === undefined || perWorker <= target.heapBytesPerWorker;
   const fitsRam = total <= target.ramBytes;
-  return { weights, adapter, optimizer, activations, scratch, perWorker, hostLoad, total, fitsHeap, fitsRam };
+  return { weights, adapter, optimizer, activations, scratch, perWorker, hostLoad, total, fitsHeap, fitsRam, placement, hostWeights, residentPerWorker: perWorker };
 }
 
 /** The stages of the estimate with their figures, one line each, for `ftc plan`. */
 export function describeEstimate(e: MemoryEstimate, target: MemoryTarget, t?: TrainingShape): string[] {
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
   const limit = target.heapBytesPerWorker === undefined ? 'no heap limit' : `heap limit ${mib(target.heapBytesPerWorker)}`;
-  const held = t?.quantization === 'nf4' ? `nf4 linears, ${target.residentDtype} embeddings` : target.residentDtype;
+  const held = t && fourBit(t) ? `${t.quantization} linears, ${target.residentDtype} embeddings` : target.residentDtype;
   return [
     `weights     ${mib(e.weights)} (${held})`,
     `adapter     ${mib(e.adapter)} (values and gradients)`,
@@ -311,6 +368,15 @@ export function describeEstimate(e: MemoryEstimate, target: MemoryTarget, t?: Tr
     `activations ${mib(e.activations)}`,
     `scratch     ${mib(e.scratch)}`,
     `per worker  ${mib(e.perWorker)} (${limit}): ${e.fitsHeap ? 'fits' : 'does not fit'}`,
+    ...(t && fourBit(t) ? [placementLine(e)] : []),
     `process     ${mib(e.total)} of ${mib(target.ramBytes)} RAM${t && t.workers > 1 ? ` with ${t.workers} workers` : ''}: ${e.fitsRam ? 'fits' : 'does not fit'}`,
   ];
+}
+
+/** A 4-bit base's placement for `ftc plan`: resident, or streamed with the resident figure it replaced. */
+function placementLine(e: MemoryEstimate): string {
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  return e.placement === 'streamed'
+    ? `placement   streamed: 4-bit linears on the host (${mib(e.hostWeights)}), staged into the heap one at a time; resident would need ${mib(e.residentPerWorker)} per worker`
+    : `placement   resident: 4-bit linears in the heap`;
 }

@@ -32,17 +32,17 @@ export const loraSchema: StageSchema = {
     // QLoRA keys have no defaults, so pipelines that do not set them keep their cache keys.
     quantization: {
       type: 'string',
-      enum: ['nf4', 'none'],
-      description: `QLoRA: load the frozen base in 4-bit NormalFloat (bitsandbytes nf4). nf4 is trained by ${targetsFor('nf4').map((t) => (t === 'run' ? '`ftc run`' : `\`ftc compile --target ${t}\``)).join(' and ')}; \`ftc check --target\` says whether yours can. Default none.`,
+      enum: ['nf4', 'fp4', 'none'],
+      description: `QLoRA: load the frozen base in 4 bits, bitsandbytes' NormalFloat (nf4) or its 4-bit float (fp4). Both are trained by ${targetsFor('nf4').map((t) => (t === 'run' ? '`ftc run`' : `\`ftc compile --target ${t}\``)).join(' and ')}; \`ftc check --target\` says whether yours can. Default none.`,
     },
     compute_dtype: {
       type: 'string',
       enum: ['fp32', 'fp16', 'bf16'],
-      description: 'With quantization = nf4: the dtype 4-bit weights are dequantized to for matmuls (bnb_4bit_compute_dtype). Default bf16.',
+      description: 'With quantization = nf4 or fp4: the dtype 4-bit weights are dequantized to for matmuls (bnb_4bit_compute_dtype). Default bf16.',
     },
     double_quant: {
       type: 'boolean',
-      description: 'With quantization = nf4: also quantize the quantization constants (bnb_4bit_use_double_quant). Default false.',
+      description: 'With quantization = nf4 or fp4: also quantize the quantization constants (bnb_4bit_use_double_quant). Default false.',
     },
   },
   required: ['model'],

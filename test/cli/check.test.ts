@@ -149,6 +149,10 @@ const TINYLLAMA = {
   architectures: ['LlamaForCausalLM'], hidden_size: 2048, intermediate_size: 5632, num_hidden_layers: 22, num_attention_heads: 32,
   num_key_value_heads: 4, vocab_size: 32000, max_position_embeddings: 2048, torch_dtype: 'float16', bos_token_id: 1, eos_token_id: 2,
 };
+const LLAMA2_7B = {
+  architectures: ['LlamaForCausalLM'], hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: 32, num_attention_heads: 32,
+  num_key_value_heads: 32, vocab_size: 32000, max_position_embeddings: 4096, torch_dtype: 'float16', bos_token_id: 1, eos_token_id: 2,
+};
 const QWEN_05B = {
   architectures: ['Qwen2ForCausalLM'], hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24, num_attention_heads: 14,
   num_key_value_heads: 2, vocab_size: 151936, tie_word_embeddings: true, max_position_embeddings: 32768, bos_token_id: 151643, eos_token_id: 151643,
@@ -167,6 +171,21 @@ test('ftc check: TinyLlama-1.1B on wasm at batch 8 × 2048 does not fit (F16 lin
   assert.deepEqual(JSON.parse(ok.stdout).diagnostics.map((d: { code: string }) => d.code), []);
   const notAll = runCli(['check', 'p.ft', ...fitted.slice(0, 4), '--format', 'json'], { cwd: dir });
   assert.deepEqual(JSON.parse(notAll.stdout).diagnostics.map((d: { code: string }) => d.code), ['E_MEMORY_PLAN'], 'without nf4 it does not');
+  const plan = runCli(['plan', 'p.ft', ...fitted], { cwd: dir });
+  assert.equal(plan.status, 0, plan.stderr);
+  assert.match(plan.stdout, /placement +resident: 4-bit linears in the heap/);
+});
+
+test('ftc plan: Llama-2-7B in nf4 at batch 1 × 512 streams its 4-bit linears from the host, and says what resident would need', () => {
+  const { dir } = memoryWorkspace(LLAMA2_7B, { batch_size: 1, max_length: 512 });
+  const fitted = ['--set', 'sft.gradient_checkpointing=true', '--set', 'adapter.quantization=nf4'];
+  const over = runCli(['check', 'p.ft', '--format', 'json'], { cwd: dir });
+  assert.deepEqual(JSON.parse(over.stdout).diagnostics.map((d: { code: string }) => d.code), ['E_MEMORY_PLAN'], 'float16 weights alone are past the heap');
+  const ok = runCli(['check', 'p.ft', ...fitted, '--format', 'json'], { cwd: dir });
+  assert.deepEqual(JSON.parse(ok.stdout).diagnostics.map((d: { code: string }) => d.code), []);
+  const plan = runCli(['plan', 'p.ft', ...fitted], { cwd: dir });
+  assert.equal(plan.status, 0, plan.stderr);
+  assert.match(plan.stdout, /placement +streamed: 4-bit linears on the host \(\d+ MiB\), staged into the heap one at a time; resident would need \d+ MiB per worker/);
 });
 
 test('ftc check: Qwen2.5-0.5B at batch 2 × 128 is reported at max_length with the longest that fits; that one checks clean; ftc plan prints both', () => {

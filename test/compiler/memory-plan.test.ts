@@ -8,6 +8,11 @@ const TINYLLAMA = parseLlamaConfig({
   architectures: ['LlamaForCausalLM'], hidden_size: 2048, intermediate_size: 5632, num_hidden_layers: 22, num_attention_heads: 32,
   num_key_value_heads: 4, vocab_size: 32000, max_position_embeddings: 2048, bos_token_id: 1, eos_token_id: 2,
 }, 'config.json');
+/** Llama-2-7B's (hidden 4096, 32 layers, 32 heads and kv heads, FFN 11008, vocab 32000, float16). */
+const LLAMA2_7B = parseLlamaConfig({
+  architectures: ['LlamaForCausalLM'], hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: 32, num_attention_heads: 32,
+  num_key_value_heads: 32, vocab_size: 32000, max_position_embeddings: 4096, torch_dtype: 'float16', bos_token_id: 1, eos_token_id: 2,
+}, 'config.json');
 const QWEN_05B = parseLlamaConfig({
   architectures: ['Qwen2ForCausalLM'], hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24, num_attention_heads: 14,
   num_key_value_heads: 2, vocab_size: 151936, tie_word_embeddings: true, max_position_embeddings: 32768, bos_token_id: 151643, eos_token_id: 151643,
@@ -62,6 +67,17 @@ test('TinyLlama on wasm at 4096: float32 weights and linear activations are past
   const fitted = { ...KEYS, batch_size: 1, gradient_checkpointing: true, quantization: 'nf4' };
   assert.equal(planTrainerMemory(TINYLLAMA, { ...fitted, max_length: Number(m[1]) }, host(64))!.fits, true);
   assert.equal(planTrainerMemory(TINYLLAMA, { ...fitted, max_length: Number(m[1]) + 64 }, host(64))!.fits, false);
+});
+
+test('Llama-2-7B on wasm: nf4 at batch 1 with checkpointing fits by streaming its 4-bit linears (resident they are past the heap); batch 4 does not', () => {
+  const fitted = { ...KEYS, batch_size: 1, gradient_checkpointing: true, quantization: 'nf4', double_quant: true };
+  const plan = planTrainerMemory(LLAMA2_7B, fitted, host(24))!;
+  assert.equal(plan.fits, true);
+  assert.equal(plan.estimate.placement, 'streamed');
+  assert.ok(plan.estimate.residentPerWorker > plan.target.heapBytesPerWorker!, 'resident, the heap would not hold it');
+  assert.ok(plan.estimate.perWorker <= plan.target.heapBytesPerWorker!);
+  assert.ok(plan.estimate.hostWeights > 3 * GiB, `the host holds the 4-bit linears: ${plan.estimate.hostWeights}`);
+  assert.equal(planTrainerMemory(LLAMA2_7B, { ...fitted, batch_size: 4 }, host(24))!.fits, false);
 });
 
 test('TinyLlama on a backend without a heap limit: RAM decides, and workers = auto never picks more than fit', () => {

@@ -20,6 +20,10 @@ const REFERENCE = config({
   architectures: ['LlamaForCausalLM'], hidden_size: 256, intermediate_size: 688, num_hidden_layers: 4, num_attention_heads: 8,
   num_key_value_heads: 8, vocab_size: 2048, max_position_embeddings: 4096,
 });
+const LLAMA2_7B = config({
+  architectures: ['LlamaForCausalLM'], hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: 32, num_attention_heads: 32,
+  num_key_value_heads: 32, vocab_size: 32000, rms_norm_eps: 1e-5,
+});
 const LORA: TrainingShape = { batchSize: 1, maxLength: 512, r: 8, targetModules: ['q_proj', 'v_proj'], dropout: true, gradientCheckpointing: false, workers: 1 };
 const WASM: MemoryTarget = { heapBytesPerWorker: WASM_HEAP_BYTES, residentDtype: 'float32', ramBytes: 16 * 2 ** 30 };
 const GiB = 2 ** 30;
@@ -103,14 +107,15 @@ describe('memory plan', () => {
     assert.ok(qwen(true) < qwen(false) / 4, "24 layers: one layer's activations plus every layer's input");
   });
 
-  test('nf4: the layers\' linears at 4 bits plus a float32 absmax per 64 (8-bit with double quant), embeddings as resident', () => {
+  test('nf4: the layers\' linears at 4 bits plus a float32 absmax per 64 (rebuilt from the 8-bit one with double quant), embeddings as resident', () => {
     const embeddings = 2 * 32000 * 2048; // untied: embed_tokens and lm_head
     const linears = 22 * (2 * 2048 * 2048 + 2 * 2048 * 256 + 3 * 2048 * 5632);
     const vectors = 22 * 2 * 2048 + 2048;
     const nf4 = estimateMemory(TINYLLAMA, { ...LORA, quantization: 'nf4' }, WASM).weights;
     assert.equal(nf4, linears * (0.5 + 4 / 64) + embeddings * 4 + vectors * 4);
     const dq = estimateMemory(TINYLLAMA, { ...LORA, quantization: 'nf4', doubleQuant: true }, WASM).weights;
-    assert.equal(dq, linears * (0.5 + 1 / 64 + 4 / (64 * 256)) + embeddings * 4 + vectors * 4);
+    // Nf4Weight rebuilds the float32 absmax once at load: double quantization shrinks the file, not the heap.
+    assert.equal(dq, nf4);
   });
 
   test('TinyLlama with 16-bit resident weights fits at 512 with checkpointing and not at 2048', () => {
@@ -134,5 +139,32 @@ describe('memory plan', () => {
     assert.equal(estimateMemory(QWEN_05B, { ...shape, workers: fit + 1 }, ram).fitsRam, false);
     assert.ok(resolveWorkers('auto', 'wasm', 8, fit) <= fit);
     assert.equal(resolveWorkers(3, 'wasm', 8, 1), 3, 'a number is taken as given (check reports it)');
+  });
+
+  test('nf4 placement: a 7B-shaped base streams its linears from the host and fits; a small one stays resident', () => {
+    const qlora: TrainingShape = { ...LORA, gradientCheckpointing: true, quantization: 'nf4', doubleQuant: true };
+    const seven = estimateMemory(LLAMA2_7B, qlora, { ...WASM, ramBytes: 24 * GiB });
+    assert.equal(seven.placement, 'streamed');
+    assert.equal(seven.fitsHeap && seven.fitsRam, true, `heap ${seven.perWorker}, process ${seven.total}`);
+    assert.ok(seven.residentPerWorker > WASM_HEAP_BYTES, 'resident, its 4-bit linears alone are ~3.6 GiB: past the heap with the rest');
+    const linears = baseParameterGroups(LLAMA2_7B).linears;
+    assert.ok(seven.hostWeights >= linears * (0.5 + 4 / 64), 'the host holds the codes and a float32 absmax per block');
+    assert.ok(seven.total >= seven.perWorker + seven.hostWeights, 'the process counts the host copy');
+    assert.ok(seven.perWorker < seven.residentPerWorker - linears * 0.5, 'the heap no longer holds the linears');
+    const tiny = estimateMemory(REFERENCE, qlora, WASM);
+    assert.equal(tiny.placement, 'resident');
+    assert.equal(tiny.hostWeights, 0);
+    assert.equal(tiny.residentPerWorker, tiny.perWorker);
+    // Without a heap limit (tfjs-node) nothing streams; without nf4 nothing streams and a 7B base does not fit.
+    assert.equal(estimateMemory(LLAMA2_7B, qlora, { ...WASM, heapBytesPerWorker: undefined }).placement, 'resident');
+    const bf16 = estimateMemory(LLAMA2_7B, { ...qlora, quantization: 'none' }, WASM);
+    assert.equal(bf16.placement, 'resident');
+    assert.equal(bf16.fitsHeap, false);
+  });
+
+  test('nf4 placement stays resident when streaming would not fit either (E_MEMORY_PLAN reports the resident figure)', () => {
+    const huge = estimateMemory(LLAMA2_7B, { ...LORA, maxLength: 16384, quantization: 'nf4' }, WASM);
+    assert.equal(huge.fitsHeap, false);
+    assert.equal(huge.placement, 'resident');
   });
 });

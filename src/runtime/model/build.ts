@@ -29,13 +29,18 @@ export interface BuiltModel {
  */
 export function buildModel(config: LlamaConfig, weights: WeightMap | WeightSource, lora?: LoraSettings, opts: BuildOptions = {}): BuiltModel {
   const source = weights instanceof Map ? mapSource(weights, opts.releaseHost ?? false) : weights;
-  return withMemoryStage('uploading the model weights', () => build(config, source, lora, opts.quantized ?? new Map()));
+  return withMemoryStage('uploading the model weights', () => build(config, source, lora, opts.quantized ?? new Map(), opts.streamQuantized ?? false));
 }
 
 export interface BuildOptions {
   releaseHost?: boolean;
   /** QLoRA: linear weights held 4-bit, by weight name; `weights` need not hold them (src/runtime/quant/base-4bit.ts). */
   quantized?: Map<string, Quantized4bit>;
+  /**
+   * The memory plan's `streamed` placement (src/model-spec/memory.ts frozenPlacement): the 4-bit linears stay
+   * on the host and are staged into the heap per product (src/runtime/quant/streamed-nf4-weight.ts).
+   */
+  streamQuantized?: boolean;
 }
 
 /**
@@ -61,18 +66,19 @@ export function mapSource(weights: WeightMap, releaseHost: boolean): WeightSourc
  * holds one tensor at a time. Shapes are checked first, from `info` alone; each tensor is checked finite when
  * taken, and if one is not, everything uploaded so far is freed before the error leaves.
  */
-function build(config: LlamaConfig, weights: WeightSource, lora: LoraSettings | undefined, quantized: Map<string, Quantized4bit>): BuiltModel {
+function build(config: LlamaConfig, weights: WeightSource, lora: LoraSettings | undefined, quantized: Map<string, Quantized4bit>, streamed: boolean): BuiltModel {
   checkWeights(config, weights, quantized);
   const made: Array<{ dispose(): void }> = [];
   try {
-    return assemble(config, weights, lora, quantized, made);
+    return assemble(config, weights, lora, quantized, streamed, made);
   } catch (e) {
     for (const m of made) m.dispose();
     throw e;
   }
 }
 
-function assemble(config: LlamaConfig, weights: WeightSource, lora: LoraSettings | undefined, quantized: Map<string, Quantized4bit>, made: Array<{ dispose(): void }>): BuiltModel {
+function assemble(config: LlamaConfig, weights: WeightSource, lora: LoraSettings | undefined, quantized: Map<string, Quantized4bit>, streamed: boolean,
+  made: Array<{ dispose(): void }>): BuiltModel {
   const has = (name: string) => weights.info(name) !== undefined;
   const take = (name: string): HostTensor => {
     const w = weights.take(name);
@@ -123,7 +129,7 @@ function assemble(config: LlamaConfig, weights: WeightSource, lora: LoraSettings
         }
       }
       const q = quantized.get(`${path}.weight`);
-      const base = new FrozenLinear(q ? frozen4bit(q) : uploadFrozen(`${path}.weight`), bias);
+      const base = new FrozenLinear(q ? frozen4bit(q, { streamed }) : uploadFrozen(`${path}.weight`), bias);
       if (q) made.push(base);
       if (adapted && lora) {
         const peftPath = `base_model.model.${path}`;

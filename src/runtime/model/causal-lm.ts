@@ -83,7 +83,11 @@ export function createCausalLM(config: LlamaConfig, weights: WeightMap | WeightS
  * With `lora.quantization` the linears are 4-bit: read from `quantizedBase` (the lora stage's cached
  * quantization) when given, else quantized here from the model's weights.
  */
-export function loadCausalLM(dir: string, opts: { adapterDir?: string; lora?: LoraSettings; full?: FullSettings; quantizedBase?: string } = {}): LlamaCausalLM {
+export function loadCausalLM(dir: string, opts: {
+  adapterDir?: string; lora?: LoraSettings; full?: FullSettings; quantizedBase?: string;
+  /** The memory plan's `streamed` placement: the 4-bit linears stay on the host (build.ts streamQuantized). */
+  streamQuantized?: boolean;
+} = {}): LlamaCausalLM {
   const config = loadLlamaConfig(dir);
   const adapter = opts.adapterDir ? loadAdapter(opts.adapterDir, config) : undefined;
   const lora: LoraSettings | undefined =
@@ -111,7 +115,7 @@ export function loadCausalLM(dir: string, opts: { adapterDir?: string; lora?: Lo
   const eager = opts.full !== undefined || (quant !== undefined && cached === undefined);
   const weights = eager ? loadWeights(dir, config, load) : openWeights(dir, config, load);
   const quantized = cached ?? (quant && weights instanceof Map ? quantizeWeightMap(weights, config, quant) : undefined);
-  const model = createCausalLM(config, weights, lora, { releaseHost: true, quantized, full: opts.full });
+  const model = createCausalLM(config, weights, lora, { releaseHost: true, quantized, streamQuantized: opts.streamQuantized, full: opts.full });
   if (adapter) model.importAdapter(adapter.tensors);
   return model;
 }

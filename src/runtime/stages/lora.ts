@@ -5,7 +5,7 @@ import type { LoraSettings } from '../model/api.js';
 import { loadLlamaConfig } from '../../model-spec/config.js';
 import { resolveTargetModules } from '../../model-spec/modules.js';
 import { loraParameterCount, rankError, rankTooLarge } from '../../model-spec/params.js';
-import { TARGET_QUANTIZATIONS } from '../../model-spec/quantization.js';
+import { isFourBit, TARGET_QUANTIZATIONS, type FourBitType } from '../../model-spec/quantization.js';
 import type { Artifact, StageContext, StageImpl, StageSummary } from '../stage.js';
 import { formatCount, MODEL_MANIFEST, type ModelManifest } from './model.js';
 import { QUANTIZED_BASE_FILE, writeQuantizedBase } from '../quant/base-4bit.js';
@@ -34,7 +34,7 @@ interface LoraParams {
   use_dora?: boolean;
   modules_to_save?: string[];
   seed?: number;
-  quantization?: 'none' | 'nf4';
+  quantization?: 'none' | FourBitType;
   double_quant?: boolean;
   compute_dtype?: 'fp32' | 'fp16' | 'bf16';
 }
@@ -72,7 +72,7 @@ export const loraStage: StageImpl = {
       useRslora: p.use_rslora,
       ...(p.use_dora ? { useDora: true } : {}),
       ...(p.modules_to_save ? { modulesToSave: [...p.modules_to_save] } : {}),
-      ...(p.quantization === 'nf4' ? { quantization: { type: p.quantization, doubleQuant: p.double_quant ?? false } } : {}),
+      ...(isFourBit(p.quantization) ? { quantization: { type: p.quantization, doubleQuant: p.double_quant ?? false } } : {}),
       seed: p.seed ?? ctx.pipeline.seed,
     };
     const artifact: LoraArtifact = { model, settings, trainable_parameters: trainable };

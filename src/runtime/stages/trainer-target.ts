@@ -30,14 +30,19 @@ export interface TrainingTarget {
   reportKeys: Record<string, unknown>;
   /** What the memory plan needs to know of the trained parameters. */
   memoryShape: Pick<TrainingShape, 'r' | 'targetModules' | 'dropout' | 'fullParams' | 'bias' | 'useDora' | 'modulesToSave' | 'quantization' | 'doubleQuant'>;
-  /** Every data-parallel worker builds the same model from this. */
-  workerSource: ModelSource;
+  /** Every data-parallel worker builds the same model from this, placed as the main thread's. */
+  workerSource(placement: LoadPlacement): ModelSource;
   checkpointFiles: AdapterFiles;
   /** QLoRA's compute_dtype as the lora stage asked it (the 4-bit products run in fp32 whatever it says). */
   computeDtype?: string;
-  load(): LlamaCausalLM;
+  load(placement: LoadPlacement): LlamaCausalLM;
   /** Writes the trained result into the stage's artifact directory. */
   save(outDir: string, model: LlamaCausalLM): void;
+}
+
+/** The memory plan's decision the build follows (src/model-spec/memory.ts placement): 4-bit linears streamed from the host. */
+export interface LoadPlacement {
+  streamQuantized: boolean;
 }
 
 interface TargetParams {
@@ -71,12 +76,12 @@ export function trainingTarget(ctx: StageContext, p: TargetParams): TrainingTarg
     memoryShape: {
       r: lora.settings.r, targetModules: [...lora.settings.targetModules], dropout: lora.settings.dropout > 0,
       bias: lora.settings.bias, useDora: lora.settings.useDora, modulesToSave: lora.settings.modulesToSave,
-      ...(lora.settings.quantization ? { quantization: 'nf4' as const, doubleQuant: lora.settings.quantization.doubleQuant } : {}),
+      ...(lora.settings.quantization ? { quantization: lora.settings.quantization.type, doubleQuant: lora.settings.quantization.doubleQuant } : {}),
     },
-    workerSource: { dir: modelDir, lora: lora.settings, quantizedBase },
+    workerSource: ({ streamQuantized }) => ({ dir: modelDir, lora: lora.settings, quantizedBase, streamQuantized }),
     checkpointFiles: peftAdapterFiles(adapterConfig),
     ...(lora.compute_dtype ? { computeDtype: lora.compute_dtype } : {}),
-    load: () => loadCausalLM(modelDir, { lora: lora.settings, quantizedBase }),
+    load: ({ streamQuantized }) => loadCausalLM(modelDir, { lora: lora.settings, quantizedBase, streamQuantized }),
     save: (outDir, model) => saveAdapter(outDir, adapterHost(model), adapterConfig),
   };
 }
@@ -100,7 +105,7 @@ function fullTarget(ctx: StageContext, p: TargetParams): TrainingTarget {
     trainableParameters: count,
     reportKeys: { full_fine_tuning: true, train_modules: p.train_modules ?? 'all', trained_tensors: trained.length },
     memoryShape: { r: 0, targetModules: [], dropout: false, fullParams: count },
-    workerSource: { dir: modelDir, full },
+    workerSource: () => ({ dir: modelDir, full }),
     checkpointFiles: fullModelFiles(),
     load: () => loadCausalLM(modelDir, { full }),
     save: (outDir, model) => writeFullModel(outDir, { modelDir, config, trained: model.exportAdapter() }),

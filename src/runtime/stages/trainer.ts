@@ -9,7 +9,9 @@ import { train, type TrainConfig } from '../train/loop.js';
 import { MetricsLog } from '../train/metrics.js';
 import { uniformLossWarning } from '../train/uniform-loss.js';
 import { WorkerPool } from '../train/parallel/pool.js';
-import { trainingThreads } from '../train/parallel/threads.js';
+import { trainingMemoryTarget, trainingThreads } from '../train/parallel/threads.js';
+import { estimateMemory, type TrainingShape } from '../../model-spec/memory.js';
+import { loadLlamaConfig } from '../../model-spec/config.js';
 import { localEngine, type StepOptions } from '../train/step.js';
 import { lossCurveSvg } from '../train/plot.js';
 import { reportHtml } from '../train/report.js';
@@ -88,7 +90,20 @@ export const trainerStage: StageImpl = {
     if (p.precision !== precision) warn(`precision ${p.precision} is not available on the ${backend.name} backend; trained in fp32 instead`);
 
     if (target.computeDtype && target.computeDtype !== precision) warn(`compute_dtype ${target.computeDtype} is not available on the ${backend.name} backend; 4-bit weights are dequantized to fp32 instead`);
-    const model = target.load();
+    // Data-parallel threads: --workers, else the pipeline header's `workers` (auto: every core on wasm/cpu).
+    const stepOptions: StepOptions = { gradientCheckpointing: p.gradient_checkpointing === true };
+    // The memory plan, before the model loads: `auto` never picks more threads than it fits (each holds a full
+    // copy of the model), and under QLoRA it decides where the 4-bit linears live; the build follows it.
+    const modelConfig = loadLlamaConfig(target.modelDir);
+    const shape: TrainingShape = {
+      batchSize: p.batch_size, maxLength: dataset.meta.max_length, ...target.memoryShape,
+      gradientCheckpointing: stepOptions.gradientCheckpointing === true, workers: 1,
+    };
+    const threads = trainingThreads(modelConfig, shape, backend.name, ctx.options.workers ?? (ctx.pipeline.settings.workers as number | 'auto' | undefined));
+    const plan = estimateMemory(modelConfig, { ...shape, workers: threads }, trainingMemoryTarget(modelConfig, shape, backend.name));
+    const streamQuantized = plan.placement === 'streamed';
+    if (streamQuantized) ctx.log.info(`the 4-bit base streams: its linears stay on the host (~${Math.round(plan.hostWeights / 2 ** 20)} MiB) and are staged into the wasm heap one at a time (resident it would need ~${Math.round(plan.residentPerWorker / 2 ** 20)} MiB of heap)`);
+    const model = target.load({ streamQuantized });
     const outputDir = outputTarget(p.output, ctx.pipeline.dir);
     // Checkpoints are written into the output before it is complete, so it is claimed first: never a directory ftc did not write.
     claimOutputDir(outputDir, p.output, `stage '${ctx.stage.name}': output`, { pipeline: ctx.pipeline.file, stage: ctx.stage.name, key: ctx.stage.key });
@@ -99,18 +114,11 @@ export const trainerStage: StageImpl = {
     }
     const metrics = new MetricsLog(join(ctx.outDir, 'metrics.jsonl'));
     const config = trainConfig(p, ctx.pipeline.seed);
-    // Data-parallel threads: --workers, else the pipeline header's `workers` (auto: every core on wasm/cpu).
-    const stepOptions: StepOptions = { gradientCheckpointing: p.gradient_checkpointing === true };
-    // `auto` never picks more threads than the memory plan fits (each holds a full copy of the model).
-    const threads = trainingThreads(model.config, {
-      batchSize: p.batch_size, maxLength: dataset.meta.max_length, ...target.memoryShape,
-      gradientCheckpointing: stepOptions.gradientCheckpointing === true, workers: 1,
-    }, backend.name, ctx.options.workers ?? (ctx.pipeline.settings.workers as number | 'auto' | undefined));
     if (stepOptions.gradientCheckpointing) ctx.log.info('gradient checkpointing: each decoder layer is recomputed in the backward pass');
     let pool: WorkerPool | undefined;
     try {
       if (threads > 1) {
-        pool = await WorkerPool.start({ threads, backend: backend.name, source: target.workerSource, model, step: stepOptions });
+        pool = await WorkerPool.start({ threads, backend: backend.name, source: target.workerSource({ streamQuantized }), model, step: stepOptions });
         ctx.log.info(`training on ${threads} threads (data-parallel, ${backend.name} backend each)`);
       }
       // Held-out answers (eval_generate): the base model's now, before any update; the tuned model's after training.

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { compile } from '../../../src/compiler/index.js';
-import { checkForAccelerate, mappingDoc, MAPPING } from '../../../src/compiler/targets/accelerate/index.js';
+import { checkForAccelerate, compileToAccelerate, mappingDoc, MAPPING } from '../../../src/compiler/targets/accelerate/index.js';
 import { sectionArgs } from '../../../src/compiler/targets/accelerate/mapping.js';
 import { MAPPING_DOC_PATH } from '../../../src/compiler/targets/accelerate/write-doc.js';
 import { jobSchema } from '../../../src/schema/job.js';
@@ -88,6 +88,24 @@ test('QLoRA keys: nf4 is clean for ftc run and for the accelerate target (both t
   assert.deepEqual(nf4.diagnostics.map((d) => [d.severity, d.code]), []);
   const stray = check(PIPELINE.replace('format = gguf', 'format = peft').replace('  model = base\n}', '  model = base\n  compute_dtype = fp16\n}'));
   assert.deepEqual(stray.map((d) => [d.severity, d.code]), [['warning', 'W0401']]);
+});
+
+test('quantization = fp4 compiles to BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="fp4") in train.py; ftc run accepts it too', () => {
+  const text = PIPELINE.replace('format = gguf', 'format = peft').replace('  model = base\n}', '  model = base\n  quantization = fp4\n  double_quant = true\n}');
+  const forRun = compile(text, '/tmp/p.ft', { checkFiles: false });
+  assert.deepEqual(forRun.diagnostics.map((d) => [d.severity, d.code]), []);
+  const r = compile(text, '/tmp/p.ft', { checkFiles: false, target: 'accelerate' });
+  assert.ok(r.ir, JSON.stringify(r.diagnostics));
+  assert.deepEqual(r.diagnostics.map((d) => [d.severity, d.code]), []);
+  const exported = { trainFile: '/tmp/train.jsonl', evalFile: '/tmp/eval.jsonl', tokenizerFile: '/tmp/tokenizer.json', rows: { train: 4, eval: 0 }, specials: {}, added: { prefix: [], suffix: [] } };
+  const job = compileToAccelerate(r.ir, { outDir: '/tmp/job', exported, pipelineFile: 'p.ft', ast: r.ast });
+  assert.deepEqual(job.diagnostics.filter((d) => d.severity === 'error'), []);
+  const script = job.files.get('train.py')!;
+  assert.match(script, /BitsAndBytesConfig\([^)]*load_in_4bit=True/);
+  assert.match(script, /bnb_4bit_quant_type="fp4"/);
+  assert.doesNotMatch(script, /bnb_4bit_quant_type="nf4"/);
+  assert.match(script, /bnb_4bit_use_double_quant=True/);
+  assert.match(job.files.get('requirements.txt')!, /bitsandbytes/);
 });
 
 test('warmup_ratio becomes a fractional warmup_steps (transformers 5 has no warmup_ratio); a ratio of 1 is an error', () => {

@@ -1,3 +1,4 @@
+import { isFourBit } from '../../../model-spec/quantization.js';
 import { basename, relative, resolve, sep } from 'node:path';
 import type { FileNode } from '../../ast.js';
 import type { Diagnostic, SourceRange } from '../../diagnostics.js';
@@ -94,8 +95,8 @@ export function checkForAccelerate(ir: PipelineIR, opts: Pick<AccelerateOptions,
     report('error', 'E0402', rangeOf(trainer.name, 'model'), `trainer '${trainer.name}': model = ${lora.name} is a ${lora.kind} stage; the job trains a LoRA adapter, so point it at a lora stage.`);
   }
   for (const key of ['compute_dtype', 'double_quant']) {
-    if (lora.params[key] !== undefined && lora.params.quantization !== 'nf4') {
-      report('warning', 'W0401', rangeOf(lora.name, key), `lora '${lora.name}': \`${key}\` has an effect only with quantization = nf4.`);
+    if (lora.params[key] !== undefined && !isFourBit(lora.params.quantization)) {
+      report('warning', 'W0401', rangeOf(lora.name, key), `lora '${lora.name}': \`${key}\` has an effect only with quantization = nf4 or fp4.`);
     }
   }
   return diagnostics.some((d) => d.severity === 'error') ? { diagnostics, job } : { diagnostics, job, stages: { trainer, lora } };
@@ -130,7 +131,7 @@ export function compileToAccelerate(ir: PipelineIR, opts: AccelerateOptions): Ac
     gradAccum: trainer.params.grad_accum as number,
     maxGradNorm: trainer.params.max_grad_norm as number,
   };
-  const quantized = lora.params.quantization === 'nf4';
+  const quantized = isFourBit(lora.params.quantization);
   const pipelineFile = opts.pipelineFile ?? basename(ir.file);
   const files = new Map<string, string>([
     ['README.md', jobReadme({

@@ -1,3 +1,4 @@
+import { isFourBit } from '../../../model-spec/quantization.js';
 import type { JsonValue, PipelineIR } from '../../ir.js';
 import { expr, type Py } from './python.js';
 
@@ -125,8 +126,8 @@ export const MAPPING: readonly KeyMapping[] = [
   { block: 'lora', key: 'seed', section: 'train.py', equivalent: "set_seed(LORA_SEED) before get_peft_model (torch RNG: same seed, not the same numbers as ftc; `--init-adapter DIR` starts from ftc's)" },
   {
     block: 'lora', key: 'quantization', section: 'BitsAndBytesConfig',
-    equivalent: 'nf4 → BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4") + prepare_model_for_kbit_training; none → full-precision base',
-    args: (v) => (v === 'nf4' ? { load_in_4bit: true, bnb_4bit_quant_type: 'nf4' } : {}),
+    equivalent: 'nf4 / fp4 → BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4" / "fp4") + prepare_model_for_kbit_training; none → full-precision base',
+    args: (v) => (isFourBit(v) ? { load_in_4bit: true, bnb_4bit_quant_type: v } : {}),
   },
   {
     block: 'lora', key: 'compute_dtype', section: 'BitsAndBytesConfig', equivalent: 'BitsAndBytesConfig(bnb_4bit_compute_dtype=torch.*) (and bnb_4bit_quant_storage under fsdp / deepspeed-zero3)',

@@ -1,3 +1,4 @@
+import { isFourBit } from '../../../model-spec/quantization.js';
 import type { JsonValue, StageIR } from '../../ir.js';
 import { earlyStopping, sectionArgs, type MapContext } from './mapping.js';
 import { expr, kwargs, py, type Py } from './python.js';
@@ -31,7 +32,7 @@ const ctx = (s: ScriptInput, params: { [key: string]: JsonValue }): MapContext =
 
 /** train.py: the pipeline's settings as module constants, then main() in the order transformers' docs use. */
 export function trainScript(s: ScriptInput): string {
-  const quantized = s.lora.params.quantization === 'nf4';
+  const quantized = isFourBit(s.lora.params.quantization);
   const precision = s.trainer.params.precision as string;
   const tokenization = sectionArgs('TOKENIZATION', 'tokenizer', ctx(s, s.tokenizer.params));
   const lora = { ...sectionArgs('LoraConfig', 'lora', ctx(s, s.lora.params)), task_type: 'CAUSAL_LM' } as Record<string, Py>;
@@ -278,7 +279,7 @@ if __name__ == "__main__":
 `;
 }
 
-/** BitsAndBytesConfig: nf4 with the lora stage's compute dtype (default bf16) and double quant (default off). */
+/** BitsAndBytesConfig: nf4 or fp4 with the lora stage's compute dtype (default bf16) and double quant (default off). */
 function bnbArgs(s: ScriptInput): Record<string, Py> {
   const params = { compute_dtype: 'bf16', double_quant: false, ...s.lora.params };
   const args = sectionArgs('BitsAndBytesConfig', 'lora', ctx(s, params));

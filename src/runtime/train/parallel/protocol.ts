@@ -8,7 +8,7 @@ import type { HostGrads } from './allreduce.js';
  * under QLoRA), or weights in memory (tests, bench), with a LoRA adapter or, under full fine-tuning, `full` (the
  * main thread then sends every trained weight each step).
  */
-export type ModelSource = ({ dir: string; quantizedBase?: string } | { config: LlamaConfig; weights: WeightMap }) & ({ lora: LoraSettings; full?: undefined } | { full: FullSettings; lora?: undefined });
+export type ModelSource = ({ dir: string; quantizedBase?: string; streamQuantized?: boolean } | { config: LlamaConfig; weights: WeightMap }) & ({ lora: LoraSettings; full?: undefined } | { full: FullSettings; lora?: undefined });
 
 /** Main thread → worker. */
 export type ToWorker =

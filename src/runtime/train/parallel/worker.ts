@@ -52,7 +52,7 @@ async function handle(msg: ToWorker): Promise<void> {
 
 function build(source: ModelSource): CausalLM {
   return 'dir' in source
-    ? loadCausalLM(source.dir, { lora: source.lora, full: source.full, quantizedBase: source.quantizedBase })
+    ? loadCausalLM(source.dir, { lora: source.lora, full: source.full, quantizedBase: source.quantizedBase, streamQuantized: source.streamQuantized })
     : createCausalLM(source.config, source.weights, source.lora, { full: source.full });
 }
 
