@@ -253,7 +253,10 @@ function tokenIds(v: unknown, field: string, bad: (f: string, w: string) => FtcE
   return list as number[];
 }
 
-/** The config.json a Hugging Face LlamaConfig would write for these values (used by init-model). */
+/**
+ * The config.json a Hugging Face LlamaConfig would write for these values (used by init-model). `torch_dtype`
+ * is the config's storedDtype (float32 when unknown): the plan reads it back as the weights' stored dtype.
+ */
 export function llamaConfigToJson(c: LlamaConfig): Record<string, unknown> {
   return {
     architectures: [c.architecture],
@@ -278,7 +281,7 @@ export function llamaConfigToJson(c: LlamaConfig): Record<string, unknown> {
     rope_scaling: c.ropeScaling ? { rope_type: 'linear', factor: c.ropeScaling.factor } : null,
     rope_theta: c.ropeTheta,
     tie_word_embeddings: c.tieWordEmbeddings,
-    torch_dtype: 'float32',
+    torch_dtype: c.storedDtype ?? 'float32',
     use_cache: true,
     vocab_size: c.vocabSize,
   };

@@ -78,7 +78,7 @@ export function initModel(dir: string, o: InitModelOptions): { config: LlamaConf
     throw new FtcError('E_INIT_MODEL_EXISTS', `${dir} already exists and is not empty`, { file: dir },
       'pass --if-missing to keep an existing model, or choose another directory');
   }
-  const config = initModelConfig(o);
+  const config: LlamaConfig = { ...initModelConfig(o), storedDtype: o.dtype === 'f16' ? 'float16' : 'float32' };
   const tokenizer = trainBpeTokenizer(o.corpus, { vocabSize: o.vocab });
   const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });

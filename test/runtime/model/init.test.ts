@@ -55,6 +55,9 @@ describe('initModel', () => {
     initModel(dir, { ...SMALL, dtype: 'f16' });
     const header = readSafetensorsHeader(join(dir, 'model.safetensors'));
     assert.ok([...header.tensors.values()].every((t) => t.dtype === 'F16'));
+    // config.json says so, as transformers' save_pretrained would: the memory plan takes the stored dtype from it.
+    assert.equal(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).torch_dtype, 'float16');
+    assert.equal(loadLlamaConfig(dir).storedDtype, 'float16');
     assert.equal(loadWeights(dir, loadLlamaConfig(dir)).get('model.norm.weight')!.data[0], 1);
   });
 
