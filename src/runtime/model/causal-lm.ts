@@ -1,3 +1,4 @@
+import { totalmem } from 'node:os';
 import { FtcError } from '../../errors.js';
 import * as tf from '../tf.js';
 import type { CausalLM, ForwardOptions, FullSettings, HostTensor, LoraSettings, WeightMap, WeightSource } from './api.js';
@@ -11,6 +12,7 @@ import { headLoss } from './loss.js';
 import { toPeftHost } from './lora.js';
 import { loadAdapter } from './peft.js';
 import { loadWeights, openWeights } from './weights.js';
+import { estimateMemory, WASM_HEAP_BYTES, residentWeightDtype, type FrozenPlacement } from '../../model-spec/memory.js';
 
 /** A CausalLM plus what generate, score and export need beyond the trainer's contract. */
 export interface LlamaCausalLM extends CausalLM {
@@ -85,7 +87,10 @@ export function createCausalLM(config: LlamaConfig, weights: WeightMap | WeightS
  */
 export function loadCausalLM(dir: string, opts: {
   adapterDir?: string; lora?: LoraSettings; full?: FullSettings; quantizedBase?: string;
-  /** The memory plan's `streamed` placement: the 4-bit linears stay on the host (build.ts streamQuantized). */
+  /**
+   * The memory plan's `streamed` placement: the 4-bit linears stay on the host (build.ts streamQuantized). The
+   * trainer passes its own plan's decision; absent (generate, score), `inferencePlacement` decides.
+   */
   streamQuantized?: boolean;
 } = {}): LlamaCausalLM {
   const config = loadLlamaConfig(dir);
@@ -115,9 +120,32 @@ export function loadCausalLM(dir: string, opts: {
   const eager = opts.full !== undefined || (quant !== undefined && cached === undefined);
   const weights = eager ? loadWeights(dir, config, load) : openWeights(dir, config, load);
   const quantized = cached ?? (quant && weights instanceof Map ? quantizeWeightMap(weights, config, quant) : undefined);
-  const model = createCausalLM(config, weights, lora, { releaseHost: true, quantized, streamQuantized: opts.streamQuantized, full: opts.full });
+  const streamQuantized = opts.streamQuantized ?? (lora?.quantization !== undefined && tf.getBackend() === 'wasm' && inferencePlacement(config, lora) === 'streamed');
+  const model = createCausalLM(config, weights, lora, { releaseHost: true, quantized, streamQuantized, full: opts.full });
   if (adapter) model.importAdapter(adapter.tensors);
   return model;
+}
+
+/** The sequence length `inferencePlacement` plans for: a prompt and its continuation, or a scored text. */
+export const INFERENCE_PLAN_LENGTH = 1024;
+
+/**
+ * Where a 4-bit base's linears live on wasm when no trainer planned it (ftc generate and score with a QLoRA
+ * adapter): the memory plan of one batch-1 training step of INFERENCE_PLAN_LENGTH tokens with checkpointing.
+ * A forward pass with its KV cache holds less than that step (no gradients, no optimizer), so where the plan
+ * keeps the base resident, inference fits too; where it streams (Llama-2-7B: the 4-bit base alone is past the
+ * heap), inference streams.
+ */
+export function inferencePlacement(config: LlamaConfig, lora: LoraSettings): FrozenPlacement {
+  const q = lora.quantization;
+  if (!q) return 'resident';
+  const shape = {
+    batchSize: 1, maxLength: Math.min(INFERENCE_PLAN_LENGTH, config.maxPositionEmbeddings), r: lora.r, targetModules: lora.targetModules,
+    dropout: false, gradientCheckpointing: true, workers: 1, bias: lora.bias, useDora: lora.useDora, modulesToSave: lora.modulesToSave,
+    quantization: q.type, doubleQuant: q.doubleQuant,
+  };
+  const target = { heapBytesPerWorker: WASM_HEAP_BYTES, residentDtype: residentWeightDtype(config.storedDtype, 'wasm'), ramBytes: totalmem() };
+  return estimateMemory(config, shape, target).placement;
 }
 
 function checkIds(ids: tf.Tensor2D, vocab: number): void {
