@@ -143,8 +143,11 @@ describe('parseLlamaConfig', () => {
 
   it('writes back a config.json that parses to the same config', () => {
     const c = parseLlamaConfig({ ...TINYLLAMA, rope_scaling: { type: 'linear', factor: 2 }, pad_token_id: 0 }, FILE);
-    // The written config.json describes float32 weights (what init-model and the f32 writers store), whatever c's were.
-    assert.deepEqual(parseLlamaConfig(JSON.parse(JSON.stringify(llamaConfigToJson(c))), FILE), { ...c, storedDtype: 'float32' });
+    // TINYLLAMA says bfloat16, and the written torch_dtype keeps it; a config with no stored dtype is written as float32.
+    assert.equal(c.storedDtype, 'bfloat16');
+    assert.deepEqual(parseLlamaConfig(JSON.parse(JSON.stringify(llamaConfigToJson(c))), FILE), c);
+    const { storedDtype: _, ...unknown } = c;
+    assert.deepEqual(parseLlamaConfig(llamaConfigToJson(unknown), FILE), { ...unknown, storedDtype: 'float32' });
   });
 
   it('reads the stored dtype from dtype (transformers 5) or torch_dtype; "auto" or none leaves it unknown', () => {
