@@ -1,4 +1,3 @@
-import { totalmem } from 'node:os';
 import { FtcError } from '../../errors.js';
 import * as tf from '../tf.js';
 import type { CausalLM, ForwardOptions, FullSettings, HostTensor, LoraSettings, WeightMap, WeightSource } from './api.js';
@@ -12,7 +11,8 @@ import { headLoss } from './loss.js';
 import { toPeftHost } from './lora.js';
 import { loadAdapter } from './peft.js';
 import { loadWeights, openWeights } from './weights.js';
-import { estimateMemory, WASM_HEAP_BYTES, residentWeightDtype, type FrozenPlacement } from '../../model-spec/memory.js';
+import { estimateMemory, type FrozenPlacement, type TrainingShape } from '../../model-spec/memory.js';
+import { trainingMemoryTarget } from '../train/parallel/threads.js';
 
 /** A CausalLM plus what generate, score and export need beyond the trainer's contract. */
 export interface LlamaCausalLM extends CausalLM {
@@ -137,15 +137,20 @@ export const INFERENCE_PLAN_LENGTH = 1024;
  * heap), inference streams.
  */
 export function inferencePlacement(config: LlamaConfig, lora: LoraSettings): FrozenPlacement {
-  const q = lora.quantization;
-  if (!q) return 'resident';
-  const shape = {
-    batchSize: 1, maxLength: Math.min(INFERENCE_PLAN_LENGTH, config.maxPositionEmbeddings), r: lora.r, targetModules: lora.targetModules,
-    dropout: false, gradientCheckpointing: true, workers: 1, bias: lora.bias, useDora: lora.useDora, modulesToSave: lora.modulesToSave,
-    quantization: q.type, doubleQuant: q.doubleQuant,
+  if (!lora.quantization) return 'resident';
+  const shape: TrainingShape = {
+    batchSize: 1, maxLength: Math.min(INFERENCE_PLAN_LENGTH, config.maxPositionEmbeddings), ...loraMemoryShape(lora),
+    dropout: false, gradientCheckpointing: true, workers: 1,
   };
-  const target = { heapBytesPerWorker: WASM_HEAP_BYTES, residentDtype: residentWeightDtype(config.storedDtype, 'wasm'), ramBytes: totalmem() };
-  return estimateMemory(config, shape, target).placement;
+  return estimateMemory(config, shape, trainingMemoryTarget(config, shape, 'wasm')).placement;
+}
+
+/** What the memory plan needs to know of a LoRA adapter's trained parameters and its base's quantization. */
+export function loraMemoryShape(lora: LoraSettings): Pick<TrainingShape, 'r' | 'targetModules' | 'dropout' | 'bias' | 'useDora' | 'modulesToSave' | 'quantization' | 'doubleQuant'> {
+  return {
+    r: lora.r, targetModules: [...lora.targetModules], dropout: lora.dropout > 0, bias: lora.bias, useDora: lora.useDora, modulesToSave: lora.modulesToSave,
+    ...(lora.quantization ? { quantization: lora.quantization.type, doubleQuant: lora.quantization.doubleQuant } : {}),
+  };
 }
 
 function checkIds(ids: tf.Tensor2D, vocab: number): void {

@@ -4,7 +4,7 @@ import { loadLlamaConfig } from '../../model-spec/config.js';
 import type { TrainingShape } from '../../model-spec/memory.js';
 import { fullTrainableCount, trainedWeightNames } from '../../model-spec/train-modules.js';
 import type { FullSettings } from '../model/api.js';
-import { loadCausalLM, type LlamaCausalLM } from '../model/causal-lm.js';
+import { loadCausalLM, loraMemoryShape, type LlamaCausalLM } from '../model/causal-lm.js';
 import { saveAdapter, type AdapterConfig } from '../model/peft.js';
 import type { StageContext } from '../stage.js';
 import { fullModelFiles, writeFullModel } from '../train/full-model.js';
@@ -73,11 +73,7 @@ export function trainingTarget(ctx: StageContext, p: TargetParams): TrainingTarg
     product: 'adapter',
     trainableParameters: lora.trainable_parameters,
     reportKeys: pipelineKeys(lora.settings),
-    memoryShape: {
-      r: lora.settings.r, targetModules: [...lora.settings.targetModules], dropout: lora.settings.dropout > 0,
-      bias: lora.settings.bias, useDora: lora.settings.useDora, modulesToSave: lora.settings.modulesToSave,
-      ...(lora.settings.quantization ? { quantization: lora.settings.quantization.type, doubleQuant: lora.settings.quantization.doubleQuant } : {}),
-    },
+    memoryShape: loraMemoryShape(lora.settings),
     workerSource: ({ streamQuantized }) => ({ dir: modelDir, lora: lora.settings, quantizedBase, streamQuantized }),
     checkpointFiles: peftAdapterFiles(adapterConfig),
     ...(lora.compute_dtype ? { computeDtype: lora.compute_dtype } : {}),
