@@ -35,7 +35,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'sampling seed', int(0), 0)
     .addOption(new Option('--backend <name>', 'tensor backend').choices(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'))
     .action(async (pipeline: string | undefined, o: GenerateFlags) => {
-      const fromPipeline = pipeline ? argsFromPipeline(pipeline, o) : undefined;
+      const fromPipeline = pipeline ? await argsFromPipeline(pipeline, o) : undefined;
       if (pipeline && !fromPipeline) return;
       const args = fromPipeline?.args ?? o;
       // Loaded on use: the chat template code brings in jinja, which other commands never need.

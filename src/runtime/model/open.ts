@@ -14,13 +14,15 @@ export interface ModelArgs {
   model?: string;
   adapter?: string;
   backend?: BackendPreference;
+  /** A QLoRA adapter's base already quantized (the lora stage's cached base-4bit.safetensors); else quantized at load. */
+  quantizedBase?: string;
 }
 
 /** Loads backend, model (with adapter) and the model directory's tokenizer.json. */
 export async function openModel(args: ModelArgs, needTokenizer: boolean): Promise<{ model: LlamaCausalLM; tokenizer?: Tokenizer; stopTokens: number[] }> {
   if (!args.model) throw new FtcError('E_USAGE', 'no model given', undefined, 'pass --model DIR or a pipeline file with a model stage');
   await initBackend(args.backend ?? 'auto');
-  const model = loadCausalLM(args.model, { adapterDir: args.adapter });
+  const model = loadCausalLM(args.model, { adapterDir: args.adapter, quantizedBase: args.quantizedBase });
   if (!needTokenizer) return { model, stopTokens: stopTokenIds(args.model, model.config) };
   const file = join(args.model, 'tokenizer.json');
   const { tokenizer } = loadTokenizerFile(file, file);

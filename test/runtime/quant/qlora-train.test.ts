@@ -91,6 +91,20 @@ test('QLoRA (nf4, double quant) trains on wasm: loss falls, eval loss near the f
   const again = runCli(['run', 'nf4.ft', '--backend', 'wasm', '--workers', '1'], { cwd: dir, env });
   assert.match(again.stdout, /cached\s+adapter/);
 
+  // Generating from the pipeline reads that cached base instead of quantizing again; the tokens are those of a load
+  // that quantizes (an explicit --model/--adapter, and the pipeline with an empty cache).
+  const gen = (args: string[], cache = env.FTC_CACHE_DIR) =>
+    runCli(['generate', ...args, '--raw', '--prompt', CORPUS[0]!.slice(0, 20), '--max-new-tokens', '8', '--backend', 'wasm'], { cwd: dir, env: { FTC_CACHE_DIR: cache } });
+  const fromCache = gen(['nf4.ft']);
+  assert.equal(fromCache.status, 0, fromCache.stderr);
+  assert.match(fromCache.stderr, /4-bit base read from the cache of `ftc run`/);
+  for (const other of [gen(['--model', 'model', '--adapter', 'nf4']), gen(['nf4.ft'], join(dir, 'empty-cache'))]) {
+    assert.equal(other.status, 0, other.stderr);
+    assert.doesNotMatch(other.stderr, /read from the cache/);
+    assert.equal(other.stdout, fromCache.stdout);
+  }
+  assert.doesNotMatch(gen(['full.ft']).stderr, /read from the cache/);
+
   // Export: merged weights = dequantize(quantize(W)) + ΔW, so the plain merged model computes the QLoRA model.
   const exp = runCli(['export', '--model', 'model', '--adapter', 'nf4', '--format', 'merged', '--dtype', 'f32', '--out', 'merged'], { cwd: dir });
   assert.equal(exp.status, 0, exp.stderr);
