@@ -26,10 +26,11 @@ import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseLlamaConfig, type LlamaConfig } from '../src/model-spec/config.js';
-import { estimateMemory, residentWeightDtype, WASM_HEAP_BYTES, type TrainingShape } from '../src/model-spec/memory.js';
+import { estimateMemory, type TrainingShape } from '../src/model-spec/memory.js';
 import { expectedWeightShapes, isOptionalWeight } from '../src/model-spec/modules.js';
 import type { HostTensor } from '../src/runtime/model/api.js';
 import { writeSafetensors } from '../src/runtime/model/safetensors.js';
+import { trainingMemoryTarget } from '../src/runtime/train/parallel/threads.js';
 import type { Benchmark } from './main.js';
 
 export interface Shape {
@@ -242,8 +243,9 @@ export const benchmark: Benchmark = {
     try {
       for (const s of shapes(lengths, checkpointing).filter((x) => !only || x.name.startsWith(only))) {
         const config = configOf(s);
-        const target = { heapBytesPerWorker: WASM_HEAP_BYTES, residentDtype: residentWeightDtype(config.storedDtype, 'wasm'), ramBytes: totalmem() };
-        const plan = estimateMemory(config, trainingShape(s), target);
+        const shape = trainingShape(s);
+        // The target the trainer plans against on wasm, so a row checks the plan training follows.
+        const plan = estimateMemory(config, shape, trainingMemoryTarget(config, shape, 'wasm'));
         const row: Record<string, unknown> = {
           model: s.name, max_length: s.maxLength, checkpointing: s.gradientCheckpointing, load_1m_before: Math.round(loadavg()[0] * 100) / 100,
           ...(s.nf4 ? { plan_placement: plan.placement, plan_host_weights_mib: mib(plan.hostWeights) } : {}),
