@@ -131,8 +131,6 @@ const WORKER_BYTES = 60 * 2 ** 20;
 /** The heap grows in steps and fragments: what it reaches exceeds what is live at once by about this much. */
 const HEAP_SLACK = 1.15;
 /** The runtime's chunk sizes (attention.ts SCORE_CHUNK_BYTES, batch-matmul.ts PACK_BYTES). */
-/** [N, V] float32 logits-sized tensors live at the loss's peak, measured (see workerEstimate). */
-const LOSS_LIVE_LOGITS = 4;
 const SCORE_CHUNK_BYTES = 32 * 2 ** 20;
 const PACK_BYTES = 16 * 2 ** 20;
 /**
@@ -146,6 +144,18 @@ const nf4BytesPerWeight = (doubleQuant: boolean): number => 0.5 + (doubleQuant ?
  * block, rebuilt once from the 8-bit state (nf4-weight.ts, streamed-nf4-weight.ts) so no product decodes it again.
  */
 const NF4_HELD_BYTES = 0.5 + 4 / NF4_BLOCK;
+/**
+ * How the loss (src/runtime/model/loss.ts) cuts the [N, V] float32 logits: row chunks of about LOSS_CHUNK_BYTES
+ * (a multiple of 4 rows, the matmul kernel's row tile, at least 4), and each chunk's softmax kept for the backward
+ * pass when all of them stay under LOSS_KEEP_BYTES, else recomputed there. The plan and the loss read it here.
+ */
+const LOSS_CHUNK_BYTES = 32 * 2 ** 20;
+const LOSS_KEEP_BYTES = 64 * 2 ** 20;
+export function lossChunking(n: number, vocabSize: number): { rows: number; keepSoftmax: boolean } {
+  return { rows: Math.max(4, Math.floor(LOSS_CHUNK_BYTES / (F32 * vocabSize) / 4) * 4), keepSoftmax: n * vocabSize * F32 <= LOSS_KEEP_BYTES };
+}
+/** A loss chunk's [rows, V] float32 temporaries live at once (logits, max-shifted, exp, softmax). */
+const LOSS_CHUNK_LIVE = 4;
 /** The float32 panels one 4-bit product decodes at a time (src/runtime/quant/nf4-kernel.ts PANEL_BYTES). */
 const NF4_PANEL_BYTES = 2 ** 20;
 
@@ -329,12 +339,10 @@ function placedEstimate(m: LlamaConfig, t: TrainingShape, target: MemoryTarget, 
   const optimizer = 2 * adapterParams * F32; // AdamW m and v
   const activations = activationBytes(m, t, rows, scheme);
 
-  // loss.ts cuts the [N, V] logits into ~32 MiB row chunks, but what the heap reaches is not that bound: measured
-  // with bench/memory.ts's child on the reference model with Qwen's vocabulary (151,936, T = 512, checkpointing),
-  // training grew the heap by ~1.2 GiB over the same model with a 2048 vocabulary, tied or untied alike: about
-  // LOSS_LIVE_LOGITS float32 [N, V] tensors, as if every chunk's logits, softmax and gradient lived together.
-  // Counted as measured (the Qwen2.5-0.5B row planned 0.72 of its heap with the chunk bound).
-  const loss = LOSS_LIVE_LOGITS * n * m.vocabSize * F32;
+  // One chunk's temporaries, and the kept softmax of all of them when it is kept (loss.ts disposes each chunk's
+  // temporaries before the next; until it did, ~4 whole [N, V] were live at once).
+  const chunking = lossChunking(n, m.vocabSize);
+  const loss = LOSS_CHUNK_LIVE * Math.min(chunking.rows, n) * m.vocabSize * F32 + (chunking.keepSoftmax ? n * m.vocabSize * F32 : 0);
   const attention = scheme === 'flash'
     ? 3 * FUSED_CHUNK_BYTES + FLASH_BACKWARD_ROWS * n * m.numAttentionHeads * m.headDim * F32
     : 3 * (scheme === 'full' ? scoresBytes(m, rows, t.maxLength) : SCORE_CHUNK_BYTES);

@@ -1,5 +1,6 @@
 import * as tf from '../tf.js';
 import { IGNORE_INDEX } from '../../model-spec/labels.js';
+import { lossChunking } from '../../model-spec/memory.js';
 import type { FrozenLinear } from './matmul.js';
 
 /**
@@ -11,24 +12,14 @@ import type { FrozenLinear } from './matmul.js';
  * The gradient is written out without a oneHot: d logits = (softmax − onehot(t)) · c with cₙ = scaleₙ·dy, so
  *     dh = (softmax · c) W − c · W[t]
  * whose second term is a gather of W's target rows. The [N, V] logits never exist at once: a chunk holds
- * about CHUNK_BYTES of them (for Qwen2.5's 151,936-token vocabulary the whole [512, V] is 311 MB, and the old
- * path kept it, its exp and its gradient alive together). A chunk's softmax is kept for the backward pass
- * when all of them together stay under KEEP_BYTES (the reference config: one 4 MiB chunk, so no extra
- * product); otherwise it is recomputed from h in the backward pass, one extra head product per chunk.
+ * about 32 MiB of them, and its temporaries go before the next chunk's (for Qwen2.5's 151,936-token vocabulary
+ * the whole [512, V] is 311 MB). A chunk's softmax is kept for the backward pass when all of them together stay
+ * under 64 MiB (the reference config: one 4 MiB chunk, so no extra product); otherwise it is recomputed from h
+ * in the backward pass, one extra head product per chunk. The sizes are model-spec's (memory.ts lossChunking),
+ * which the memory plan counts from.
  */
 
-/** Logits per chunk: 32 MiB of float32, whatever the vocabulary. */
-const CHUNK_BYTES = 32 * 2 ** 20;
-/** Up to this much softmax is kept for the backward pass instead of being recomputed. */
-const KEEP_BYTES = 64 * 2 ** 20;
-
-
-/** Rows per chunk for a vocabulary of `v`: a multiple of 4 (the matmul kernel's row tile), at least 4. */
-export function lossChunkRows(v: number): number {
-  return Math.max(4, Math.floor(CHUNK_BYTES / (4 * v) / 4) * 4);
-}
-
-/** How the loss is cut; the defaults follow from the vocabulary and the sizes above (tests force both). */
+/** How the loss is cut; the defaults follow from the vocabulary (lossChunking; tests force both). */
 export interface ChunkOptions {
   chunkRows?: number;
   keepSoftmax?: boolean;
@@ -64,8 +55,9 @@ function chunks(n: number, size: number): Array<[number, number]> {
 function chunkedCrossEntropy(hidden: tf.Tensor2D, head: FrozenLinear, targets: tf.Tensor1D, scale: tf.Tensor1D, opts: ChunkOptions): tf.Scalar {
   const n = hidden.shape[0];
   const v = head.outFeatures;
-  const parts = chunks(n, opts.chunkRows ?? lossChunkRows(v));
-  const keep = opts.keepSoftmax ?? n * v * 4 <= KEEP_BYTES;
+  const chunking = lossChunking(n, v);
+  const parts = chunks(n, opts.chunkRows ?? chunking.rows);
+  const keep = opts.keepSoftmax ?? chunking.keepSoftmax;
   const rowsOf = <T extends tf.Tensor>(x: T, [from, rows]: [number, number]): T =>
     (parts.length === 1 ? x : tf.slice(x, from, rows)) as T;
   /** softmax(logits) [rows, V] and the chunk's Σ scale·(lse − picked). */
@@ -89,10 +81,15 @@ function chunkedCrossEntropy(hidden: tf.Tensor2D, head: FrozenLinear, targets: t
     const save = args[args.length - 1] as tf.GradSaveFunc;
     const kept: tf.Tensor2D[] = [];
     let total: tf.Tensor = tf.scalar(0);
+    // Each chunk in a tidy of its own: a custom op's forward runs in the caller's scope, so without one every chunk's
+    // logits, exp and softmax stayed live until the whole loss was done, ~4 float32 [N, V] at once.
     for (const part of parts) {
-      const { probs, loss } = forwardChunk(rowsOf(x, part), rowsOf(targets, part), rowsOf(scale, part));
+      const { probs, loss } = tf.tidy((): { probs?: tf.Tensor2D; loss: tf.Scalar } => {
+        const c = forwardChunk(rowsOf(x, part), rowsOf(targets, part), rowsOf(scale, part));
+        return keep ? c : { loss: c.loss };
+      });
       total = tf.add(total, loss);
-      if (keep) kept.push(probs);
+      if (probs) kept.push(probs);
     }
     // Closure tensors die with the caller's tidy before the backward pass; saved ones are kept for it.
     save([x, targets, scale, ...kept]);

@@ -76,6 +76,26 @@ describe('chunked lm-head cross-entropy', () => {
     });
   }
 
+  test('what is live at once is about one chunk of [N, V], not the whole: the chunks\' temporaries go before the next', async () => {
+    // [N, V] float32 = 1 MiB here, cut into 16 chunks of 64 KiB; the softmax recomputed, not kept.
+    const [n, e, v] = [256, 16, 1024];
+    const r = lcg(3);
+    const h = tf.tensor2d(randomTensor([n, e], r, 1).data, [n, e]);
+    const head = FrozenLinear.fromWeight(tf.tensor2d(randomTensor([v, e], r, 1).data, [v, e]));
+    const labels = tf.tensor2d(Array.from({ length: 4 }, (_, b) => Array.from({ length: n / 4 }, (_, t) => (b * 31 + t * 7) % v)), [4, n / 4], 'int32');
+    const start = tf.memory().numBytes;
+    let grad: tf.Tensor | undefined;
+    let value: tf.Tensor | undefined;
+    const info = await tf.profile(() => {
+      ({ value, grad } = tf.valueAndGrad((x: tf.Tensor) => headLoss(x as tf.Tensor2D, head, labels, { chunkRows: 16, keepSoftmax: false }))(h));
+    });
+    const full = n * v * 4;
+    const peak = info.peakBytes - start;
+    assert.ok(peak < full / 2, `peak ${peak} bytes above the inputs, against ${full} for one whole [N, V]`);
+    tf.dispose([h, labels, value!, grad!]);
+    head.dispose();
+  });
+
   test('a batch with no counted label has loss 0 and zero gradient', () => {
     const h = tf.tensor2d(hHost.data, [B * T, E]);
     const head = FrozenLinear.fromWeight(tf.tensor2d(wHost.data, [V, E]));
