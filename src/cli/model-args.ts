@@ -37,8 +37,8 @@ export async function argsFromPipeline(file: string, explicit: ModelArgs): Promi
 
 /**
  * The lora stage's cached 4-bit base (base-4bit.safetensors), when `ftc run` made one for the pipeline's model in
- * the adapter's quantization. Reading it spares quantizing the base again at every load (for a Llama-2-7B about
- * 1000 s, with the whole bf16 model read to the host first). The lora stage's cache key covers the model's content
+ * the adapter's quantization. Reading it spares quantizing the base again at every load (424 s for the bench's
+ * Llama-2-7B shape, with the whole bf16 model read to the host first). The lora stage's cache key covers the model's content
  * and the lora settings, so a hit is the base this model quantizes to; the entry's checksums are verified, as
  * `ftc run` verifies them. Any miss (an edited model, `--set` overrides at run, a cleared cache, another
  * quantization) is undefined, and the load quantizes as before.
