@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { PipelineIR, StageIR } from '../compiler/ir.js';
 import { planPipeline } from '../compiler/plan.js';
@@ -47,7 +47,7 @@ async function cachedQuantizedBase(ir: PipelineIR, trainer: StageIR, adapter: st
   const lora = ir.stages.find((s) => s.kind === 'lora' && s.name === trainer.params.model);
   if (!lora || !isFourBit(lora.params.quantization)) return undefined;
   // Loaded on use: only a QLoRA pipeline reaches here.
-  const [{ readQuantizationFile }, { ArtifactCache, defaultCacheDir }, { LORA_SETTINGS }] = await Promise.all([
+  const [{ readQuantizationFile }, { ArtifactCache, defaultCacheDir }, { readLoraArtifact }] = await Promise.all([
     import('../runtime/quant/base-4bit.js'), import('../runtime/cache.js'), import('../runtime/stages/lora.js')]);
   const wanted = readQuantizationFile(adapter);
   if (!wanted) return undefined;
@@ -62,19 +62,15 @@ async function cachedQuantizedBase(ir: PipelineIR, trainer: StageIR, adapter: st
   }
   const cache = new ArtifactCache(defaultCacheDir(ir.dir), () => undefined);
   if ((await cache.check(key, true)).status !== 'hit') return undefined;
-  const artifact = JSON.parse(readFileSync(join(cache.entryDir(key), LORA_SETTINGS), 'utf8')) as import('../runtime/stages/lora.js').LoraArtifact;
+  const artifact = readLoraArtifact({ dir: cache.entryDir(key) });
   const q = artifact.settings.quantization;
   if (!artifact.quantized_base || q?.type !== wanted.type || q.doubleQuant !== wanted.doubleQuant) return undefined;
   return join(cache.entryDir(key), artifact.quantized_base);
 }
 
+/** The stage and every stage upstream of it: one pass back over the IR's topological order. */
 function ancestors(ir: PipelineIR, stage: StageIR): Set<string> {
-  const out = new Set<string>();
-  const visit = (name: string): void => {
-    if (out.has(name)) return;
-    out.add(name);
-    for (const n of ir.stages.find((s) => s.name === name)?.inputs ?? []) visit(n);
-  };
-  visit(stage.name);
+  const out = new Set([stage.name]);
+  for (const s of [...ir.stages].reverse()) if (out.has(s.name)) s.inputs.forEach((n) => out.add(n));
   return out;
 }

@@ -95,6 +95,6 @@ export function readModelManifest(input: Artifact | undefined, stage: string): M
   return JSON.parse(readFileSync(join(input.dir, MODEL_MANIFEST), 'utf8')) as ModelManifest;
 }
 
-export function readLoraArtifact(input: Artifact): LoraArtifact {
+export function readLoraArtifact(input: Pick<Artifact, 'dir'>): LoraArtifact {
   return JSON.parse(readFileSync(join(input.dir, LORA_SETTINGS), 'utf8')) as LoraArtifact;
 }
